@@ -1,0 +1,67 @@
+"""Errors named for the failure. Each message says what went wrong and how to fix it."""
+
+from __future__ import annotations
+
+
+class FiscalQAError(Exception):
+    """Base of all errors this package raises on purpose."""
+
+
+class BadReportError(FiscalQAError):
+    """A file that cannot be ingested. ``reason`` is one short phrase."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+class EmptyFileError(BadReportError):
+    def __init__(self, path: str) -> None:
+        super().__init__(path, "the file is empty (0 bytes); check the download")
+
+
+class NotAPdfError(BadReportError):
+    def __init__(self, path: str, detail: str = "") -> None:
+        super().__init__(path, f"not a readable PDF or text report{': ' + detail if detail else ''}; check the file is a complete PDF")
+
+
+class EncryptedPdfError(BadReportError):
+    def __init__(self, path: str) -> None:
+        super().__init__(path, "the PDF is encrypted (password-protected); export an unprotected copy and ingest that")
+
+
+class NoTextLayerError(BadReportError):
+    def __init__(self, path: str) -> None:
+        super().__init__(path, "the PDF has no text layer (a scan); run OCR (e.g. ocrmypdf --language chi_sim) and ingest the result")
+
+
+class NotAFiscalReportError(BadReportError):
+    def __init__(self, path: str, detail: str = "") -> None:
+        super().__init__(
+            path,
+            "not a budget or final-accounts report (no 预算/决算 tables found)" + (f": {detail}" if detail else ""),
+        )
+
+
+class IndexMissingError(FiscalQAError):
+    def __init__(self, index_dir: str) -> None:
+        super().__init__(f"no index at {index_dir}; build one with `fiscal-qa ingest data/` (or the folder of your reports)")
+
+
+class IndexCorruptError(FiscalQAError):
+    def __init__(self, index_dir: str, detail: str) -> None:
+        super().__init__(f"the index at {index_dir} cannot be read ({detail}); rebuild it with `fiscal-qa ingest`")
+
+
+class UnknownReportError(FiscalQAError):
+    def __init__(self, report: str, known: list[str]) -> None:
+        super().__init__(f"no ingested report matches {report!r}; known reports: {', '.join(known) or 'none'}")
+
+
+class BadQuestionError(FiscalQAError):
+    """A question that cannot be asked as given (empty, too long)."""
+
+
+class LLMError(FiscalQAError):
+    """The configured LLM failed (timeout, HTTP error, invalid output); callers fall back."""

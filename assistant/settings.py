@@ -1,0 +1,48 @@
+"""One settings object; read from the environment when asked, never at import time."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_DIR = PACKAGE_DIR.parent
+SAMPLE_REPORT = REPO_DIR / "data" / "00_yunnan_qujing_touzicujinju_2023_juesuan.txt"
+PROMPTS_DIR = REPO_DIR / "prompts"
+
+
+@dataclass
+class Settings:
+    """Runtime settings. ``Settings.from_env()`` reads ``FISCALQA_*`` variables."""
+
+    index_dir: Path = field(default_factory=lambda: Path("indexes"))
+    """Where the built stores live."""
+    llm_base_url: str | None = None
+    """OpenAI-compatible endpoint; None means no LLM (the default, fully offline path)."""
+    llm_api_key: str | None = None
+    llm_model: str | None = None
+    llm_timeout: float = 20.0
+    """Seconds before an LLM call is abandoned and the deterministic answer given."""
+    llm_max_retries: int = 2
+    max_question_chars: int = 2000
+    """Questions longer than this are refused with a message (the widget uses 500)."""
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        env = os.environ
+        s = cls(
+            index_dir=Path(env.get("FISCALQA_INDEX", "indexes")),
+            llm_base_url=env.get("FISCALQA_LLM_BASE_URL") or None,
+            llm_api_key=env.get("FISCALQA_LLM_API_KEY") or None,
+            llm_model=env.get("FISCALQA_LLM_MODEL") or None,
+            llm_timeout=float(env.get("FISCALQA_LLM_TIMEOUT", "20")),
+        )
+        for k, v in overrides.items():
+            if v is not None:
+                setattr(s, k, v)
+        return s
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.llm_base_url and self.llm_model)
