@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -177,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log debug output")
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    def add(name: str, help: str, fn):  # noqa: ANN001, ANN202
+    def add(name: str, help: str, fn: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help)
         sp.add_argument("--index", help="index folder (default: indexes/ or $FISCALQA_INDEX)")
         sp.set_defaults(fn=fn)

@@ -65,3 +65,7 @@ class BadQuestionError(FiscalQAError):
 
 class LLMError(FiscalQAError):
     """The configured LLM failed (timeout, HTTP error, invalid output); callers fall back."""
+
+
+class EvalError(FiscalQAError):
+    """The gold file or the evaluation setup is unusable (``fiscal-qa eval``)."""

@@ -118,6 +118,8 @@ class ReportMeta:
     pages: int = 0
     title: str = ""
     """The report's title where printed."""
+    page_counts: list[int] = field(default_factory=list)
+    """Pages of each source file, same order as ``sources`` (layout page numbers run on across files)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -241,6 +243,8 @@ class ParsedReport:
     chunks: list[Chunk]
     problems: list[str] = field(default_factory=list)
     """Human-readable problems (unreadable cells, skipped tables) to report, never hidden."""
+    source_paths: list[str] = field(default_factory=list)
+    """Paths the report was read from; the store keeps a copy of each PDF for the source viewer."""
 
 
 # --------------------------------------------------------------------------- questions

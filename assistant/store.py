@@ -90,6 +90,8 @@ def _facts_table(df: pd.DataFrame) -> pa.Table:
             vals = [None if v is None or (isinstance(v, float) and v != v) else [float(x) for x in v] for v in vals]
         elif name in ("year", "page", "row_index"):
             vals = [None if v is None or (isinstance(v, float) and v != v) else int(v) for v in vals]
+        else:  # pandas 3 turns None into NaN in string columns (code of a row without one)
+            vals = [None if isinstance(v, float) and v != v else v for v in vals]
         cols[name] = vals
     return pa.table(cols, schema=FACT_SCHEMA)
 
@@ -209,14 +211,49 @@ def write_index(
         # chunks (+ vectors), chroma, bm25
         new_chunks = [c for p in parsed for c in p.chunks]
         old_chunks = old.chunks[old.chunks.report_id.isin(keep_ids)] if old is not None and len(old.chunks) else None
-        chunks = build_chunk_frame(new_chunks, old_chunks, embedder=embedder)
+        chunks = build_chunk_frame(new_chunks, old_chunks, embedder=embedder, cache=old.chunks if old is not None else None)
         chunks.to_parquet(staged / "chunks.parquet", index=False)
         build_vector_store(staged, chunks)
         build_bm25(staged, chunks)
+        _keep_sources(staged, old.path if old is not None else None, reports, parsed)
         return _swap(index_dir, staged)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
+
+
+def _keep_sources(staged: Path, old_version: Path | None, reports: list[ReportMeta], parsed: list[ParsedReport]) -> None:
+    """Keep a copy of each source PDF (named by its SHA-256) so the source viewer can render cells later."""
+    dest = staged / "sources"
+    dest.mkdir(exist_ok=True)
+    fresh = {h: p for rep in parsed for h, p in zip(rep.meta.sha256, rep.source_paths, strict=False)}
+    for r in reports:
+        for h, name in zip(r.sha256, r.sources, strict=False):
+            if not name.lower().endswith(".pdf"):
+                continue
+            target = dest / f"{h}.pdf"
+            src = Path(fresh[h]) if h in fresh else (old_version / "sources" / f"{h}.pdf" if old_version else None)
+            if src is None or not src.exists():
+                continue
+            try:
+                os.link(src, target)
+            except OSError:
+                shutil.copyfile(src, target)
+
+
+def source_pdf(index: IndexData, report_id: str, page: int) -> tuple[Path, int] | None:
+    """The kept PDF file and 0-based page in it for a report's layout page (1-based), or None (text form)."""
+    meta = index.report(report_id)
+    if meta is None:
+        return None
+    counts = meta.page_counts or [meta.pages]
+    p = page
+    for h, name, n in zip(meta.sha256, meta.sources, counts, strict=False):
+        if p <= n:
+            f = index.path / "sources" / f"{h}.pdf"
+            return (f, p - 1) if name.lower().endswith(".pdf") and f.exists() else None
+        p -= n
+    return None
 
 
 # --------------------------------------------------------------------------- chunks, Chroma, BM25
@@ -225,17 +262,35 @@ def write_index(
 CHUNK_COLUMNS = ["chunk_id", "report_id", "department", "year", "kind", "section", "page", "text", "boxes", "embedding"]
 
 
-def build_chunk_frame(new_chunks: list[Chunk], old_chunks: pd.DataFrame | None, *, embedder: Any | None = None) -> pd.DataFrame:
-    """New chunks embedded (passage prefix) plus the kept old chunks with their stored vectors."""
+def build_chunk_frame(
+    new_chunks: list[Chunk], old_chunks: pd.DataFrame | None, *, embedder: Any | None = None, cache: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """New chunks embedded (passage prefix) plus the kept old chunks with their stored vectors.
+
+    What is embedded is the chunk's heading path and text (``vectors.passage_text``). A new chunk
+    whose section and text equal a chunk of ``cache`` (the previous index version) reuses its
+    stored vector, so re-ingesting unchanged text embeds nothing.
+    """
+    from assistant.vectors import passage_text
+
     rows = [asdict(c) for c in new_chunks]
     if rows:
-        if embedder is None:
-            from assistant.embed import default_embedder
+        known: dict[str, Any] = {}
+        if cache is not None and len(cache):
+            for s, t, e in zip(cache["section"], cache["text"], cache["embedding"], strict=True):
+                if e is not None and len(e):
+                    known[passage_text(str(s or ""), str(t))] = e
+        texts = [passage_text(c.section, c.text) for c in new_chunks]
+        todo = sorted({t for t in texts if t not in known})
+        if todo:
+            if embedder is None:
+                from assistant.embed import default_embedder
 
-            embedder = default_embedder()
-        vecs = embedder.embed_passages([c.text for c in new_chunks])
-        for r, v in zip(rows, vecs, strict=True):
-            r["embedding"] = [float(x) for x in v]
+                embedder = default_embedder()
+            known.update(zip(todo, embedder.embed_passages(todo), strict=True))
+        log.debug("chunks: %d new, %d embedded, %d from the cache", len(texts), len(todo), len(texts) - len(todo))
+        for r, t in zip(rows, texts, strict=True):
+            r["embedding"] = [float(x) for x in known[t]]
     new = pd.DataFrame(rows, columns=CHUNK_COLUMNS)
     if old_chunks is not None and len(old_chunks):
         return pd.concat([old_chunks[CHUNK_COLUMNS], new], ignore_index=True) if len(new) else old_chunks[CHUNK_COLUMNS].reset_index(drop=True)
@@ -289,6 +344,7 @@ def remove_reports(index_dir: Path, report_ids: list[str]) -> Path:
         chunks.to_parquet(staged / "chunks.parquet", index=False)
         build_vector_store(staged, chunks)
         build_bm25(staged, chunks)
+        _keep_sources(staged, old.path, keep, [])
         return _swap(Path(index_dir), staged)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)

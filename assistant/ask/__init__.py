@@ -1,19 +1,301 @@
 """The ask wing: router → planner → table query / retrieval → answer.
 
-Placeholder until the question-answering work lands; ``ask`` keeps its signature.
+``ask(question, index=..., history=None, llm=None) -> Answer`` is the one entry point.
+
+- ``index``: a loaded ``IndexData`` or an index folder (loaded once and cached per folder; reloaded
+  when the folder's live version changes).
+- ``history``: earlier turns, oldest first; each an ``Answer`` or a ``(question, Answer)`` pair.
+  A follow-up ("那项目支出呢？", "and in 2024?") reuses the last answer's plan and overrides what it names.
+- ``llm``: optional; its ``plan``/``route``/``phrase`` hooks are used when present (see planner,
+  router, answer). Without it everything is deterministic and offline.
+
+Bad questions (empty, too long, only punctuation, code or SQL, instructions to the system) get an
+``Answer`` with route ``none`` and a message, never an exception; index problems do raise
+(``IndexMissingError`` / ``IndexCorruptError``) since the caller must fix them.
 """
 
 from __future__ import annotations
 
+import logging
+import re
+import time
 from pathlib import Path
 from typing import Any
 
-from assistant.models import Answer
+from assistant.ask.answer import combine, compose_table, compose_text, ingested_summary, phrase, reasons_text
+from assistant.ask.planner import ParsedQuestion, Vocab, build_vocab, detect_language, parse_question
+from assistant.ask.router import route_question
+from assistant.ask.table_query import TableResult, execute, resolve_reports
+from assistant.errors import BadQuestionError, FiscalQAError
+from assistant.glossary import normalize_text
+from assistant.models import Answer, Citation
+from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_CACHE: dict[str, tuple[str, Any]] = {}
+
+CODE_RE = re.compile(
+    r"(?i)(\b(select\s+.+\s+from|drop\s+table|delete\s+from|insert\s+into|update\s+\w+\s+set|union\s+select|truncate\s+table)\b"
+    r"|;\s*--|__import__|\bimport\s+os\b|os\.system|\bexec\s*\(|\beval\s*\(|subprocess|<script|rm\s+-rf)"
+)
+INJECTION_RE = re.compile(r"(?i)(忽略.{0,8}(指令|提示|规则)|系统提示|提示词|ignore (all |any )?(previous|prior|above) (instructions|prompts)|system prompt|jailbreak)")
+OFF_TOPIC_RE = re.compile(
+    r"(?i)(\bgdp\b|国内生产总值|人口|population|天气|下雨|下雪|气温|weather|\brain\b|股票|股价|stock price|彩票|足球|world cup|"
+    r"局长|院长|检察长|厅长|部长|主任|书记|名字|姓名|电话|地址|邮箱|who is the|director'?s? name|phone number)"
+)
+
+
+def load_cached(index: Any) -> Any:
+    """An IndexData for ``index`` (IndexData, or a folder path loaded once per live version)."""
+    if not isinstance(index, (str, Path)):
+        return index
+    from assistant.store import current_version, load_index
+
+    key = str(Path(index).resolve())
+    v = current_version(Path(index))
+    ver = str(v) if v else ""
+    hit = _CACHE.get(key)
+    if hit and hit[0] == ver:
+        return hit[1]
+    idx = load_index(Path(index))
+    _CACHE[key] = (ver, idx)
+    return idx
+
+
+def check_question(question: str, settings: Settings | None = None) -> str:
+    """The question stripped, or BadQuestionError with a message saying what to do."""
+    s = settings or Settings()
+    q = (question or "").strip()
+    if not q:
+        raise BadQuestionError("The question is empty. Ask e.g. “曲靖市投资促进局2023年公务接待费是多少？” or “how much was spent on reception in 2023”.")
+    if len(q) > s.max_question_chars:
+        raise BadQuestionError(
+            f"The question is {len(q):,} characters long; the limit is {s.max_question_chars:,}. Ask one short question at a time."
+        )
+    if not re.search(r"[A-Za-z0-9\u4e00-\u9fff]", q):
+        raise BadQuestionError("The question has only punctuation or symbols. Ask about a department, a year and an item, e.g. “2023年三公经费是多少？”.")
+    return q
+
+
+def _none(question: str, msg: str, lang: str, status: str) -> Answer:
+    return Answer(question=question, route="none", answer=msg, language=lang, meta={"status": status})  # type: ignore[arg-type]
 
 
 def ask(question: str, *, index: Any = None, history: list[Any] | None = None, llm: Any = None) -> Answer:
     """Answer ``question`` from ``index`` (an IndexData, or a folder path)."""
-    raise NotImplementedError
+    t0 = time.perf_counter()
+    lang = "zh"
+    try:
+        lang = detect_language(question or "")
+        q = check_question(question)
+    except BadQuestionError as e:
+        return _none(question or "", str(e), lang, "bad_question")
+    idx = load_cached(index if index is not None else Settings.from_env().index_dir)
+    try:
+        ans = _ask(q, idx, history, llm, lang)
+    except FiscalQAError:
+        raise
+    except Exception as e:  # a bug must not surface as a traceback to the user; it is logged
+        log.exception("ask failed for %r", q[:200])
+        msg = "Sorry, this question could not be answered (internal error; logged)." if lang == "en" else "抱歉，这个问题未能回答（内部错误，已记录）。"
+        ans = _none(q, msg, lang, "error")
+        ans.meta["error"] = repr(e)
+    ans.meta["ms"] = round((time.perf_counter() - t0) * 1000, 2)
+    return ans
 
 
-__all__ = ["Answer", "Path", "ask"]
+def _ask(q: str, idx: Any, history: list[Any] | None, llm: Any, lang: str) -> Answer:
+    vocab = build_vocab(idx)
+    nq = normalize_text(q)
+    if CODE_RE.search(q) or INJECTION_RE.search(q):
+        msg = (
+            "This looks like code, SQL or an instruction to the system; nothing in a question is executed. Ask about the reports, e.g. “how much was spent on reception in 2023”."
+            if lang == "en"
+            else "这看起来像代码、SQL 或对系统的指令；问题中的内容不会被执行。请询问报告内容，例如“2023年公务接待费是多少？”"
+        )
+        return _none(q, msg, lang, "rejected")
+    pq = parse_question(q, vocab, history, llm)
+    if OFF_TOPIC_RE.search(nq) and not (pq.plan.items and not re.search(r"局长|院长|检察长|厅长|部长|主任|书记", nq)):
+        msg = (
+            f"The ingested reports do not say; they cover budgets and final accounts only. Ingested: {ingested_summary(vocab, lang)}."
+            if lang == "en"
+            else f"已收录的报告中没有这方面的内容（报告只涉及部门预算、决算）。已收录：{ingested_summary(vocab, lang)}。"
+        )
+        return _none(q, msg, lang, "off_topic")
+    unknown = _unknown_department(nq, pq, vocab)
+    route = route_question(q, vocab, pq, llm)
+    if unknown and route in ("table", "both", "text"):
+        msg = (
+            f"The ingested reports do not say: no report of {unknown} is ingested. Ingested: {ingested_summary(vocab, lang)}."
+            if lang == "en"
+            else f"已收录的报告中没有相关内容：未收录{unknown}的报告。已收录：{ingested_summary(vocab, lang)}。"
+        )
+        a = Answer(question=q, route="table" if route != "text" else "text", answer=msg, language=lang, plan=pq.plan, meta={"status": "not_ingested"})  # type: ignore[arg-type]
+        return _finish(a, pq)
+    if route == "none":
+        msg = (
+            f"The ingested reports do not say. Ask about an item (e.g. 公务接待费, three public expenses), a department and a year. Ingested: {ingested_summary(vocab, lang)}."
+            if lang == "en"
+            else f"已收录的报告中没有相关内容。请询问具体项目（如公务接待费、“三公”经费）、部门和年度。已收录：{ingested_summary(vocab, lang)}。"
+        )
+        return _finish(_none(q, msg, lang, "none"), pq)
+    if route == "table":
+        res = execute(pq, vocab)
+        if res.status in ("not_found", "no_item", "not_published") and _has_narrative(idx):
+            alt = _text_figure(q, pq, vocab, idx, lang, res)
+            if alt is not None:
+                return _finish(alt, pq)
+        return _finish(phrase(compose_table(q, pq, res, vocab, lang), llm), pq)
+    if route == "text":
+        return _finish(_text_answer(q, pq, vocab, idx, lang), pq)
+    # both: the figure of the item (latest year named) and the passages that explain it
+    if pq.plan.operation in ("yoy", "difference", "rank"):
+        pq.plan.operation = "lookup"  # type: ignore[assignment]
+        pq.plan.compare_year = None
+    res = execute(pq, vocab)
+    table = compose_table(q, pq, res, vocab, lang)
+    if res.texts:
+        table.answer += reasons_text(res, lang)
+        table.citations += [c for t in res.texts if (c := _cite_text(t)) is not None]
+    text = _text_answer(q, pq, vocab, idx, lang)
+    return _finish(combine(q, table, text, lang), pq)
+
+
+def _finish(a: Answer, pq: ParsedQuestion) -> Answer:
+    a.plan = a.plan or pq.plan
+    a.meta["parsed"] = {
+        "departments": pq.departments,
+        "years": pq.years,
+        "kind": pq.kind,
+        "terms": pq.terms,
+        "scope": pq.scope,
+        "ascending": pq.ascending,
+        "followup": pq.followup,
+        "source": pq.source,
+    }
+    return a
+
+
+def _cite_text(fig: Any) -> Citation | None:
+    from assistant.ask.answer import cite
+
+    return cite(fig)
+
+
+ORG_RE = re.compile(r"([\u4e00-\u9fff]{1,12}?(?:局|委员会|检察院|法院|厅|办公室|办事处|街道|部|委|中心|镇|乡))")
+PLACE_RE = re.compile(r"([\u4e00-\u9fff]{2,4}?(?:省|市|区|县))")
+
+
+def _unknown_department(nq: str, pq: ParsedQuestion, vocab: Vocab) -> str | None:
+    """A department or place the question names that no ingested report belongs to (北京市财政局, 普陀区教育局)."""
+    known = " ".join(f"{r.department} {r.place}" for r in vocab.reports)
+    for m in PLACE_RE.finditer(nq):
+        p = m.group(1)
+        if any(p[i:] in known for i in range(len(p) - 1)):
+            continue
+        p = re.sub(r"^[\d年度的在和与及]+", "", p)
+        if p not in known and not any(p.endswith(x) for x in ("地区", "社区", "城区", "园区", "片区", "辖区", "小区", "郊区", "市区")) and len(p) >= 3:
+            # only a real place prefix: followed by an organization word
+            rest = nq[m.end() : m.end() + 12]
+            if ORG_RE.match(rest) or pq.departments:
+                return p + (ORG_RE.match(rest).group(1) if ORG_RE.match(rest) else "")  # type: ignore[union-attr]
+    if pq.departments or pq.dept_ambiguous:
+        return None
+    for m in ORG_RE.finditer(nq):
+        org = m.group(1)
+        org = re.sub(r"^.*?(?:省|市|区|县)", "", org) or org
+        if len(org) >= 3 and org not in known and not any(w in org for w in ("预算", "决算", "支出", "经费", "部门", "单位", "项目", "各部", "哪个", "本部", "全部", "内部", "外部")):
+            return org
+    return None
+
+
+def _has_narrative(idx: Any) -> bool:
+    return idx.chunks is not None and len(idx.chunks) > 0
+
+
+def _report_ids(pq: ParsedQuestion, vocab: Vocab) -> list[str] | None:
+    reps, early = resolve_reports(pq, vocab)
+    if reps:
+        return [r.report_id for r in reps]
+    depts = set(pq.departments)
+    if depts:
+        ids = [r.report_id for r in vocab.reports if r.department in depts and (not pq.years or r.year in pq.years)]
+        return ids or [r.report_id for r in vocab.reports if r.department in depts]
+    if pq.years:
+        return [r.report_id for r in vocab.reports if r.year in pq.years] or None
+    return None
+
+
+def _passages(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, k: int = 5, n: int = 2) -> list[dict[str, Any]]:
+    """Best sentences of the best chunks for the question, filtered by the reports it names."""
+    ids = _report_ids(pq, vocab)
+    try:
+        from assistant.ask.retrieve import best_sentences, retrieve
+
+        chunks = retrieve(idx, q, report_ids=ids, k=k)
+        best = best_sentences(chunks, q, n=n)
+    except Exception as e:  # retrieval trouble (no vectors yet, …) must not sink a table answer
+        log.warning("retrieval unavailable (%s)", e)
+        return []
+    out: list[dict[str, Any]] = []
+    by_chunk: dict[str, dict[str, Any]] = {}
+    for ch, sent in best:
+        d = by_chunk.get(ch.chunk_id)
+        if d is None:
+            d = {"chunk_id": ch.chunk_id, "report_id": ch.report_id, "section": ch.section, "page": ch.page, "sentences": sent, "text": ch.text}
+            by_chunk[ch.chunk_id] = d
+            out.append(d)
+        else:
+            d["sentences"] += sent
+    if not out and chunks:
+        ch = chunks[0]
+        out.append({"chunk_id": ch.chunk_id, "report_id": ch.report_id, "section": ch.section, "page": ch.page, "sentences": ch.text[:300], "text": ch.text})
+    return out
+
+
+def _text_answer(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, lang: str) -> Answer:
+    return compose_text(q, _passages(q, pq, vocab, idx), vocab, lang, pq)
+
+
+NUM_NEAR = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(万元|亿元|元|个|人次|人|辆|批次|次|%)")
+
+
+def _text_figure(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, lang: str, res: TableResult) -> Answer | None:
+    """When the tables do not print an item, the narrative may state it (机关运行经费支出184.65万元)."""
+    from decimal import Decimal
+
+    from assistant.glossary import norm_label, term_by_label
+
+    if not pq.plan.items:
+        return None
+    it = pq.plan.items[0]
+    t = term_by_label(it.label) if it.label else None
+    names = [norm_label(x) for x in ([t["zh"], *t.get("aliases_zh", [])] if t else [it.label or ""]) if x and len(norm_label(x)) >= 3]
+    if not names:
+        return None
+    passages = _passages(q, pq, vocab, idx, k=5, n=3)
+    for p in passages:
+        for text in (p.get("sentences") or "", p.get("text") or ""):
+            flat = norm_label(text)
+            for name in names:
+                i = flat.find(name)
+                if i < 0:
+                    continue
+                m = NUM_NEAR.search(flat, i + len(name), i + len(name) + 40)
+                if not m:
+                    continue
+                val = Decimal(m.group(1).replace(",", ""))
+                unit = {"批次": "个", "人次": "人"}.get(m.group(2), m.group(2))
+                a = _text_answer(q, pq, vocab, idx, lang)
+                lead = res.status == "not_published"
+                if lang == "en":
+                    pre = "The tables do not print this figure; the narrative states " if lead else "The narrative states "
+                    a.answer = f"{pre}{m.group(1)} {m.group(2)}. " + a.answer
+                else:
+                    pre = "表格中未列出该数；报告说明中写明 " if lead else "报告说明中写明 "
+                    a.answer = f"{pre}{m.group(1)}{m.group(2)}。" + a.answer
+                a.value, a.unit = float(val), unit
+                a.meta["status"] = "text_figure"
+                return a
+    return None

@@ -130,11 +130,15 @@ def parse_report(files: list[Path], progress: Callable[[int], None] | None = Non
 
     layout = read_layout(files, progress=progress)
     meta = detect_meta(layout, files, report_id=report_id_for(files), sha256=[sha256_file(f) for f in files])
+    if not meta.page_counts and layout.file_pages:
+        meta.page_counts = [sum(1 for f, _ in layout.file_pages.values() if f == name) for name in meta.sources]
     tables, facts, problems = interpret_tables(layout, meta)
     if not tables or not any(t.table_kind != "other" for t in tables):
         raise NotAFiscalReportError(", ".join(map(str, files)), "no budget or final-accounts table was recognized")
     chunks = chunk_narrative(layout, meta)
-    return ParsedReport(meta=meta, tables=tables, facts=facts, chunks=chunks, problems=problems)
+    return ParsedReport(
+        meta=meta, tables=tables, facts=facts, chunks=chunks, problems=problems, source_paths=[str(f) for f in files]
+    )
 
 
 def ingest_paths(

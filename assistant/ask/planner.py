@@ -1,0 +1,685 @@
+"""Question (+ history) → a typed ``QueryPlan``, deterministically from the glossary and the index vocabulary.
+
+``build_vocab(index)`` learns, once per loaded index (cached in ``index.extra``), the departments and
+their short names, the years, and the row labels / codes printed in the fact table, so that
+"招商工作经费" or "行政运行" resolve to rows even when the glossary does not list them.
+
+``parse_question`` returns a ``ParsedQuestion`` (the plan plus what the question named explicitly,
+which follow-ups need); ``plan_question`` is the public entry and returns only the ``QueryPlan``.
+
+LLM hook: with ``llm`` given and the deterministic parse unsure (no item found), ``llm.plan(question,
+context)`` may return a QueryPlan (or its dict); it is validated against the vocabulary before use and
+any failure falls back to the deterministic plan. The model never supplies a figure.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from assistant.glossary import departments_en, measures, norm_label, normalize_text, term_by_label, term_index, terms
+from assistant.models import Answer, ItemRef, QueryPlan, ReportFilter, ReportMeta
+
+log = logging.getLogger(__name__)
+
+VOCAB_KEY = "ask.vocab"
+
+PLACE_PREFIXES = (
+    "中共上海市普陀区委",
+    "中共江苏省委",
+    "上海市普陀区",
+    "云南省曲靖市",
+    "江苏省",
+    "云南省",
+    "上海市",
+    "普陀区",
+    "曲靖市",
+    "中共",
+)
+GENERIC_LABELS = {
+    "合计", "小计", "总计", "栏次", "项目", "科目名称", "金额", "其中", "行次", "类", "款", "项", "备注", "说明", "无",
+    "一级指标", "二级指标", "三级指标", "数量指标", "质量指标", "时效指标", "成本指标", "产出指标", "效益指标",
+    "满意度指标", "经济效益指标", "社会效益指标", "可持续影响指标", "服务对象满意度指标", "其他资金", "上年结转资金",
+    "年度资金总额", "其中:当年财政拨款", "当年财政拨款", "总分", "其他", "其他支出",
+}  # fmt: skip
+
+# --------------------------------------------------------------------------- vocabulary
+
+
+@dataclass
+class Vocab:
+    """What the planner knows about an index: departments, years, labels, codes, and per-report facts."""
+
+    reports: list[ReportMeta]
+    dept_aliases: list[tuple[str, str]]
+    """(alias, department) longest alias first."""
+    years: list[int]
+    labels: dict[str, set[str]]
+    """Normalized row label → report ids printing it (labels of 3+ characters, generic ones dropped)."""
+    label_list: list[str]
+    """The keys of ``labels``, longest first."""
+    codes: set[str]
+    facts: pd.DataFrame
+    """index.facts plus helper columns: _label (normalized row label), _col (column index)."""
+    by_report: dict[str, pd.DataFrame]
+    tables: pd.DataFrame
+    term_zh: list[tuple[str, str]] = field(default_factory=list)
+    """(normalized Chinese alias, term id), longest first."""
+    term_en: list[tuple[str, str]] = field(default_factory=list)
+    """(lower-case English alias, term id), longest first."""
+
+    @property
+    def latest_year(self) -> int | None:
+        return max(self.years) if self.years else None
+
+    def departments(self) -> list[str]:
+        return sorted({r.department for r in self.reports})
+
+    def summary(self) -> str:
+        """One line per ingested report (for 'what is ingested' messages and LLM context)."""
+        return "; ".join(f"{r.department} {r.year} {r.kind}" for r in sorted(self.reports, key=lambda r: (r.department, r.year)))
+
+
+def dept_key(department: str) -> str:
+    """A department without scope marks: 上海市普陀区司法局（本级） and 上海市普陀区司法局 are one department."""
+    d = re.sub(r"[（(]\s*本级\s*[)）]|本级$", "", department or "").strip()
+    return d
+
+
+def _dept_aliases(department: str) -> set[str]:
+    d = norm_label(dept_key(department))
+    out = {d}
+    if d in PLACE_PREFIXES or re.fullmatch(r"[\u4e00-\u9fff]{2,8}(省|市|区|县)", d):
+        return out  # a place, not a department name (a metadata gap): only the exact name matches
+    core = d
+    changed = True
+    while changed:
+        changed = False
+        for p in (*PLACE_PREFIXES, "人民政府"):
+            if core.startswith(p) and len(core) > len(p) + 1:
+                core = core[len(p) :]
+                changed = True
+    out.add(core)
+    rules = [
+        ("办事处", ""), ("委员会", "委"), ("人民政府办公室", "政府办公室"), ("人民政府办公室", "政府办"), ("人民检察院", "检察院"),
+        ("高级人民法院", "高级法院"), ("高级人民法院", "高院"), ("高级人民法院", "法院"), ("规划和自然资源局", "规划资源局"),
+        ("规划和自然资源局", "规划局"), ("规划和自然资源局", "自然资源局"), ("人大常委会办公厅", "人大常委会"), ("人大常委会办公厅", "人大"),
+        ("政协办公厅", "政协"), ("省委办公厅", "省委办"), ("委社会工作部", "社会工作部"), ("委社会工作部", "社工部"),
+        ("社会工作部", "社工部"), ("投资促进局", "投促局"), ("街道办事处", "街道"), ("街道办事处", "街道办"),
+    ]  # fmt: skip
+    for a, b in rules:
+        for c in (core, d):
+            if a in c:
+                out.add(c.replace(a, b))
+    for tail in ("办公厅", "办公室"):
+        if d.endswith(tail):
+            out.add(tail)  # generic: matches several departments → a clarifying answer
+    if "省委办公厅" in d:
+        out.add("省委办公厅")
+    if "人民政府办公室" in d:
+        out |= {"政府办公室", "区政府办公室", "政府办"}
+    return {a for a in out if len(a) >= 2}
+
+
+def build_vocab(index: Any) -> Vocab:
+    """Build (or fetch from ``index.extra``) the vocabulary of a loaded index."""
+    cached = index.extra.get(VOCAB_KEY) if hasattr(index, "extra") else None
+    if cached is not None:
+        return cached
+    facts = index.facts.copy() if len(index.facts) else pd.DataFrame(columns=[*index.facts.columns])
+    facts["_label"] = [norm_label(x) for x in facts["row_label"].fillna("").astype(str)] if len(facts) else []
+    facts["_col"] = [_col_index(x) for x in facts["fact_id"].astype(str)] if len(facts) else []
+    by_report = {rid: g for rid, g in facts.groupby("report_id", sort=False)} if len(facts) else {}
+    aliases: dict[str, set[str]] = {}
+    for r in index.reports:
+        for a in _dept_aliases(r.department):
+            aliases.setdefault(a, set()).add(r.department)
+    dept_aliases = sorted(((a, d) for a, ds in aliases.items() for d in ds), key=lambda x: -len(x[0]))
+    labels: dict[str, set[str]] = {}
+    if len(facts):
+        for lab, rid in set(zip(facts["_label"], facts["report_id"], strict=True)):
+            if len(lab) >= 3 and lab not in GENERIC_LABELS and not re.fullmatch(r"[\d.,%\s]+", lab):
+                labels.setdefault(lab, set()).add(rid)
+    codes = {str(c) for c in facts["code"].dropna().unique()} if len(facts) else set()
+    tzh: list[tuple[str, str]] = []
+    ten: list[tuple[str, str]] = []
+    for t in terms():
+        names = {t["zh"], *t.get("aliases_zh", [])} | (set() if t.get("kind") == "column" else set(t.get("labels", [])))
+        for a in names:
+            na = norm_label(a)
+            if len(na) >= 2 and na not in GENERIC_LABELS and not (t.get("kind") == "column" and na in ("合计",)):
+                tzh.append((na, t["id"]))
+        for a in t.get("aliases_en", []):
+            ten.append((a.lower(), t["id"]))
+    v = Vocab(
+        reports=list(index.reports),
+        dept_aliases=dept_aliases,
+        years=sorted({r.year for r in index.reports}),
+        labels=labels,
+        label_list=sorted(labels, key=lambda x: -len(x)),
+        codes=codes,
+        facts=facts,
+        by_report=by_report,
+        tables=index.tables,
+        term_zh=sorted(set(tzh), key=lambda x: -len(x[0])),
+        term_en=sorted(set(ten), key=lambda x: -len(x[0])),
+    )
+    if hasattr(index, "extra"):
+        index.extra[VOCAB_KEY] = v
+    return v
+
+
+def _col_index(fact_id: str) -> int:
+    m = re.search(r":c(\d+)", fact_id)
+    return int(m.group(1)) if m else 0
+
+
+# --------------------------------------------------------------------------- parsing
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def detect_language(question: str) -> str:
+    """'en' when the question is mostly Latin words (a Chinese term inside is fine), else 'zh'."""
+    latin = len(re.findall(r"[A-Za-z]+", question))
+    cjk = len(CJK.findall(question))
+    return "en" if latin >= 2 and latin * 2 > cjk else "zh"
+
+
+OP_PATTERNS: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
+    ("rank", ("排名", "排序", "排行", "最多", "最高", "最少", "最低", "最大", "最小", "哪个部门", "哪些部门", "哪家", "哪个单位", "前三", "前五", "前十", "各部门", "所有部门"),
+     ("rank", "ranking", "which department", "which departments", "which unit", "highest", "lowest", "largest", "smallest", "biggest", "the most", "the least", "top ", "across departments", "all departments", "every department", "each department")),
+    ("yoy", ("同比", "比上年", "较上年", "比去年", "较去年", "增长", "增减", "变化", "变动", "下降了", "上升了", "增加了多少", "减少了多少", "增幅", "降幅", "年度间"),
+     ("year-over-year", "year over year", "year on year", "yoy", "growth", "grow", "change from", "changed", "change between", "compared with the previous year", "compared to the previous year", "increase from", "decrease from", "rise from", "fall from")),
+    ("share", ("占比", "所占", "比例", "比重", "百分比", "百分之几", "份额", "占总", "占全部", "占了"),
+     ("share", "percentage", "proportion", "what percent", "fraction", "% of", "percent of")),
+    ("ratio", ("倍", "之比", "比值", "比率"), ("ratio", "times as", "how many times")),
+    ("difference", ("差额", "相差", "差多少", "多多少", "少多少", "高多少", "低多少", "高出", "超出", "差距", "节约了多少", "少花", "多花", "差异"),
+     ("difference", "more than", "less than", "gap", "exceed", "minus", "differ", "lower than", "higher than", "under budget", "over budget")),
+    ("sum", ("合计", "总共", "一共", "加起来", "之和", "总和", "共计", "加总", "合起来"), ("sum of", "combined", "together", "add up", "added up", "in total", "total of")),
+    ("breakdown", ("构成", "明细", "分别", "各项", "组成", "包括哪些", "分项", "结构", "细分", "由哪些", "各是多少", "分类"),
+     ("breakdown", "break down", "broken down", "composition", "consist", "components", "split", "itemize", "itemise", "by item", "each of")),
+]  # fmt: skip
+
+KIND_COMPOUNDS = ("一般公共预算", "政府性基金预算", "国有资本经营预算", "预算执行率", "全年预算", "年初预算", "预算数", "执行率")
+RELATIVE_YEARS = {"前年": -2, "去年": -1, "上年": -1, "上一年": -1, "今年": 0, "本年度": 0, "本年": 0}
+RELATIVE_YEARS_EN = {"the year before last": -2, "last year": -1, "previous year": -1, "this year": 0, "current year": 0}
+FOLLOWUP_ZH = ("那", "那么", "还有", "再看", "换成", "改成", "呢")
+FOLLOWUP_EN = ("and ", "what about", "how about", "and in", "same for", "what of", "now for")
+MEASURE_TERMS = {"basic_expenditure": "基本支出", "project_expenditure": "项目支出", "execution_rate": "预算执行率"}
+"""Terms that name a column: beside a row item they become the plan's measure (招商工作经费 + 执行率)."""
+PLACES = {
+    "普陀": ("普陀", "putuo"),
+    "上海": ("上海", "shanghai"),
+    "江苏": ("江苏", "jiangsu"),
+    "曲靖": ("曲靖", "qujing"),
+    "云南": ("云南", "yunnan"),
+}
+CN_NUM = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+
+
+@dataclass
+class ParsedQuestion:
+    """A plan plus what the question itself named (follow-ups override only these)."""
+
+    plan: QueryPlan
+    language: str = "zh"
+    departments: list[str] = field(default_factory=list)
+    """Departments the question names (each may cover several reports)."""
+    dept_text: str | None = None
+    """The words that named a department (for clarifications)."""
+    dept_ambiguous: list[str] = field(default_factory=list)
+    """Several departments matched one name (e.g. 办公厅): options to offer."""
+    years: list[int] = field(default_factory=list)
+    kind: str | None = None
+    measure_named: bool = False
+    op_named: bool = False
+    ascending: bool = False
+    scope: str | None = None
+    followup: bool = False
+    terms: list[str] = field(default_factory=list)
+    """Glossary term ids found, in order."""
+    unknown_item: str | None = None
+    """Words that look like an item but match nothing (for 'not found' answers)."""
+    year_relative: int | None = None
+    source: str = "rules"
+    places: list[str] = field(default_factory=list)
+    """Places named (普陀区, 江苏省 …): a rank across departments stays within them."""
+    wants_percent: bool = False
+    """The change is asked as a percentage (增长了百分之几, by what percent)."""
+    wants_magnitude: bool = False
+    """The change is asked as an amount with its direction in the words (减少了多少, how much less)."""
+
+    @property
+    def items_named(self) -> bool:
+        return bool(self.plan.items)
+
+
+def _find_spans(text: str, needles: list[tuple[str, str]], *, word: bool = False) -> list[tuple[int, int, str, str]]:
+    """Non-overlapping matches, longest needle first: (start, end, needle, payload)."""
+    taken: list[tuple[int, int]] = []
+    out = []
+    for needle, payload in needles:
+        if not needle:
+            continue
+        start = 0
+        while True:
+            i = text.find(needle, start)
+            if i < 0:
+                break
+            j = i + len(needle)
+            start = i + 1
+            if word and ((i > 0 and text[i - 1].isalnum()) or (j < len(text) and text[j].isalnum() and not text[j:].startswith("s"))):
+                continue
+            if any(not (j <= a or i >= b) for a, b in taken):
+                continue
+            taken.append((i, j))
+            out.append((i, j, needle, payload))
+    return sorted(out)
+
+
+def _years(q: str, vocab: Vocab, departments: list[str]) -> tuple[list[int], int | None]:
+    ys = [int(y) for y in re.findall(r"(?<!\d)((?:19|20)\d{2})(?!\d)", q)]
+    rel = None
+    for w, d in {**RELATIVE_YEARS, **RELATIVE_YEARS_EN}.items():
+        if w in q:
+            rel = d
+            break
+    if rel is not None and not ys:
+        pool = [r.year for r in vocab.reports if not departments or r.department in departments]
+        if pool:
+            ys = [max(pool) + rel]
+    seen: list[int] = []
+    for y in ys:
+        if y not in seen:
+            seen.append(y)
+    return seen, rel
+
+
+def _departments(q: str, vocab: Vocab) -> tuple[list[str], str | None, list[str]]:
+    """Departments named in the question; (departments, matched words, ambiguous options)."""
+    found: list[str] = []
+    words = None
+    ambiguous: list[str] = []
+    spans = _find_spans(q, [(a, d) for a, d in vocab.dept_aliases])
+    by_alias: dict[str, set[str]] = {}
+    for _i, _j, a, d in spans:
+        by_alias.setdefault(a, set()).add(d)
+    for a, _ds in by_alias.items():
+        ds = {d for al, d in vocab.dept_aliases if al == a}
+        keys = {dept_key(d) for d in ds}
+        if len(keys) > 1:
+            ambiguous = sorted(ds)
+            words = a
+            continue
+        for d in sorted(ds):
+            if d not in found:
+                found.append(d)
+        words = words or a
+    if not found and not ambiguous:
+        for en, zh in sorted(departments_en().items(), key=lambda x: -len(x[0])):
+            if re.search(r"(?<![a-z])" + re.escape(en) + r"(?![a-z])", q):
+                ds = sorted({r.department for r in vocab.reports if zh in r.department})
+                keys = {dept_key(d) for d in ds}
+                if len(keys) == 1:
+                    found = ds
+                elif len(keys) > 1:
+                    ambiguous = ds
+                words = en
+                break
+    return found, words, ambiguous
+
+
+def _strip_compounds(q: str) -> str:
+    for c in KIND_COMPOUNDS:
+        q = q.replace(c, " ")
+    return q
+
+
+def _kind(q: str) -> str | None:
+    s = _strip_compounds(q)
+    if "决算" in s or "final account" in s:
+        return "决算"
+    if "预算" in s or re.search(r"\bbudget (report|document|disclosure)", s):
+        return "预算"
+    return None
+
+
+def _measure(q: str, item_spans: list[tuple[int, int]]) -> str | None:
+    """The column concept named in the question (outside the item words)."""
+    chars = list(q)
+    for i, j in item_spans:
+        for k in range(i, j):
+            chars[k] = " "
+    s = _strip_compounds_keep("".join(chars))
+    best: tuple[int, str] | None = None
+    for m in measures():
+        if m["id"] in ("basic", "project", "personnel", "public", "rate"):
+            continue
+        for a in m.get("aliases_zh", []):
+            if a in s and (best is None or len(a) > best[0]):
+                best = (len(a), m["zh"])
+        for a in m.get("aliases_en", []):
+            if re.search(r"(?<![a-z])" + re.escape(a) + r"(?![a-z])", s) and (best is None or len(a) > best[0]):
+                best = (len(a), m["zh"])
+    return best[1] if best else None
+
+
+def _strip_compounds_keep(q: str) -> str:
+    for c in ("一般公共预算", "政府性基金预算", "国有资本经营预算", "预算执行率", "执行率", "部门预算", "单位预算", "预算公开", "预算报告"):
+        q = q.replace(c, " ")
+    return q
+
+
+def _operation(q: str, n_items: int, n_years: int, n_depts: int) -> tuple[str, bool, bool, int | None]:
+    """(operation, named explicitly, ascending, top_k)."""
+    op = None
+    for name, zh, en in OP_PATTERNS:
+        if any(w in q for w in zh) or any(w in q for w in en):
+            op = name
+            break
+    asc = any(w in q for w in ("最少", "最低", "最小", "lowest", "least", "smallest", "fewest", "bottom"))
+    top_k = None
+    m = re.search(r"前\s*(\d+|[一二两三四五六七八九十])", q) or re.search(r"top\s*(\d+|three|five|ten)", q)
+    if m:
+        g = m.group(1)
+        top_k = int(g) if g.isdigit() else CN_NUM.get(g) or {"three": 3, "five": 5, "ten": 10}.get(g)
+    if op == "sum" and n_items < 2:
+        op = None
+    if op == "difference" and n_items < 2 and n_years < 2 and n_depts < 2:
+        # budget-vs-actual difference of one item is still a difference; the executor checks measures
+        pass
+    if op is None and n_years >= 2 and n_depts <= 1:
+        op = "yoy"
+    named = op is not None
+    return op or "lookup", named, asc, top_k
+
+
+def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None, llm: Any = None) -> ParsedQuestion:
+    """Parse a question into a plan; merge with the previous plan when it is a follow-up."""
+    q = normalize_text(question)
+    lang = detect_language(question)
+    depts, dept_words, ambiguous = _departments(q, vocab)
+    years, rel = _years(q, vocab, depts)
+    # items: glossary terms and row labels printed in the reports (longest first), English terms, then codes
+    needles = sorted([*vocab.term_zh, *((lab.lower(), "label:" + lab) for lab in vocab.label_list if CJK.search(lab))], key=lambda x: -len(x[0]))
+    spans_zh = _find_spans(q, needles)
+    spans_en = [s for s in _find_spans(q, vocab.term_en, word=True) if not any(not (s[1] <= a or s[0] >= b) for a, b, _n, _p in spans_zh)]
+    all_spans = spans_zh + spans_en
+    codes = []
+    for m in re.finditer(r"(?<![\d.])(\d{3}|\d{5}|\d{7})(?![\d.%])", q):
+        if m.group(1) in vocab.codes and not (len(m.group(1)) == 3 and re.search(r"\d{3}\s*(个|人|家|亿|万|元|辆|次|批)", q[m.start() :])):
+            codes.append((m.start(), m.end(), m.group(1), "code:" + m.group(1)))
+    all_spans = sorted(all_spans + codes)
+    # drop department words picked up as labels
+    dept_alias_set = {a for a, _ in vocab.dept_aliases}
+    all_spans = [s for s in all_spans if s[2] not in dept_alias_set]
+    items: list[ItemRef] = []
+    term_ids: list[str] = []
+    ti = term_index()
+    column_terms: list[str] = []
+    for _i, _j, _needle, payload in all_spans:
+        if payload.startswith("label:"):
+            lab = payload[6:]
+            t = term_by_label(lab)
+            if t is not None:
+                if t["id"] not in term_ids:
+                    term_ids.append(t["id"])
+                    items.append(ItemRef(code=(t.get("codes") or [None])[0], label=t["zh"]))
+                continue
+            ref = ItemRef(label=lab)
+        elif payload.startswith("code:"):
+            if any(it.code == payload[5:] for it in items) or any(payload[5:] in ti[t].get("codes", []) for t in term_ids):
+                continue
+            ref = ItemRef(code=payload[5:])
+        else:
+            t = ti[payload]
+            if t["id"] in term_ids:
+                continue
+            if t["id"] in MEASURE_TERMS:
+                column_terms.append(t["id"])
+            term_ids.append(t["id"])
+            ref = ItemRef(code=(t.get("codes") or [None])[0], label=t["zh"])
+        if ref not in items:
+            items.append(ref)
+    items, term_ids = _counts_instead(q, items, term_ids)
+    measure = _measure(q, [(i, j) for i, j, _n, _p in all_spans])
+    # a column-like term (基本支出/项目支出) beside a row item is the column of that row
+    row_items = [it for it in items if not (it.label and _term_id(it.label) in MEASURE_TERMS)]
+    two_item_op = any(w in q for _n, zh, en in OP_PATTERNS if _n in ("share", "ratio", "difference", "sum") for w in (*zh, *en))
+    if column_terms and row_items and len(items) > len(row_items) and not two_item_op:
+        measure = MEASURE_TERMS[column_terms[-1]]
+        items = row_items
+        term_ids = [t for t in term_ids if t not in column_terms]
+    kind = _kind(q)
+    op, op_named, asc, top_k = _operation(q, len(items), len(years), len(depts))
+    if op in ("share", "ratio") and measure is None and "执行率" in q:
+        op = "lookup"
+    places = [p for p, keys in PLACES.items() if any(k in q for k in keys)]
+    scope = "单位" if ("单位预算" in q or "本级" in q or "unit-level" in q) else None
+    plan = QueryPlan(
+        operation=op,  # type: ignore[arg-type]
+        reports=ReportFilter(department=depts[0] if depts else None, year=max(years) if years else None, kind=kind),  # type: ignore[arg-type]
+        items=items,
+        measure=measure,
+        top_k=top_k or 5,
+        compare_year=min(years) if len(years) >= 2 else None,
+    )
+    pq = ParsedQuestion(
+        plan=plan,
+        language=lang,
+        departments=depts,
+        dept_text=dept_words,
+        dept_ambiguous=ambiguous,
+        years=years,
+        kind=kind,
+        measure_named=measure is not None,
+        op_named=op_named,
+        ascending=asc,
+        scope=scope,
+        terms=term_ids,
+        year_relative=rel,
+        places=places,
+    )
+    pq.wants_percent = bool(re.search(r"百分|%|percent|percentage|多少个百分点|幅度|增幅|降幅", q))
+    pq.wants_magnitude = bool(re.search(r"(减少|增加|下降|上升|增长|降低|多|少|高|低)了?多少|how much (more|less|lower|higher)|by how much", q))
+    prev = _previous(history)
+    if prev is not None and _is_followup(q, pq):
+        pq = _merge(pq, prev, vocab)
+    if llm is not None and not pq.plan.items and not pq.followup:
+        pq = _llm_plan(llm, question, vocab, pq)
+    return pq
+
+
+COUNT_TERMS = {
+    "vehicles": ("vehicle_count", ("多少辆", "几辆", "how many official vehicles", "how many vehicles", "how many cars", "how many official cars")),
+    "vehicle_purchase": ("vehicle_bought", ("多少辆", "几辆", "how many")),
+    "reception": ("reception_batches", ("多少批", "几批", "多少次", "几次", "how many receptions", "how many times")),
+    "overseas": ("overseas_groups", ("多少个团", "几个团", "团组", "how many delegations", "how many trips")),
+}
+"""Money terms that a 'how many' question turns into their count (公务用车 + 几辆 → 公务用车保有量)."""
+
+
+def _counts_instead(q: str, items: list[ItemRef], term_ids: list[str]) -> tuple[list[ItemRef], list[str]]:
+    ti = term_index()
+    out_items, out_ids = list(items), list(term_ids)
+    for tid, (count_id, cues) in COUNT_TERMS.items():
+        if tid in out_ids and any(c in q for c in cues):
+            k = out_ids.index(tid)
+            ct = ti[count_id]
+            for j, it in enumerate(out_items):
+                if it.label == ti[tid]["zh"]:
+                    out_items[j] = ItemRef(label=ct["zh"])
+            out_ids[k] = count_id
+    if "人次" in q and "reception" in out_ids:
+        out_items = [ItemRef(label=ti["reception_visitors"]["zh"]) if it.label == ti["reception"]["zh"] else it for it in out_items]
+    return out_items, out_ids
+
+
+def _term_id(label: str) -> str | None:
+    t = term_by_label(label)
+    return t["id"] if t else None
+
+
+def plan_question(question: str, vocab: Vocab, history: list[Any] | None = None, llm: Any = None) -> QueryPlan:
+    """The typed plan for ``question`` (see module doc for the ``llm`` hook)."""
+    return parse_question(question, vocab, history, llm).plan
+
+
+# --------------------------------------------------------------------------- follow-ups
+
+
+def _previous(history: list[Any] | None) -> ParsedQuestion | None:
+    """The last answered plan in ``history``.
+
+    ``history`` is a list, oldest first, of ``Answer`` objects or ``(question, Answer)`` pairs.
+    Answers carry their plan and, in ``meta["parsed"]``, what was named; both are reused.
+    """
+    if not history:
+        return None
+    for h in reversed(history):
+        a = h[1] if isinstance(h, (tuple, list)) and len(h) == 2 else h
+        if isinstance(a, Answer) and a.plan is not None:
+            p = a.meta.get("parsed") or {}
+            return ParsedQuestion(
+                plan=a.plan.model_copy(deep=True),
+                language=a.language,
+                departments=list(p.get("departments") or ([a.plan.reports.department] if a.plan.reports.department else [])),
+                years=list(p.get("years") or ([a.plan.reports.year] if a.plan.reports.year else [])),
+                kind=p.get("kind", a.plan.reports.kind),
+                terms=list(p.get("terms") or []),
+                scope=p.get("scope"),
+                ascending=bool(p.get("ascending")),
+            )
+    return None
+
+
+def _is_followup(q: str, pq: ParsedQuestion) -> bool:
+    short = len(q) <= 30
+    cue = q.startswith(FOLLOWUP_ZH) or q.rstrip("?？ ").endswith("呢") or q.startswith(FOLLOWUP_EN) or q.startswith("and")
+    missing = not pq.plan.items or (not pq.departments and not pq.years)
+    return bool(short and (cue or missing))
+
+
+def _merge(new: ParsedQuestion, prev: ParsedQuestion, vocab: Vocab) -> ParsedQuestion:
+    """The previous plan with what the follow-up names overriding it."""
+    p = prev.plan.model_copy(deep=True)
+    n = new.plan
+    if new.plan.items:
+        p.items = n.items
+        if not new.measure_named and prev.plan.measure in ("基本支出", "项目支出") and not any(
+            (it.label or "") in ("基本支出", "项目支出") for it in n.items
+        ):
+            p.measure = None
+    elif new.measure_named:
+        pass
+    if new.measure_named:
+        p.measure = n.measure
+    # "那项目支出呢" after a 基本支出 row question: the new column term replaces the measure
+    if len(n.items) == 1 and (n.items[0].label in ("基本支出", "项目支出")) and prev.plan.items and (
+        prev.plan.measure in ("基本支出", "项目支出") or prev.plan.items[0].label in ("基本支出", "项目支出")
+    ):
+        if prev.plan.items[0].label in ("基本支出", "项目支出"):
+            p.items = n.items
+            p.measure = prev.plan.measure if prev.plan.measure not in ("基本支出", "项目支出") else None
+        else:
+            p.items = prev.plan.items
+            p.measure = n.items[0].label
+    depts = new.departments or prev.departments
+    years = new.years or prev.years
+    if new.departments:
+        p.reports.department = new.departments[0]
+        p.reports.report_ids = []
+    if new.years:
+        p.reports.year = max(new.years)
+        p.reports.report_ids = []
+        p.compare_year = min(new.years) if len(new.years) >= 2 else None
+        if p.operation == "yoy" and len(new.years) < 2 and not new.op_named:
+            p.operation = "lookup"
+    if new.kind:
+        p.reports.kind = new.kind  # type: ignore[assignment]
+    if new.op_named:
+        p.operation = n.operation
+        p.top_k = n.top_k
+    out = ParsedQuestion(
+        plan=p,
+        language=new.language,
+        departments=depts,
+        dept_text=new.dept_text or prev.dept_text,
+        dept_ambiguous=new.dept_ambiguous,
+        years=years if not new.years else new.years,
+        kind=new.kind or prev.kind,
+        measure_named=new.measure_named or prev.measure_named,
+        op_named=new.op_named or prev.op_named,
+        ascending=new.ascending if new.op_named else prev.ascending,
+        scope=new.scope or prev.scope,
+        followup=True,
+        terms=new.terms or prev.terms,
+        year_relative=new.year_relative,
+    )
+    return out
+
+
+# --------------------------------------------------------------------------- LLM hook
+
+
+def _llm_plan(llm: Any, question: str, vocab: Vocab, det: ParsedQuestion) -> ParsedQuestion:
+    """Ask ``llm.plan`` for a plan when rules found no item; keep it only if it validates."""
+    fn = getattr(llm, "plan", None)
+    if not callable(fn):
+        return det
+    try:
+        ctx = {
+            "departments": vocab.departments(),
+            "years": vocab.years,
+            "terms": [{"zh": t["zh"], "en": t["en"]} for t in terms()],
+            "deterministic_plan": det.plan.model_dump(),
+        }
+        raw = fn(question, ctx)
+        if raw is None:
+            return det
+        plan = raw if isinstance(raw, QueryPlan) else QueryPlan.model_validate(raw)
+        problems = validate_plan(plan, vocab)
+        if problems:
+            log.info("LLM plan rejected: %s", "; ".join(problems))
+            return det
+        dep = plan.reports.department
+        depts = sorted({r.department for r in vocab.reports if dep and (dep in r.department or r.department in dep)})
+        return ParsedQuestion(
+            plan=plan,
+            language=det.language,
+            departments=depts,
+            years=[y for y in (plan.compare_year, plan.reports.year) if y],
+            kind=plan.reports.kind,
+            measure_named=plan.measure is not None,
+            op_named=True,
+            terms=[t for it in plan.items if it.label and (t := _term_id(it.label))],
+            source="llm",
+        )
+    except Exception as e:  # noqa: BLE001 - any model failure falls back to the rules
+        log.info("LLM plan failed (%s); using the deterministic plan", e)
+        return det
+
+
+def validate_plan(plan: QueryPlan, vocab: Vocab) -> list[str]:
+    """Problems that make a (model-filled) plan unusable: unknown items, departments, years."""
+    problems = []
+    for it in plan.items:
+        ok = False
+        if it.code and it.code in vocab.codes:
+            ok = True
+        if it.label and (term_by_label(it.label) is not None or norm_label(it.label) in vocab.labels):
+            ok = True
+        if not ok:
+            problems.append(f"unknown item {it.label or it.code!r}")
+    if plan.reports.department and not any(
+        plan.reports.department in r.department or r.department in plan.reports.department for r in vocab.reports
+    ):
+        problems.append(f"unknown department {plan.reports.department!r}")
+    if plan.reports.year and plan.reports.year not in vocab.years:
+        problems.append(f"year {plan.reports.year} not ingested")
+    return problems

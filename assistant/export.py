@@ -1,0 +1,111 @@
+"""Export a chat (questions, answers, and the citations behind each figure) as Markdown or CSV.
+
+Used by the app's download buttons and by ``fiscal-qa ask --format md``. Pure functions
+over ``Answer`` records: no gradio, no index access.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+
+from assistant.models import Answer, Citation
+
+CSV_COLUMNS = [
+    "n",
+    "question",
+    "answer",
+    "value",
+    "unit",
+    "route",
+    "citation",
+    "report",
+    "department",
+    "year",
+    "table",
+    "row",
+    "column",
+    "page",
+    "section",
+    "text",
+    "fact_id",
+    "chunk_id",
+]
+
+
+def _cell(v: object) -> str:
+    """A Markdown table cell: no pipes or line breaks to break the row."""
+    if v is None or v == "":
+        return "—"
+    return str(v).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def _value(a: Answer) -> str:
+    if a.value is None:
+        return ""
+    return f"{a.value:,.2f}" if a.unit in ("万元", "元", "亿元") else f"{a.value:g}"
+
+
+def _is_figure(c: Citation) -> bool:
+    return bool(c.table or c.fact_id)
+
+
+def answers_markdown(answers: Iterable[Answer], *, title: str = "fiscal-qa") -> str:
+    """The chat as Markdown: each question, its answer, a table of the cited figures and the cited passages."""
+    answers = list(answers)
+    out: list[str] = [f"# {title}", ""]
+    for n, a in enumerate(answers, 1):
+        out += [f"## {n}. {a.question.strip()}", "", a.answer.strip(), ""]
+        if a.value is not None:
+            out += [f"**Value:** {_value(a)} {a.unit or ''}".rstrip(), ""]
+        figures = [(i, c) for i, c in enumerate(a.citations, 1) if _is_figure(c)]
+        passages = [(i, c) for i, c in enumerate(a.citations, 1) if not _is_figure(c)]
+        if figures:
+            out += [
+                "| # | report | department | year | table | row | column | page | text |",
+                "|---|---|---|---|---|---|---|---|---|",
+            ]
+            for i, c in figures:
+                out.append(
+                    "| "
+                    + " | ".join(
+                        _cell(x) for x in (f"[{i}]", c.report, c.department, c.year, c.table, c.row, c.column, c.page, c.text)
+                    )
+                    + " |"
+                )
+            out.append("")
+        for i, c in passages:
+            where = " · ".join(str(x) for x in (c.department, c.year, c.section) if x not in (None, ""))
+            page = f", p.{c.page}" if c.page else ""
+            out.append(f"> [{i}] {where}{page} ({c.report})")
+            if c.text:
+                out.append(">")
+                out += [f"> {line}" for line in c.text.strip().splitlines()]
+            out.append("")
+        if not a.citations:
+            out += ["_No citation._", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def answers_csv(answers: Iterable[Answer]) -> str:
+    """The chat as CSV: one row per citation (one row for an answer without any), UTF-8 text."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for n, a in enumerate(answers, 1):
+        base = [n, a.question, a.answer, "" if a.value is None else a.value, a.unit or "", a.route]
+        if not a.citations:
+            w.writerow(base + [""] * (len(CSV_COLUMNS) - len(base)))
+            continue
+        for i, c in enumerate(a.citations, 1):
+            w.writerow(
+                base
+                + [i]
+                + [
+                    "" if v is None else v
+                    for v in (c.report, c.department, c.year, c.table, c.row, c.column, c.page, c.section, c.text)
+                ]
+                + [c.fact_id or "", c.chunk_id or ""]
+            )
+    return buf.getvalue()

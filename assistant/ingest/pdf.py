@@ -1,0 +1,801 @@
+"""PDF reader: pages → tables (grids from ruling lines) and text lines, as one ``Layout``.
+
+Per page we read the characters once (``get_text("rawdict")``) and the vector
+drawings once (``get_drawings()``). Ruling lines (stroked lines and thin filled
+rectangles) give each table's grid; merged cells are found where a grid line is
+missing. A cell's text is built from the characters whose centre lies inside
+the cell box, clustered into lines by y (glyphs sit on slightly different
+baselines) and ordered by x, so numbers such as ``2,940.05`` come out as
+printed. Everything not inside a table becomes a ``TextLine``.
+
+``page.find_tables()`` is deliberately not used: it garbles these PDFs and is slow.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pymupdf
+
+from assistant.errors import EncryptedPdfError, NotAPdfError, NoTextLayerError
+from assistant.models import BBox, Layout, RawCell, RawTable, TextLine
+
+log = logging.getLogger(__name__)
+
+# ----------------------------------------------------------------------------- tuning
+
+_SNAP = 2.0
+"""Ruling lines closer than this (points) are the same line."""
+_MIN_GAP = 3.0
+"""Grid lines closer than this are merged (double borders)."""
+_THIN = 2.5
+"""A filled rectangle thinner than this is a ruling line."""
+_TEXT_FLAGS = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_PRESERVE_LIGATURES | pymupdf.TEXT_MEDIABOX_CLIP
+
+_WS = {" ", "\u3000", "\xa0", "\t", "\n", "\r"}
+_NUM = r"(?:\d{1,2}|[一二三四五六七八九十]{1,3})"
+_NUMBER_RE = re.compile(
+    rf"^(?:(?:公开|预算|决算|部门|附)?\s*{_NUM}\s*(?:号)?表|(?:附|公开|部门预算|预算|决算)?表\s*[-－]?\s*{_NUM}(?:[-－]\d+)?)$"
+)
+_NUMBER_PREFIX_RE = re.compile(
+    rf"^((?:公开|预算|决算|附)?\s*{_NUM}\s*表|(?:附|公开)?表\s*{_NUM}(?:[-－]\d+)?)([\s:：、.．]*)(?=\S)"
+)
+_UNIT_RE = re.compile(r"(?:金额|计量)?单位\s*[:：]\s*(亿元|万元|千元|元)")
+_PREAMBLE_RE = re.compile(r"^(?:(?:编制|填报|预算|主管|报送)?(?:部门|单位)(?:名称)?|编制单位|单位名称)\s*[:：]")
+_NOTE_RE = re.compile(r"^(?:注|备注|说明|附注)\s*[0-9一二三四五六七八九十]*\s*[:：.．、]|^注\s*\d|空表|^本(?:单位|部门|表)")
+_EMPTY_NOTE_RE = re.compile(r"空表|无.{0,20}(?:收入|支出|经费|预算|决算|数据|资金)|没有.{0,20}(?:收入|支出|经费)")
+_PAGENUM_RE = re.compile(r"^[-—–－─\s]*(?:第\s*)?\d{1,4}\s*(?:页)?(?:\s*[/／]\s*\d+|\s*共\s*\d+\s*页)?[-—–－─\s]*$")
+_TITLE_HINT_RE = re.compile(r"表$|情况表|明细表|总表")
+_LEADER_RE = re.compile(r"[.…·]{4,}")
+
+
+def _is_cjk(ch: str) -> bool:
+    o = ord(ch)
+    return 0x2E80 <= o <= 0x9FFF or 0xF900 <= o <= 0xFAFF or 0xFF00 <= o <= 0xFFEF or 0x3000 <= o <= 0x303F
+
+
+@dataclass(slots=True)
+class _Ch:
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    c: str
+    size: float
+    bold: bool
+    raw: tuple[float, float, float, float]
+    """MuPDF's own glyph box (what ``get_textbox`` tests against), displayed space."""
+
+    @property
+    def cx(self) -> float:
+        return (self.x0 + self.x1) / 2
+
+    @property
+    def cy(self) -> float:
+        return (self.y0 + self.y1) / 2
+
+
+@dataclass
+class _Line:
+    """A visual text line (outside tables) on a page."""
+
+    chars: list[_Ch]
+    text: str
+    bbox: BBox
+    size: float
+    bold: bool
+    used: bool = False
+
+
+@dataclass
+class _Grid:
+    """A table grid found on one page."""
+
+    bbox: BBox
+    xs: list[float]
+    ys: list[float]
+    rows: list[list[RawCell]]
+    page: int
+    title: str = ""
+    number: str = ""
+    unit: str = ""
+    preamble: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    has_head: bool = False
+    """True when a title/number line was printed above it (not a continuation)."""
+
+
+# ----------------------------------------------------------------------------- text helpers
+
+
+def _join_chars(chars: list[_Ch]) -> str:
+    """Characters of one line (sorted by x) → text; spaces kept only between Latin/digit runs."""
+    out: list[str] = []
+    pending_space = False
+    for ch in chars:
+        c = ch.c
+        if c in _WS:
+            pending_space = True
+            continue
+        if pending_space and out:
+            prev = out[-1][-1]
+            if not _is_cjk(prev) and not _is_cjk(c):
+                out.append(" ")
+        pending_space = False
+        out.append(c)
+    return "".join(out)
+
+
+def _cluster_lines(chars: list[_Ch]) -> list[list[_Ch]]:
+    """Cluster characters into visual lines by their vertical centre, each sorted by x."""
+    if not chars:
+        return []
+    chars = sorted(chars, key=lambda c: c.cy)
+    lines: list[list[_Ch]] = []
+    cur = [chars[0]]
+    top, bot = chars[0].y0, chars[0].y1
+    for ch in chars[1:]:
+        h = min(bot - top, ch.y1 - ch.y0) or 1.0
+        overlap = min(bot, ch.y1) - max(top, ch.y0)
+        if overlap >= 0.5 * h:
+            cur.append(ch)
+            top, bot = min(top, ch.y0), max(bot, ch.y1)
+        else:
+            lines.append(cur)
+            cur = [ch]
+            top, bot = ch.y0, ch.y1
+    lines.append(cur)
+    for ln in lines:
+        ln.sort(key=lambda c: c.x0)
+    return lines
+
+
+def _cell_text(chars: list[_Ch]) -> str:
+    parts: list[str] = []
+    for ln in _cluster_lines(chars):
+        t = _join_chars(ln)
+        if not t:
+            continue
+        if parts and parts[-1][-1:].isascii() and parts[-1][-1:].isalpha() and t[0].isascii() and t[0].isalpha():
+            parts.append(" ")
+        parts.append(t)
+    return "".join(parts)
+
+
+# ----------------------------------------------------------------------------- page reading
+
+
+def _page_chars(page: pymupdf.Page) -> tuple[list[_Ch], list[list[_Ch]]]:
+    """All characters of a page, and the rawdict lines (as char lists) for running text.
+
+    Coordinates are in the displayed (rotated) page space, so rows run left to right
+    also on pages with /Rotate; ``_unrotate`` maps boxes back for the caller.
+    """
+    rd = page.get_text("rawdict", flags=_TEXT_FLAGS)
+    mat = page.rotation_matrix if page.rotation else None
+    chars: list[_Ch] = []
+    lines: list[list[_Ch]] = []
+    for b in rd["blocks"]:
+        if b.get("type") != 0:
+            continue
+        for ln in b["lines"]:
+            dx, dy = ln["dir"]
+            if mat is not None:
+                dx, dy = dx * mat.a + dy * mat.c, dx * mat.b + dy * mat.d
+            horizontal = abs(dy) < 0.1 and dx > 0
+            cur: list[_Ch] = []
+            for sp in ln["spans"]:
+                size = float(sp["size"])
+                bold = bool(sp["flags"] & 16) or "bold" in sp["font"].lower()
+                for ch in sp["chars"]:
+                    c = ch["c"]
+                    r = pymupdf.Rect(ch["bbox"])
+                    if mat is not None:
+                        r = r * mat
+                    if r.x1 - r.x0 <= 0 and c in _WS:
+                        continue
+                    if horizontal:
+                        # font bboxes are unreliable in these PDFs (3 pt or 22 pt high): use the baseline
+                        oy = ch["origin"][1] if mat is None else (pymupdf.Point(ch["origin"]) * mat).y
+                        o = _Ch(r.x0, oy - 0.8 * size, r.x1, oy + 0.2 * size, c, size, bold, (r.x0, r.y0, r.x1, r.y1))
+                    else:
+                        o = _Ch(r.x0, r.y0, r.x1, r.y1, c, size, bold, (r.x0, r.y0, r.x1, r.y1))
+                    cur.append(o)
+            if cur:
+                chars.extend(cur)
+                lines.append(cur)
+    return chars, lines
+
+
+def _unrotate(bbox: BBox, page: pymupdf.Page) -> BBox:
+    """Displayed-space box → the page's text space (what ``page.get_textbox`` takes)."""
+    r = pymupdf.Rect(bbox)
+    if page.rotation:
+        r = (r * page.derotation_matrix).normalize()
+    # round inwards so a tightened box never grows onto a neighbour's glyph
+    return (math.ceil(r.x0 * 100) / 100, math.ceil(r.y0 * 100) / 100, math.floor(r.x1 * 100) / 100, math.floor(r.y1 * 100) / 100)
+
+
+def _segments(page: pymupdf.Page) -> tuple[list[tuple[float, float, float]], list[tuple[float, float, float]]]:
+    """Ruling lines: horizontal (y, x0, x1) and vertical (x, y0, y1)."""
+    hs: list[tuple[float, float, float]] = []
+    vs: list[tuple[float, float, float]] = []
+
+    def white(col: object) -> bool:
+        return isinstance(col, (tuple, list)) and len(col) >= 3 and min(col[:3]) > 0.9
+
+    def add_rect(r: pymupdf.Rect, stroked: bool) -> None:
+        w, h = r.x1 - r.x0, r.y1 - r.y0
+        if h <= _THIN and w > h:
+            hs.append(((r.y0 + r.y1) / 2, r.x0, r.x1))
+        elif w <= _THIN and h > w:
+            vs.append(((r.x0 + r.x1) / 2, r.y0, r.y1))
+        elif stroked:
+            hs.append((r.y0, r.x0, r.x1))
+            hs.append((r.y1, r.x0, r.x1))
+            vs.append((r.x0, r.y0, r.y1))
+            vs.append((r.x1, r.y0, r.y1))
+
+    mat = page.rotation_matrix if page.rotation else None
+    for d in page.get_drawings():
+        typ = d.get("type") or ""
+        stroked = "s" in typ and not white(d.get("color"))
+        filled = "f" in typ and not white(d.get("fill"))
+        if not stroked and not filled:
+            continue
+        for it in d["items"]:
+            kind = it[0]
+            if kind == "l":
+                p1, p2 = it[1], it[2]
+                if mat is not None:
+                    p1, p2 = p1 * mat, p2 * mat
+                if abs(p1.y - p2.y) < 1.0 and abs(p1.x - p2.x) >= 1.0:
+                    hs.append(((p1.y + p2.y) / 2, min(p1.x, p2.x), max(p1.x, p2.x)))
+                elif abs(p1.x - p2.x) < 1.0 and abs(p1.y - p2.y) >= 1.0:
+                    vs.append(((p1.x + p2.x) / 2, min(p1.y, p2.y), max(p1.y, p2.y)))
+            elif kind in ("re", "qu"):
+                r = pymupdf.Rect(it[1]) if kind == "re" else it[1].rect
+                add_rect((r * mat).normalize() if mat is not None else r, stroked)
+    return hs, vs
+
+
+def _merge_segments(segs: list[tuple[float, float, float]]) -> list[tuple[float, float, float]]:
+    """Snap segments with nearly the same position and join overlapping/touching ones."""
+    if not segs:
+        return []
+    segs = sorted(segs)
+    groups: list[list[tuple[float, float, float]]] = [[segs[0]]]
+    for s in segs[1:]:
+        if s[0] - groups[-1][-1][0] <= _SNAP:
+            groups[-1].append(s)
+        else:
+            groups.append([s])
+    out: list[tuple[float, float, float]] = []
+    for g in groups:
+        pos = sum(s[0] for s in g) / len(g)
+        spans = sorted((s[1], s[2]) for s in g)
+        a, b = spans[0]
+        for s0, s1 in spans[1:]:
+            if s0 <= b + _SNAP:
+                b = max(b, s1)
+            else:
+                out.append((pos, a, b))
+                a, b = s0, s1
+        out.append((pos, a, b))
+    return out
+
+
+def _components(hs: list[tuple[float, float, float]], vs: list[tuple[float, float, float]]) -> list[tuple[list, list]]:
+    """Group crossing/touching horizontal and vertical segments into tables."""
+    n = len(hs) + len(vs)
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    t = _SNAP + 1
+    for i, (y, x0, x1) in enumerate(hs):
+        for j, (x, y0, y1) in enumerate(vs):
+            if x0 - t <= x <= x1 + t and y0 - t <= y <= y1 + t:
+                a, b = find(i), find(len(hs) + j)
+                if a != b:
+                    parent[a] = b
+    groups: dict[int, tuple[list, list]] = {}
+    for i, h in enumerate(hs):
+        groups.setdefault(find(i), ([], []))[0].append(h)
+    for j, v in enumerate(vs):
+        groups.setdefault(find(len(hs) + j), ([], []))[1].append(v)
+    return list(groups.values())
+
+
+def _cluster_positions(vals: list[float]) -> list[float]:
+    vals = sorted(vals)
+    out: list[list[float]] = []
+    for v in vals:
+        if out and v - out[-1][-1] < _MIN_GAP:
+            out[-1].append(v)
+        else:
+            out.append([v])
+    return [sum(g) / len(g) for g in out]
+
+
+def _covered(segs: list[tuple[float, float, float]], pos: float, a: float, b: float) -> bool:
+    """Whether segments at ``pos`` cover most of the interval [a, b]."""
+    need = b - a
+    if need <= 0:
+        return True
+    got = 0.0
+    for p, s0, s1 in segs:
+        if abs(p - pos) <= _SNAP + 0.5:
+            got += max(0.0, min(b, s1) - max(a, s0))
+    return got >= 0.6 * need
+
+
+def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+
+
+def _tight_box(box: BBox, own: list[_Ch], others: list[_Ch]) -> BBox:
+    """Shrink a cell box so no foreign glyph box touches it (``get_textbox`` takes any glyph it touches).
+
+    Some PDFs have glyph boxes far taller than the glyphs (20 pt for 11 pt type), so
+    a neighbour row's glyphs reach into the cell. The box keeps touching all own glyphs;
+    if that is impossible the cell box is returned unchanged.
+    """
+    ink = [ch for ch in own if ch.c not in _WS]
+    if not ink:
+        return box
+    ocx = sum(ch.cx for ch in ink) / len(ink)
+    ocy = sum(ch.cy for ch in ink) / len(ink)
+    oy0, oy1 = min(ch.y0 for ch in ink), max(ch.y1 for ch in ink)
+    x0, y0, x1, y1 = box
+    for o in others:
+        if not _overlaps((x0, y0, x1, y1), o.raw):
+            continue
+        if o.cy < oy0 - 0.5 or o.cy > oy1 + 0.5:  # a glyph of another line: shrink vertically
+            if o.cy < ocy:
+                y0 = max(y0, o.raw[3] + 0.05)
+            else:
+                y1 = min(y1, o.raw[1] - 0.05)
+        elif o.cx < ocx:
+            x0 = max(x0, o.raw[2] + 0.05)
+        else:
+            x1 = min(x1, o.raw[0] - 0.05)
+    tight = (x0, y0, x1, y1)
+    if x1 - x0 < 0.5 or y1 - y0 < 0.5 or not all(_overlaps(tight, ch.raw) for ch in ink):
+        return box
+    return tight
+
+
+def _build_grid(hs: list, vs: list, chars: list[_Ch], page_no: int) -> _Grid | None:
+    xs = _cluster_positions([v[0] for v in vs])
+    ys = _cluster_positions([h[0] for h in hs])
+    x_lo, x_hi = min(h[1] for h in hs) if hs else xs[0], max(h[2] for h in hs) if hs else xs[-1]
+    y_lo, y_hi = min(v[1] for v in vs) if vs else ys[0], max(v[2] for v in vs) if vs else ys[-1]
+    # open sides: a table drawn without its outer border
+    if x_lo < xs[0] - _MIN_GAP:
+        xs.insert(0, x_lo)
+    if x_hi > xs[-1] + _MIN_GAP:
+        xs.append(x_hi)
+    if y_lo < ys[0] - _MIN_GAP:
+        ys.insert(0, y_lo)
+    if y_hi > ys[-1] + _MIN_GAP:
+        ys.append(y_hi)
+    nr, nc = len(ys) - 1, len(xs) - 1
+    if nr < 1 or nc < 2:
+        return None
+    # boundary presence
+    vb = [[_covered(vs, xs[c], ys[r], ys[r + 1]) for c in range(nc + 1)] for r in range(nr)]
+    hb = [[_covered(hs, ys[r], xs[c], xs[c + 1]) for c in range(nc)] for r in range(nr + 1)]
+    # outer sides are always boundaries
+    for r in range(nr):
+        vb[r][0] = vb[r][nc] = True
+    for c in range(nc):
+        hb[0][c] = hb[nr][c] = True
+    owner: list[list[tuple[int, int] | None]] = [[None] * nc for _ in range(nr)]
+    spans: dict[tuple[int, int], tuple[int, int]] = {}
+    for r in range(nr):
+        for c in range(nc):
+            if owner[r][c] is not None:
+                continue
+            cs = 1
+            while c + cs < nc and not vb[r][c + cs] and owner[r][c + cs] is None:
+                cs += 1
+            rs = 1
+            while (
+                r + rs < nr
+                and all(not hb[r + rs][k] for k in range(c, c + cs))
+                and all(owner[r + rs][k] is None for k in range(c, c + cs))
+            ):
+                rs += 1
+            for i in range(r, r + rs):
+                for k in range(c, c + cs):
+                    owner[i][k] = (r, c)
+            spans[(r, c)] = (rs, cs)
+    # assign characters; note glyph boxes that spill into other cells (see _tight_box)
+    buckets: dict[tuple[int, int], list[_Ch]] = {}
+    spill: dict[tuple[int, int], list[_Ch]] = {}
+    gx0, gy0, gx1, gy1 = xs[0], ys[0], xs[-1], ys[-1]
+    for ch in chars:
+        cx, cy = ch.cx, ch.cy
+        o = None
+        if gx0 <= cx <= gx1 and gy0 <= cy <= gy1:
+            c = min(max(bisect.bisect_right(xs, cx) - 1, 0), nc - 1)
+            r = min(max(bisect.bisect_right(ys, cy) - 1, 0), nr - 1)
+            o = owner[r][c]
+            if o is not None:
+                buckets.setdefault(o, []).append(ch)
+        rx0, ry0, rx1, ry1 = ch.raw
+        if rx1 <= gx0 or rx0 >= gx1 or ry1 <= gy0 or ry0 >= gy1 or ch.c in _WS:
+            continue
+        c0 = max(bisect.bisect_right(xs, rx0) - 1, 0)
+        c1 = min(bisect.bisect_left(xs, rx1) - 1, nc - 1)
+        r0 = max(bisect.bisect_right(ys, ry0) - 1, 0)
+        r1 = min(bisect.bisect_left(ys, ry1) - 1, nr - 1)
+        if c0 == c1 and r0 == r1 and owner[r0][c0] == o:
+            continue
+        for rr in range(r0, r1 + 1):
+            for cc in range(c0, c1 + 1):
+                oo = owner[rr][cc]
+                if oo is not None and oo != o:
+                    lst = spill.setdefault(oo, [])
+                    if not lst or lst[-1] is not ch:
+                        lst.append(ch)
+    rows: list[list[RawCell]] = []
+    for r in range(nr):
+        row: list[RawCell] = []
+        for c in range(nc):
+            if owner[r][c] != (r, c):
+                row.append(RawCell("", page=page_no))
+                continue
+            rs, cs = spans[(r, c)]
+            cch = buckets.get((r, c), [])
+            text = _cell_text(cch)
+            bbox = (xs[c], ys[r], xs[c + cs], ys[r + rs])
+            if cch and (r, c) in spill:
+                bbox = _tight_box(bbox, cch, spill[(r, c)])
+            row.append(RawCell(text, page=page_no, bbox=bbox, colspan=cs, rowspan=rs, readable="\ufffd" not in text))
+        rows.append(row)
+    return _Grid(bbox=(xs[0], ys[0], xs[-1], ys[-1]), xs=xs, ys=ys, rows=rows, page=page_no)
+
+
+def _page_grids(page: pymupdf.Page, chars: list[_Ch], page_no: int) -> list[_Grid]:
+    hs, vs = _segments(page)
+    hs, vs = _merge_segments(hs), _merge_segments(vs)
+    grids: list[_Grid] = []
+    for ch_, cv_ in _components(hs, vs):
+        if len(ch_) < 2 or len(cv_) < 2:
+            continue
+        g = _build_grid(ch_, cv_, chars, page_no)
+        if g is None:
+            continue
+        if not any(c.text for row in g.rows for c in row):
+            continue  # a frame or decoration without text
+        grids.append(g)
+    grids.sort(key=lambda g: g.bbox[1])
+    return grids
+
+
+def _text_lines(raw_lines: list[list[_Ch]], grids: list[_Grid]) -> list[_Line]:
+    """Running text: rawdict lines minus characters inside grids, same-row fragments merged."""
+    boxes = [g.bbox for g in grids]
+
+    def inside(ch: _Ch) -> bool:
+        cx, cy = ch.cx, ch.cy
+        return any(b[0] - 1 <= cx <= b[2] + 1 and b[1] - 1 <= cy <= b[3] + 1 for b in boxes)
+
+    frags: list[list[_Ch]] = []
+    for ln in raw_lines:
+        keep = [c for c in ln if not inside(c)]
+        if any(c.c not in _WS for c in keep):
+            frags.append(keep)
+    frags.sort(key=lambda f: (min(c.y0 for c in f), min(c.x0 for c in f)))
+    merged: list[list[_Ch]] = []
+    for f in frags:
+        if merged:
+            prev = merged[-1]
+            p0, p1 = min(c.y0 for c in prev), max(c.y1 for c in prev)
+            f0, f1 = min(c.y0 for c in f), max(c.y1 for c in f)
+            h = min(p1 - p0, f1 - f0) or 1.0
+            size = max(c.size for c in prev)
+            gap = min(c.x0 for c in f) - max(c.x1 for c in prev)
+            if min(p1, f1) - max(p0, f0) >= 0.6 * h and -size < gap < 1.5 * size:
+                prev.extend(f)
+                continue
+        merged.append(f)
+    out: list[_Line] = []
+    for m in merged:
+        m.sort(key=lambda c: c.x0)
+        text = _join_chars(m)
+        if not text:
+            continue
+        ink = [c for c in m if c.c not in _WS]
+        bbox = (min(c.x0 for c in ink), min(c.y0 for c in ink), max(c.x1 for c in ink), max(c.y1 for c in ink))
+        size = max(c.size for c in ink)
+        bold = sum(c.bold for c in ink) > len(ink) / 2
+        out.append(_Line(ink, text, bbox, round(size, 1), bold))
+    return out
+
+
+# ----------------------------------------------------------------------------- table metadata
+
+
+def _split_number(text: str) -> tuple[str, str]:
+    """'公开01表 收入支出预算总表' → ('公开01表', '收入支出预算总表')."""
+    t = text.strip()
+    if _NUMBER_RE.match(t):
+        return t, ""
+    m = _NUMBER_PREFIX_RE.match(t)
+    if m and (m.group(2) or _TITLE_HINT_RE.search(t)):
+        return m.group(1).replace(" ", ""), t[m.end() :].strip()
+    return "", t
+
+
+def _rows_of(lines: list[_Line]) -> list[list[_Line]]:
+    """Group lines into visual rows (vertical overlap), rows top to bottom, fragments left to right."""
+    rows: list[list[_Line]] = []
+    for ln in sorted(lines, key=lambda x: (x.bbox[1] + x.bbox[3]) / 2):
+        if rows:
+            r = rows[-1]
+            top, bot = min(x.bbox[1] for x in r), max(x.bbox[3] for x in r)
+            h = min(bot - top, ln.bbox[3] - ln.bbox[1]) or 1.0
+            if min(bot, ln.bbox[3]) - max(top, ln.bbox[1]) >= 0.5 * h:
+                r.append(ln)
+                continue
+        rows.append([ln])
+    for r in rows:
+        r.sort(key=lambda x: x.bbox[0])
+    return rows
+
+
+def _read_head(g: _Grid, above: list[_Line], body: float) -> None:
+    """Title, number, unit and preamble from the lines just above a grid (walking upward)."""
+    title_rows: list[list[_Line]] = []
+    title_done = False
+    last_top = g.bbox[1]
+    for row in reversed(_rows_of(above)):
+        rtop, rbot = min(x.bbox[1] for x in row), max(x.bbox[3] for x in row)
+        size = max(x.size for x in row)
+        gap = last_top - rbot
+        if gap > 80 or (gap > max(3.0 * size, 30.0) and (title_rows or g.number)):
+            break
+        t = "".join(x.text for x in row).strip()
+        if _PAGENUM_RE.match(t):
+            continue
+        if _LEADER_RE.search(t) or len(t) > 70:
+            break
+        if any(_UNIT_RE.search(x.text) or _PREAMBLE_RE.match(x.text.strip()) for x in row):
+            entries: list[str] = []
+            for x in row:
+                xt = x.text.strip()
+                if not entries or _UNIT_RE.search(xt) or _PREAMBLE_RE.match(xt):
+                    entries.append(xt)
+                else:
+                    entries[-1] += xt if entries[-1].endswith(("：", ":")) else " " + xt
+                um = _UNIT_RE.search(xt)
+                if um and not g.unit:
+                    g.unit = um.group(1)
+            g.preamble[:0] = entries
+        else:
+            num, rest = _split_number(t)
+            if num:
+                if not g.number:
+                    g.number = num
+                if rest and not title_done:
+                    title_rows.append([_Line([], rest, row[0].bbox, size, row[0].bold)])
+                title_done = title_done or bool(title_rows)
+            elif t.endswith(("。", "；")):
+                break
+            else:
+                headish = bool(_TITLE_HINT_RE.search(t)) or size >= body + 1.5 or (all(x.bold for x in row) and len(t) <= 40)
+                if not headish or title_done:
+                    break
+                if title_rows:
+                    prev_size = max(x.size for x in title_rows[-1])
+                    if abs(prev_size - size) > 0.6 or gap > 1.0 * size:
+                        break
+                title_rows.append([_Line([], t, row[0].bbox, size, row[0].bold)])
+        for x in row:
+            x.used = True
+        last_top = rtop
+    if title_rows:
+        g.title = "".join(r[0].text for r in reversed(title_rows))
+    g.has_head = bool(g.title or g.number)
+
+
+def _attach_meta(grids: list[_Grid], lines: list[_Line], page_h: float, body: float) -> set[int]:
+    """Fill title/number/unit/preamble/notes of the page's grids from nearby lines; return used line ids.
+
+    ``body`` is the usual font size of running text (titles are larger or bold or end in 表).
+    """
+    used: set[int] = set()
+    for gi, g in enumerate(grids):
+        top = grids[gi - 1].bbox[3] if gi else 0.0
+        above = [i for i, ln in enumerate(lines) if i not in used and ln.bbox[3] <= g.bbox[1] + 2 and ln.bbox[1] >= top - 1]
+        _read_head(g, [lines[i] for i in above], body)
+        used.update(i for i in above if lines[i].used)
+        # notes below the grid
+        bottom_limit = grids[gi + 1].bbox[1] if gi + 1 < len(grids) else page_h
+        below = [
+            i for i, ln in enumerate(lines) if i not in used and ln.bbox[1] >= g.bbox[3] - 2 and ln.bbox[3] <= bottom_limit + 1
+        ]
+        below.sort(key=lambda i: lines[i].bbox[1])
+        last_bot = g.bbox[3]
+        in_note = False
+        for i in below:
+            ln = lines[i]
+            t = ln.text.strip()
+            gap = ln.bbox[1] - last_bot
+            if _PAGENUM_RE.match(t):
+                continue
+            if not in_note:
+                if gap > max(4.0 * ln.size, 40.0) or not (_NOTE_RE.search(t) or _EMPTY_NOTE_RE.search(t)):
+                    break
+                in_note = True
+            elif gap > 1.2 * ln.size or re.match(r"^(?:[一二三四五六七八九十]+、|第.部分|（[一二三四五六七八九十]+）)", t):
+                break
+            g.notes.append(t)
+            used.add(i)
+            last_bot = ln.bbox[3]
+    return used
+
+
+# ----------------------------------------------------------------------------- assembly
+
+
+def _is_margin_noise(ln: _Line, page_h: float) -> bool:
+    y = (ln.bbox[1] + ln.bbox[3]) / 2
+    return (y < 0.09 * page_h or y > 0.91 * page_h) and bool(_PAGENUM_RE.match(ln.text))
+
+
+def _to_table(g: _Grid) -> RawTable:
+    return RawTable(
+        rows=g.rows,
+        title=g.title,
+        number=g.number,
+        unit=g.unit,
+        pages=[g.page],
+        notes=list(g.notes),
+        preamble=list(g.preamble),
+    )
+
+
+def _row_texts(row: list[RawCell]) -> list[str]:
+    return [c.text for c in row]
+
+
+def _continue(prev: RawTable, prev_grid: _Grid, g: _Grid) -> bool:
+    """Append grid ``g`` (top of the next page, no title) to ``prev`` if its columns line up.
+
+    The continuation may have fewer grid columns (a 合计 row merged across the code
+    columns): each of its column lines must coincide with one of the table's.
+    """
+    if g.has_head or g.page != prev.pages[-1] + 1:
+        return False
+    pxs = prev_grid.xs
+    idx: list[int] = []
+    for x in g.xs:
+        j = min(range(len(pxs)), key=lambda k: abs(pxs[k] - x))
+        if abs(pxs[j] - x) > 6 or (idx and j <= idx[-1]):
+            return False
+        idx.append(j)
+    if idx[0] != 0 or idx[-1] != len(pxs) - 1:
+        return False
+    nc = len(pxs) - 1
+    rows: list[list[RawCell]] = []
+    for grow in g.rows:
+        row = [RawCell("", page=g.page) for _ in range(nc)]
+        for c, cell in enumerate(grow):
+            if cell.bbox is None:
+                continue  # covered position
+            a, b = idx[c], idx[c + cell.colspan]
+            cell.colspan = b - a
+            row[a] = cell
+        rows.append(row)
+    k = 0
+    while k < len(rows) and k < len(prev.rows) and _row_texts(rows[k]) == _row_texts(prev.rows[k]) and any(_row_texts(rows[k])):
+        k += 1
+    prev.rows.extend(rows[k:])
+    prev.pages.append(g.page)
+    prev.notes.extend(g.notes)
+    return True
+
+
+def _open(path: Path) -> pymupdf.Document:
+    try:
+        doc = pymupdf.open(path)
+    except Exception as e:  # pymupdf raises FileDataError / RuntimeError variants
+        raise NotAPdfError(str(path), str(e)) from e
+    if doc.needs_pass or doc.is_encrypted:
+        doc.close()
+        raise EncryptedPdfError(str(path))
+    if not doc.is_pdf:
+        doc.close()
+        raise NotAPdfError(str(path), "not a PDF document")
+    if doc.page_count == 0:
+        doc.close()
+        raise NotAPdfError(str(path), "the PDF has no pages")
+    return doc
+
+
+def _body_size(docs: list[pymupdf.Document]) -> float:
+    """The most common font size of running text (by characters) on a few pages."""
+    counts: dict[float, int] = {}
+    for doc in docs:
+        step = max(1, doc.page_count // 6)
+        for pno in range(0, doc.page_count, step):
+            for b in doc[pno].get_text("dict", flags=_TEXT_FLAGS)["blocks"]:
+                for ln in b.get("lines", []):
+                    for sp in ln["spans"]:
+                        k = round(sp["size"], 1)
+                        counts[k] = counts.get(k, 0) + len(sp["text"].strip())
+    return max(counts, key=lambda k: counts[k]) if counts else 12.0
+
+
+def read_pdf(files: list[Path], progress: Callable[[int], None] | None = None) -> Layout:
+    """Read one report (one PDF, or a narrative PDF then a tables PDF) into a Layout."""
+    files = [Path(f) for f in files]
+    layout = Layout(blocks=[], sources=[f.name for f in files])
+    total_chars = 0
+    page_no = 0
+    prev_table: RawTable | None = None
+    prev_grid: _Grid | None = None
+    docs: list[pymupdf.Document] = []
+    try:
+        for p in files:
+            docs.append(_open(p))
+        body_size = _body_size(docs)
+        for path, doc in zip(files, docs, strict=True):
+            for pno in range(doc.page_count):
+                try:
+                    page = doc[pno]
+                    chars, raw_lines = _page_chars(page)
+                    grids = _page_grids(page, chars, page_no + 1)
+                except Exception as e:
+                    raise NotAPdfError(str(path), f"page {pno + 1} cannot be read ({e})") from e
+                page_no += 1
+                rect = page.rect
+                layout.page_sizes[page_no] = (round(rect.width, 2), round(rect.height, 2))
+                layout.file_pages[page_no] = (path.name, pno + 1)
+                total_chars += sum(1 for c in chars if c.c not in _WS)
+                lines = [ln for ln in _text_lines(raw_lines, grids) if not _is_margin_noise(ln, rect.height)]
+                used = _attach_meta(grids, lines, rect.height, body_size)
+                for g in grids:
+                    for row in g.rows:
+                        for cell in row:
+                            if cell.bbox is not None:
+                                cell.bbox = _unrotate(cell.bbox, page)
+                items: list[tuple[float, int, object]] = [(g.bbox[1], 1, g) for g in grids]
+                items += [(ln.bbox[1], 0, ln) for i, ln in enumerate(lines) if i not in used]
+                items.sort(key=lambda t: (t[0], t[1]))
+                for _, _, it in items:
+                    if isinstance(it, _Grid):
+                        if prev_table is not None and prev_grid is not None and _continue(prev_table, prev_grid, it):
+                            prev_grid = it
+                            continue
+                        prev_table, prev_grid = _to_table(it), it
+                        layout.blocks.append(prev_table)
+                    else:
+                        assert isinstance(it, _Line)
+                        layout.blocks.append(
+                            TextLine(it.text, page=page_no, bbox=_unrotate(it.bbox, page), size=it.size, bold=it.bold)
+                        )
+                        prev_table = prev_grid = None
+                if progress:
+                    progress(1)
+    finally:
+        for doc in docs:
+            doc.close()
+    layout.page_count = page_no
+    if total_chars == 0:
+        raise NoTextLayerError(", ".join(str(f) for f in files))
+    return layout

@@ -1,0 +1,143 @@
+"""Show the source: render the printed page region behind a fact or a chunk.
+
+The cell is outlined and its row and column headers shaded, so a figure is read
+in context. The report PDF is the copy the index keeps (``sources/<sha256>.pdf``);
+drawing happens on an in-memory page, the file is never modified.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pymupdf
+
+from assistant.errors import FiscalQAError
+from assistant.models import BBox
+from assistant.settings import Settings
+from assistant.store import IndexData, load_index, source_pdf
+
+log = logging.getLogger(__name__)
+
+ZOOM = 2.0
+"""Render scale: 2× (144 dpi) reads comfortably on screen."""
+MARGIN = 24.0
+"""Points of context around the region."""
+OUTLINE = (0.86, 0.08, 0.08)
+ROW_SHADE = (1.0, 0.93, 0.55)
+HEADER_SHADE = (0.75, 0.87, 1.0)
+
+
+class NoPageImageError(FiscalQAError):
+    """The item has no printed page (the plain-text sample) or its PDF is not kept."""
+
+
+@dataclass
+class Region:
+    """What to draw on one page."""
+
+    report_id: str
+    page: int
+    outline: list[BBox]
+    shade_row: list[BBox]
+    shade_header: list[BBox]
+    text: str
+    """What the region shows, as text (the fallback for the text sample)."""
+
+
+def _fact_regions(index: IndexData, fact_ids: list[str]) -> list[Region]:
+    facts = index.facts[index.facts.fact_id.isin(fact_ids)]
+    missing = set(fact_ids) - set(facts.fact_id)
+    if missing:
+        raise FiscalQAError(f"no fact with id {sorted(missing)[0]!r}; list facts with `fiscal-qa facts --csv`")
+    regions: dict[tuple[str, int | None], Region] = {}
+    for f in facts.itertuples(index=False):
+        page = None if f.page is None or f.page != f.page else int(f.page)
+        key = (f.report_id, page)
+        r = regions.setdefault(key, Region(f.report_id, page or 0, [], [], [], ""))
+        label = f"{f.table_number or f.table_title} · {f.row_label} · {f.column} = {f.raw} {f.unit} (p.{page})"
+        r.text = (r.text + "\n" + label).strip()
+        if f.bbox is not None:
+            r.outline.append(tuple(f.bbox))
+        if f.row_bbox is not None:
+            r.shade_row.append(tuple(f.row_bbox))
+        if f.header_bbox is not None:
+            r.shade_header.append(tuple(f.header_bbox))
+    return list(regions.values())
+
+
+def _chunk_region(index: IndexData, chunk_id: str) -> Region:
+    rows = index.chunks[index.chunks.chunk_id == chunk_id]
+    if not len(rows):
+        raise FiscalQAError(f"no chunk with id {chunk_id!r}")
+    c = rows.iloc[0]
+    boxes = [tuple(b) for b in (c["boxes"] if c["boxes"] is not None else [])]
+    page = int(boxes[0][0]) if boxes else int(c["page"] or 0)
+    return Region(c["report_id"], page, [tuple(b[1:]) for b in boxes if int(b[0]) == page], [], [], str(c["text"]))
+
+
+def regions_for(index: IndexData, item_id: str | list[str]) -> list[Region]:
+    """Regions for a fact id, a list of fact ids (a computed answer), or a chunk id."""
+    ids = [item_id] if isinstance(item_id, str) else list(item_id)
+    if len(ids) == 1 and len(index.chunks) and (index.chunks.chunk_id == ids[0]).any():
+        return [_chunk_region(index, ids[0])]
+    return _fact_regions(index, ids)
+
+
+def _union(boxes: list[BBox]) -> pymupdf.Rect:
+    r = pymupdf.Rect(boxes[0])
+    for b in boxes[1:]:
+        r |= pymupdf.Rect(b)
+    return r
+
+
+def render_region(index: IndexData, region: Region, *, zoom: float = ZOOM) -> bytes:
+    """PNG bytes of the page region with the cells outlined and row/header shaded."""
+    located = source_pdf(index, region.report_id, region.page) if region.page else None
+    if located is None or not region.outline:
+        raise NoPageImageError(
+            f"{region.report_id} has no page image for this item (the plain-text form has no pages); it reads: {region.text}"
+        )
+    path, page_no = located
+    with pymupdf.open(path) as doc:
+        page = doc[page_no]
+        for b in region.shade_header:
+            page.draw_rect(pymupdf.Rect(b), color=None, fill=HEADER_SHADE, fill_opacity=0.45, overlay=False)
+        for b in region.shade_row:
+            page.draw_rect(pymupdf.Rect(b), color=None, fill=ROW_SHADE, fill_opacity=0.45, overlay=False)
+        for b in region.outline:
+            page.draw_rect(pymupdf.Rect(b) + (-1.5, -1.5, 1.5, 1.5), color=OUTLINE, width=1.6)
+        # Context: the cells, their row and header, widened to the page width so the row label shows.
+        area = _union(region.outline + region.shade_row + region.shade_header)
+        clip = pymupdf.Rect(page.rect.x0, area.y0 - MARGIN, page.rect.x1, area.y1 + MARGIN) & page.rect
+        pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), clip=clip, alpha=False)
+        return pix.tobytes("png")
+
+
+def render(index: IndexData, item_id: str | list[str], *, zoom: float = ZOOM) -> list[bytes]:
+    """PNG images (one per page involved) for a fact, several facts, or a chunk."""
+    return [render_region(index, r, zoom=zoom) for r in regions_for(index, item_id)]
+
+
+def main(args: argparse.Namespace) -> int:
+    """``fiscal-qa source ID [--out FILE.png]``."""
+    index = load_index(Path(args.index) if args.index else Settings.from_env().index_dir)
+    regions = regions_for(index, args.id)
+    out = Path(args.out) if args.out else Path(args.id.replace(":", "_") + ".png")
+    written = []
+    for i, region in enumerate(regions):
+        try:
+            png = render_region(index, region)
+        except NoPageImageError as e:
+            log.info("%s", e)
+            sys.stdout.write(region.text + "\n")
+            continue
+        target = out if i == 0 else out.with_name(f"{out.stem}-{i + 1}{out.suffix}")
+        target.write_bytes(png)
+        written.append(str(target))
+    if written:
+        sys.stdout.write("\n".join(written) + "\n")
+    return 0

@@ -1,0 +1,319 @@
+"""The app's pieces without a browser: answer rendering, limits, charts, export, the ``ask`` API over HTTP."""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import app
+from assistant.export import answers_csv, answers_markdown
+from assistant.models import FACT_COLUMNS, Answer, Citation, ReportMeta
+from assistant.store import IndexData, current_version
+
+RID = "00_yunnan_qujing_touzicujinju_2023_juesuan"
+RECEPTION_Q = "how much was spent on reception in 2023"
+
+
+# --------------------------------------------------------------------------- a tiny fake index and engine
+
+
+def fake_index() -> IndexData:
+    """Enough of the sample's 三公 table (公开10表) and 支出决算表 (公开03表) for the app's own logic."""
+    base = dict(
+        report_id=RID, department="曲靖市投资促进局", year=2023, kind="决算", scope="部门", page=None, status="ok", code=None
+    )
+    base |= dict(bbox=None, row_bbox=None, header_bbox=None, unit="万元")
+    rows = []
+
+    def add(tid: str, num: str, title: str, kind: str, ri: int, label: str, col: str, raw: str, code: str | None = None) -> None:
+        v = Decimal(raw.replace(",", ""))
+        rows.append(
+            base
+            | dict(fact_id=f"{RID}:{tid}:r{ri}:c{len(rows)}", table_id=tid, table_number=num, table_title=title, table_kind=kind)
+            | dict(row_index=ri, row_label=label, column=col, value=v, value_wan=v, raw=raw, code=code)
+        )
+
+    t10 = ("t10", "公开10表", "财政拨款“三公”经费、行政参公单位机关运行经费情况表", "three_public_expenses")
+    three = [("“三公”经费合计", "58.84", "60.42", "60.42"), ("因公出国（境）费", "0.00", "7.58", "7.58")]
+    three += [("公务用车购置及运行维护费", "3.84", "2.84", "2.84"), ("公务接待费", "55.00", "50.00", "50.00")]
+    for i, (label, budget, full, actual) in enumerate(three):
+        add(*t10, i, label, "预算数", budget)
+        add(*t10, i, label, "全年预算数", full)
+        add(*t10, i, label, "决算统计数", actual)
+    t03 = ("t03", "公开03表", "支出决算表", "expenditure_by_function")
+    for i, (code, label, raw) in enumerate([("201", "一般公共服务支出", "1,587.54"), ("208", "社会保障和就业支出", "121.24")]):
+        add(*t03, i, label, "合计", raw, code=code)
+    tables = pd.DataFrame(
+        [
+            dict(
+                report_id=RID,
+                table_id="t10",
+                number="公开10表",
+                title=t10[2],
+                table_kind=t10[3],
+                unit="万元",
+                pages=[],
+                empty=False,
+                note="",
+                facts=12,
+            ),
+            dict(
+                report_id=RID,
+                table_id="t03",
+                number="公开03表",
+                title="支出决算表",
+                table_kind=t03[3],
+                unit="万元",
+                pages=[],
+                empty=False,
+                note="",
+                facts=2,
+            ),
+        ]
+    )
+    meta = ReportMeta(report_id=RID, department="曲靖市投资促进局", year=2023, kind="决算", sources=[RID + ".txt"])
+    chunks = pd.DataFrame(
+        columns=["chunk_id", "report_id", "department", "year", "kind", "section", "page", "text", "boxes", "embedding"]
+    )
+    return IndexData(
+        path=Path("/nonexistent"), reports=[meta], tables=tables, facts=pd.DataFrame(rows, columns=FACT_COLUMNS), chunks=chunks
+    )
+
+
+def fake_ask(question: str, *, index: IndexData, history: list | None = None, llm: object = None) -> Answer:
+    f = index.facts
+    hit = f[(f.row_label == "公务接待费") & (f.column == "决算统计数")].iloc[0]
+    cite = Citation(
+        report=RID,
+        department="曲靖市投资促进局",
+        year=2023,
+        table="公开10表",
+        row="公务接待费",
+        column="决算统计数",
+        text="50.00",
+        fact_id=hit.fact_id,
+    )
+    text = "2023年公务接待费决算数为 50.00 万元（500,000 元）。"
+    return Answer(question=question, route="table", answer=text, value=50.0, unit="万元", citations=[cite], language="zh")
+
+
+@pytest.fixture()
+def fake_state() -> app.AppState:
+    return app.AppState("/nonexistent-index", ask_fn=fake_ask, index=fake_index())
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+@pytest.mark.parametrize(
+    ("text", "figures", "expected"),
+    [
+        ("公务接待费 50.00 万元（500,000 元）。", [(1, "50.00")], "公务接待费 **50.00**<sup>[1]</sup> 万元（500,000 元）。"),
+        # 1,834.93 printed without the separator in one table: the answer's 1,834.93 still ties to it
+        ("合计 1,834.93 万元", [(2, "1834.93")], "合计 **1,834.93**<sup>[2]</sup> 万元"),
+        # not inside a longer number
+        ("150.00 and 50.00", [(1, "50.00")], "150.00 and **50.00**<sup>[1]</sup>"),
+        # two cells with the same figure: each marks its own occurrence
+        (
+            "15.00 + 35.00 = 50.00",
+            [(1, "50.00"), (2, "15.00"), (3, "35.00")],
+            "**15.00**<sup>[2]</sup> + **35.00**<sup>[3]</sup> = **50.00**<sup>[1]</sup>",
+        ),
+        ("执行率 71.72%", [(1, "71.72%")], "执行率 **71.72%**<sup>[1]</sup>"),
+        ("no figure here", [(1, "50.00")], "no figure here"),
+        ("text cell", [(1, "开展")], "text cell"),
+    ],
+)
+def test_mark_figures_ties_each_figure_to_its_citation(text: str, figures: list, expected: str) -> None:
+    assert app.mark_figures(text, figures) == expected
+
+
+def test_answer_markdown_has_figure_marker_and_citation_table(fake_state: app.AppState) -> None:
+    a = fake_state.ask("2023年公务接待费是多少？")
+    body, cites = app.answer_markdown(a, fake_state)
+    assert "**50.00**<sup>[1]</sup>" in body
+    assert "公开10表" in cites and "公务接待费" in cites and "决算统计数" in cites and "| [1] |" in cites
+
+
+def test_ask_failures_become_plain_answers() -> None:
+    def broken(question: str, **_: object) -> Answer:
+        raise RuntimeError("boom\nTraceback")
+
+    st = app.AppState("/nonexistent-index", ask_fn=broken, index=fake_index())
+    a = st.ask("公务接待费？")
+    assert a.route == "none" and "Traceback" not in a.answer and "出错" in a.answer
+    missing = app.AppState("/nonexistent-index", ask_fn=fake_ask)
+    assert "fiscal-qa ingest" in missing.ask("reception?").answer
+
+
+def test_report_picker_and_filter(fake_state: app.AppState) -> None:
+    assert fake_state.select("", "", "") == []
+    assert fake_state.select("曲靖市投资促进局", "2023", "决算") == [RID]
+    assert fake_state.select("", "2024", "") == []
+    assert fake_state.resolve_filter("曲靖 2023") == [RID]
+    assert fake_state.resolve_filter(RID) == [RID]
+    with pytest.raises(app.FiscalQAError, match="no ingested report matches"):
+        fake_state.resolve_filter("上海 2030")
+
+
+# --------------------------------------------------------------------------- widget limits
+
+
+@pytest.mark.parametrize(
+    ("question", "needle"),
+    [
+        ("公" * 501, "问题太长（501 字）"),
+        ("x" * 10_000, "too long (10000 characters)"),
+        ("   ", "Please type a question"),
+    ],
+)
+def test_widget_refuses_with_a_message(fake_state: app.AppState, question: str, needle: str) -> None:
+    out = app.widget_reply(fake_state, app.RateLimiter(5), question, "1.2.3.4")
+    assert needle in out and "50.00" not in out
+
+
+def test_widget_rate_limit_per_client(fake_state: app.AppState) -> None:
+    limiter = app.RateLimiter(2)
+    for _ in range(2):
+        assert "50.00" in app.widget_reply(fake_state, limiter, "2023年公务接待费是多少？", "10.0.0.1")
+    assert "提问太频繁" in app.widget_reply(fake_state, limiter, "2023年公务接待费是多少？", "10.0.0.1")
+    assert "50.00" in app.widget_reply(fake_state, limiter, "2023年公务接待费是多少？", "10.0.0.2")  # another client
+    assert "公" * 500 and "太长" not in app.widget_reply(fake_state, app.RateLimiter(5), "公" * 500, "x")  # 500 is allowed
+
+
+def test_rate_limiter_window() -> None:
+    lim = app.RateLimiter(2, window=60)
+    assert lim.check("a", now=0) == 0 and lim.check("a", now=1) == 0
+    assert lim.check("a", now=2) == pytest.approx(58)
+    assert lim.check("a", now=60.5) == 0  # the first call left the window
+
+
+# --------------------------------------------------------------------------- facts and charts
+
+
+def test_facts_view_and_csv(fake_state: app.AppState) -> None:
+    df = app.facts_view(fake_state, RID, "t10", "接待")
+    assert df.raw.tolist() == ["55.00", "50.00", "50.00"] and "table_title" not in df
+    path = Path(app.facts_csv(fake_state, RID, "t10", "接待"))
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    assert [r["raw"] for r in rows] == ["55.00", "50.00", "50.00"] and rows[0]["fact_id"].startswith(RID)
+
+
+def test_charts_from_facts(fake_state: app.AppState) -> None:
+    three = app.chart_three_public(fake_state, RID)
+    assert dict(zip(three["项目"], three["万元"], strict=True)) == {
+        "因公出国（境）费": 7.58,
+        "公务用车购置及运行维护费": 2.84,
+        "公务接待费": 50.0,
+    }
+    bva = app.chart_budget_vs_actual(fake_state, RID)
+    got = dict(zip(bva["项目"], bva["万元"], strict=True))
+    assert got["合计·预算"] == 58.84 and got["合计·决算"] == 60.42 and got["出国·预算"] == 0.0 and got["出国·决算"] == 7.58
+    func = app.chart_by_function(fake_state, RID)
+    assert func["万元"].tolist() == [1587.54, 121.24]
+    across = app.chart_across(fake_state, "公务接待费")
+    assert across["万元"].tolist() == [50.0]
+
+
+# --------------------------------------------------------------------------- export
+
+
+def _two_answers() -> list[Answer]:
+    c1 = Citation(
+        report=RID,
+        department="曲靖市投资促进局",
+        year=2023,
+        table="公开10表",
+        row="公务接待费",
+        column="决算统计数",
+        text="50.00",
+    )
+    c2 = Citation(
+        report=RID,
+        department="曲靖市投资促进局",
+        year=2023,
+        table="公开10表",
+        row="“三公”经费合计",
+        column="决算统计数",
+        text="60.42",
+    )
+    c3 = Citation(report=RID, section="绩效自评 › 存在的问题", text="招商工作经费执行率低|原因", page=12)
+    return [
+        Answer(question="2023年公务接待费是多少？", route="table", answer="50.00 万元", value=50.0, unit="万元", citations=[c1]),
+        Answer(question="三公经费合计？", route="both", answer="60.42 万元", value=60.42, unit="万元", citations=[c2, c3]),
+    ]
+
+
+def test_markdown_export_of_two_questions() -> None:
+    md = answers_markdown(_two_answers())
+    assert "## 1. 2023年公务接待费是多少？" in md and "## 2. 三公经费合计？" in md
+    assert (
+        "| [1] | 00_yunnan_qujing_touzicujinju_2023_juesuan | 曲靖市投资促进局 | 2023 | 公开10表 | 公务接待费 | 决算统计数 | — | 50.00 |"
+        in md
+    )
+    assert "60.42" in md and "“三公”经费合计" in md
+    assert "> [2] 绩效自评 › 存在的问题, p.12" in md and "招商工作经费执行率低|原因" in md
+
+
+def test_csv_export_one_row_per_citation() -> None:
+    rows = list(csv.DictReader(io.StringIO(answers_csv(_two_answers()))))
+    assert len(rows) == 3
+    assert rows[0]["value"] == "50.0" and rows[0]["table"] == "公开10表" and rows[0]["row"] == "公务接待费"
+    assert rows[2]["section"] == "绩效自评 › 存在的问题" and rows[2]["page"] == "12"
+
+
+# --------------------------------------------------------------------------- over HTTP
+
+
+def _client(url: str):
+    from gradio_client import Client
+
+    return Client(url, verbose=False)
+
+
+def test_api_returns_the_answer_json_fake(fake_state: app.AppState) -> None:
+    """The API object is exactly ``Answer.to_json()`` (independent of the engine)."""
+    demo = app.build_app(fake_state)
+    _, url, _ = demo.launch(prevent_thread_lock=True, server_port=app.free_port(), quiet=True)
+    try:
+        got = _client(url).predict(RECEPTION_Q, "", api_name="/ask")
+        assert got == fake_ask(RECEPTION_Q, index=fake_index()).to_json()
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def live(sample_index: IndexData):
+    """The full app on the sample index with the real engine, launched in-process."""
+    state = app.AppState(Path(sample_index.path).parent)
+    demo = app.build_app(state)
+    _, url, _ = demo.launch(prevent_thread_lock=True, server_port=app.free_port(), quiet=True)
+    yield state, url
+    demo.close()
+
+
+def test_api_round_trip_reception(live) -> None:
+    _, url = live
+    got = _client(url).predict(RECEPTION_Q, "", api_name="/ask")
+    assert got["value"] == 50.0 and f"{got['value']:.2f}" == "50.00"
+    assert got["unit"] == "万元" and "50.00" in got["answer"]
+    assert got["citations"] and any(c["row"] and "接待" in c["row"] for c in got["citations"])
+    assert set(got) == {"question", "route", "answer", "value", "unit", "citations"}
+    scoped = _client(url).predict(RECEPTION_Q, "曲靖市投资促进局 2023", api_name="/ask")
+    assert scoped["value"] == 50.0
+
+
+def test_corrupt_upload_keeps_the_index(live, tmp_path: Path) -> None:
+    state, _ = live
+    before = current_version(state.index_dir)
+    bad = tmp_path / "broken_report.pdf"
+    bad.write_bytes(b"%PDF-1.7\n" + b"\x00garbage" * 200)
+    res = state.ingest([bad], show_progress=False)
+    assert res.failures and not res.reports and "broken_report.pdf" in res.failures[0].path
+    assert current_version(state.index_dir) == before
+    assert state.ask(RECEPTION_Q).value == 50.0
