@@ -95,6 +95,10 @@ T: dict[str, tuple[str, str]] = {
     "chart_item": ("跨报告比较的项目", "Item to compare across reports"),
     "review_btn": ("生成审查意见", "Review this report"),
     "lang": ("界面语言", "Interface"),
+    "chart_three": ("“三公”经费构成（万元）", "Three public expenses by part (万元)"),
+    "chart_bva": ("“三公”预算与决算（万元）", "Three public expenses: budget vs actual (万元)"),
+    "chart_func": ("支出按功能分类（类，万元）", "Spending by function class (万元)"),
+    "chart_across": ("跨部门、跨年度比较（万元）", "Across departments and years (万元)"),
 }
 
 
@@ -359,7 +363,7 @@ def citation_markdown(a: Answer, state: AppState | None, lang: str) -> str:
         out.append("|" + "---|" * len(head))
         for i, c in figures:
             raw = (state.fact_raw(c.fact_id) if state else None) or c.text
-            cells = [f"[{i}]", _who(c), c.table, c.row, c.column, c.page, raw]
+            cells = [f"[{i}]", _who(c), c.table, c.row, c.column, c.page, _short(raw, 14)]
             if one:
                 cells.pop(1)
             out.append("| " + " | ".join(_md_cell(x) for x in cells) + " |")
@@ -404,8 +408,22 @@ def sources_frame(a: Answer | None, lang: str = "zh") -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- facts and charts
 
-FACT_VIEW = ["table_number", "table_title", "code", "row_label", "column", "raw", "unit", "page"]
-FACT_CSV = [*FACT_VIEW, "value", "value_wan", "status", "fact_id"]
+FACT_VIEW = ["table", "code", "row_label", "column", "raw", "unit", "page"]
+FACT_VIEW_WIDTHS = ["10%", "9%", "28%", "27%", "12%", "7%", "7%"]
+FACT_CSV = [
+    "table_number",
+    "table_title",
+    "code",
+    "row_label",
+    "column",
+    "raw",
+    "unit",
+    "page",
+    "value",
+    "value_wan",
+    "status",
+    "fact_id",
+]
 
 
 def report_choices(state: AppState) -> list[tuple[str, str]]:
@@ -436,8 +454,7 @@ def facts_view(
         df = df[df.table_id == table_id]
     if row_filter:
         df = df[df.row_label.str.contains(row_filter, regex=False, na=False)]
-    if table_id and columns is FACT_VIEW:
-        columns = [c for c in columns if c != "table_title"]  # one table: its title is in the picker
+    df = df.assign(table=[n or t for n, t in zip(df.table_number, df.table_title, strict=True)])
     return df[columns].astype(object).where(lambda d: d.notna(), "").reset_index(drop=True)
 
 
@@ -600,23 +617,23 @@ THEME = gr.themes.Soft(
 )
 
 APP_CSS = """
-.gradio-container {max-width: 1280px !important; margin: auto;}
+.gradio-container {width: 100% !important; max-width: 1280px !important; margin: auto;}
 #fqa-header h1 {margin-bottom: 0; font-size: 1.6rem;}
 #fqa-header p {margin-top: 4px; color: var(--body-text-color-subdued);}
 #fqa-chat .message table, .fqa-answer table {font-size: 0.85em;}
 #fqa-chat .message sup {color: var(--color-accent); font-weight: 600;}
 .fqa-examples button {font-size: 0.85em !important;}
 #fqa-lang {max-width: 260px; min-width: 200px;}
-#fqa-chat table td:first-child, .fqa-answer td:first-child {white-space: nowrap;}
+#fqa-chat table td:first-child, #fqa-chat table td:last-child, #fqa-chat table th {white-space: nowrap;}
 #fqa-chat table td, .fqa-answer td {min-width: 3.5em;}
 footer {display: none !important;}
 """
 
 WIDGET_CSS = """
-.gradio-container {max-width: 720px !important; margin: auto;}
+.gradio-container {width: 100% !important; max-width: 760px !important; margin: auto;}
 .fqa-answer table {font-size: 0.85em;}
 .fqa-answer sup {color: var(--color-accent); font-weight: 600;}
-.fqa-answer td:first-child {white-space: nowrap;}
+.fqa-answer td:first-child, .fqa-answer td:last-child, .fqa-answer th {white-space: nowrap;}
 .fqa-answer td {min-width: 3.5em;}
 footer {display: none !important;}
 """
@@ -766,10 +783,14 @@ def build_app(index_dir: Path | str | AppState, *, ask_fn: AskFn | None = None, 
                             "sources",
                         )
                         source_img = L(
-                            gr.Image(
+                            gr.Gallery(
                                 label=T["source_view"][0],
                                 visible=False,
                                 interactive=False,
+                                columns=1,
+                                height="auto",
+                                object_fit="contain",
+                                format="png",
                                 elem_id="fqa-source-img",
                                 buttons=["download", "fullscreen"],
                             ),
@@ -799,6 +820,7 @@ def build_app(index_dir: Path | str | AppState, *, ask_fn: AskFn | None = None, 
                         max_height=520,
                         wrap=True,
                         show_search="search",
+                        column_widths=FACT_VIEW_WIDTHS,
                     ),
                     "facts",
                 )
@@ -812,7 +834,7 @@ def build_app(index_dir: Path | str | AppState, *, ask_fn: AskFn | None = None, 
                         chart_three_public(state, first),
                         x="项目",
                         y="万元",
-                        title="“三公”经费构成（万元）",
+                        title=T["chart_three"][0],
                         height=300,
                         sort=None,
                     )
@@ -822,7 +844,7 @@ def build_app(index_dir: Path | str | AppState, *, ask_fn: AskFn | None = None, 
                         x="项目",
                         y="万元",
                         color="口径",
-                        title="“三公”预算与决算（万元）",
+                        title=T["chart_bva"][0],
                         height=300,
                         x_label_angle=-45,
                         sort=list(dict.fromkeys(b0["项目"].tolist())) or None,
@@ -832,7 +854,7 @@ def build_app(index_dir: Path | str | AppState, *, ask_fn: AskFn | None = None, 
                     chart_by_function(state, first),
                     x="功能分类",
                     y="万元",
-                    title="支出按功能分类（类，万元）",
+                    title=T["chart_func"][0],
                     height=300,
                     x_label_angle=-20,
                     sort="-y",
@@ -843,7 +865,7 @@ def build_app(index_dir: Path | str | AppState, *, ask_fn: AskFn | None = None, 
                     x="报告",
                     y="万元",
                     color="类型",
-                    title="跨部门、跨年度比较（万元）",
+                    title=T["chart_across"][0],
                     height=320,
                     x_label_angle=-30,
                     sort="-y",
@@ -865,6 +887,10 @@ def build_app(index_dir: Path | str | AppState, *, ask_fn: AskFn | None = None, 
                 r_btn = L(gr.Button(T["review_btn"][0], variant="primary"), "review_btn", "value")
                 r_out = gr.Markdown()
 
+        L(p_three, "chart_three", "title")
+        L(p_budget, "chart_bva", "title")
+        L(p_func, "chart_func", "title")
+        L(p_across, "chart_across", "title")
         tabs = [
             (tab_chat, "tab_chat"),
             (tab_facts, "tab_facts"),
@@ -917,10 +943,13 @@ def build_app(index_dir: Path | str | AppState, *, ask_fn: AskFn | None = None, 
             concurrency_id="answer",
             api_visibility="undocumented",
         )
-        msg.submit(respond, **chat_io)
-        send.click(respond, **chat_io)
+        shown = dict(inputs=[answers], outputs=[source_img, source_txt], api_visibility="undocumented")
+        msg.submit(respond, **chat_io).then(lambda past: answer_sources(state, past), **shown)
+        send.click(respond, **chat_io).then(lambda past: answer_sources(state, past), **shown)
         for b in example_btns:
-            b.click(lambda q: q, inputs=b, outputs=msg, queue=False, api_visibility="undocumented").then(respond, **chat_io)
+            b.click(lambda q: q, inputs=b, outputs=msg, queue=False, api_visibility="undocumented").then(respond, **chat_io).then(
+                lambda past: answer_sources(state, past), **shown
+            )
 
         def clear_chat() -> tuple:
             return (
@@ -1068,31 +1097,67 @@ def build_app(index_dir: Path | str | AppState, *, ask_fn: AskFn | None = None, 
     return demo
 
 
-def render_source(state: AppState, a: Answer, row: int) -> tuple:
-    """(image update, text update) for citation ``row`` of an answer: the printed page region, or the row as text."""
-    c = a.citations[row]
-    item: str | list[str] | None = c.fact_id or c.chunk_id
-    text = " · ".join(str(x) for x in (c.department, c.year, c.table, c.row, c.column, c.section) if x)
-    text += (f" · p.{c.page}" if c.page else "") + (f"\n\n> {html.escape(_short(c.text, 400))}" if c.text else "")
-    idx = state.index()
-    if item and idx is not None:
-        try:
-            from assistant.source import render  # the source viewer (optional module)
+def source_images(state: AppState, item: str | list[str], caption: str = "") -> list[tuple[str, str]]:
+    """The printed page regions behind a fact, several facts (a computed answer), or a chunk, as (png path, caption).
 
-            pngs = render(idx, item)
-            if pngs:
-                path = Path(tempfile.mkdtemp(prefix="fiscalqa-src-")) / (re.sub(r"[^\w.-]", "_", str(item))[:80] + ".png")
-                path.write_bytes(pngs[0])
-                return gr.update(value=str(path), visible=True), gr.update(value=text, visible=True)
-        except ImportError:
-            pass
-        except FiscalQAError as e:  # the text sample has no page image: show the row as text
-            log.info("no page image: %s", e)
-        except Exception:
-            log.exception("rendering the source of %s failed", item)
-        if c.fact_id:
-            text += "\n\n" + fact_row_markdown(idx, c.fact_id)
-    return gr.update(value=None, visible=False), gr.update(value=text, visible=True)
+    [] when there is no page image (the plain-text sample) or the source viewer is not available.
+    """
+    idx = state.index()
+    if idx is None or not item:
+        return []
+    try:
+        from assistant.source import render  # the source viewer (optional module)
+
+        pngs = render(idx, item)
+    except ImportError:
+        return []
+    except FiscalQAError as e:  # no page image: the caller shows the row as text
+        log.info("no page image: %s", e)
+        return []
+    except Exception:
+        log.exception("rendering the source of %s failed", item)
+        return []
+    d = Path(tempfile.mkdtemp(prefix="fiscalqa-src-"))
+    out = []
+    for i, png in enumerate(pngs):
+        path = d / f"source-{i + 1}.png"
+        path.write_bytes(png)
+        out.append((str(path), caption))
+    return out
+
+
+def _cite_caption(c: Citation) -> str:
+    return " · ".join(str(x) for x in (c.department, c.year, c.table, c.row, c.column, c.section) if x) + (
+        f" · p.{c.page}" if c.page else ""
+    )
+
+
+def answer_sources(state: AppState, past: list[Answer]) -> tuple:
+    """(gallery, text) after an answer: every cited cell outlined on its page (all cells of a computed answer)."""
+    a = past[-1] if past else None
+    if a is None:
+        return gr.update(value=None, visible=False), gr.update(visible=False)
+    fact_ids = [c.fact_id for c in a.citations if c.fact_id]
+    shots = (
+        source_images(state, fact_ids, " + ".join(dict.fromkeys(c.row or "" for c in a.citations if c.fact_id)))
+        if fact_ids
+        else []
+    )
+    if not shots:
+        shots = [s for c in a.citations if c.chunk_id for s in source_images(state, c.chunk_id, _cite_caption(c))][:2]
+    return gr.update(value=shots or None, visible=bool(shots)), gr.update(visible=False)
+
+
+def render_source(state: AppState, a: Answer, row: int) -> tuple:
+    """(gallery update, text update) for citation ``row`` of an answer: its printed page region, or the row as text."""
+    c = a.citations[row]
+    item = c.fact_id or c.chunk_id
+    text = _cite_caption(c) + (f"\n\n> {html.escape(_short(c.text, 400))}" if c.text else "")
+    shots = source_images(state, item, _cite_caption(c)) if item else []
+    idx = state.index()
+    if not shots and c.fact_id and idx is not None:
+        text += "\n\n" + fact_row_markdown(idx, c.fact_id)
+    return gr.update(value=shots or None, visible=bool(shots)), gr.update(value=text, visible=True)
 
 
 def fact_row_markdown(idx: IndexData, fact_id: str) -> str:
@@ -1175,7 +1240,12 @@ def build_widget(
         return widget_reply(state, limiter, question, client, max_chars=max_chars)
 
     with gr.Blocks(title="财政预决算问答 · fiscal-qa", analytics_enabled=False) as widget:
-        gr.Markdown("### 财政预决算问答 · Budget Q&A", elem_id="fqa-widget-title")
+        gr.Markdown(
+            "### 财政预决算问答 · Budget Q&A\n"
+            "<small>答案只来自已公开的部门预算、决算报告，每个数字注明出处。"
+            "Answers come only from published budget and final-accounts reports; every figure is cited.</small>",
+            elem_id="fqa-widget-title",
+        )
         with gr.Row():
             q = gr.Textbox(
                 show_label=False,
@@ -1203,6 +1273,7 @@ def create_server(state: AppState, *, widget_only: bool = False, widget_kwargs: 
     from fastapi.responses import RedirectResponse
 
     app = FastAPI(title="fiscal-qa", docs_url=None, redoc_url=None)
+    app.add_api_route("/widget", lambda: RedirectResponse("/widget/"), include_in_schema=False)
     app = gr.mount_gradio_app(
         app,
         build_widget(state, **(widget_kwargs or {})),
@@ -1277,7 +1348,11 @@ def ensure_ingested(index_dir: Path, paths: list[Path]) -> None:
     have: set[str] = set()
     if current_version(index_dir) is not None:
         have = {s for r in load_index(index_dir).reports for s in r.sources}
-    missing = [f for f in collect_files(paths) if f.name not in have]
+    missing: list[Path] = []
+    for f in collect_files(paths):
+        if f.name not in have:  # also drops a second copy of a file (the sample is in data/ and in the corpus)
+            have.add(f.name)
+            missing.append(f)
     if not missing:
         return
     log.warning("ingesting %d file(s) into %s (first start)…", len(missing), index_dir)

@@ -188,8 +188,14 @@ def _compare(
     ok = st == comp
     fail = None
     if not ok:
-        fail = CheckFailure(check=check, stated=st, computed=comp, total_cell=_cell(total) if total else None,
-                            part_cells=[_cell(p) for p in parts], note=note)
+        fail = CheckFailure(
+            check=check,
+            stated=st,
+            computed=comp,
+            total_cell=_cell(total) if total else None,
+            part_cells=[_cell(p) for p in parts],
+            note=note,
+        )
         if _within_rounding(st, comp, [total, *parts], len(parts), use_wan):
             fail.note = (fail.note + "; " if fail.note else "") + "within the rounding of figures printed to 0.01 万元"
             res.rounding.append(fail)
@@ -245,7 +251,7 @@ def _check_codes(res: CheckResult, facts: list[dict[str, Any]]) -> None:
         by_col: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for f in fs:
             by_col[f["column"]].append(f)
-        for col, cf in by_col.items():
+        for _col, cf in by_col.items():
             cmap: dict[str, dict[str, Any]] = {}
             dup: set[str] = set()
             for f in cf:
@@ -266,8 +272,13 @@ def _check_codes(res: CheckResult, facts: list[dict[str, Any]]) -> None:
                 if not parts:
                     continue
                 level = "类 = Σ款" if len(parent) == 3 else "款 = Σ项"
-                _compare(res, level, cmap.get(parent) or {**parts[0], "value": ZERO, "code": parent, "row_label": "", "fact_id": ""},
-                         parts, note="" if parent in cmap else f"the {parent} cell is blank")
+                _compare(
+                    res,
+                    level,
+                    cmap.get(parent) or {**parts[0], "value": ZERO, "code": parent, "row_label": "", "fact_id": ""},
+                    parts,
+                    note="" if parent in cmap else f"the {parent} cell is blank",
+                )
             # 合计 rows (no code) = Σ top-level codes of this column
             tops = [f for c, f in cmap.items() if len(c) == 3]
             if not tops:
@@ -282,7 +293,9 @@ def _check_codes(res: CheckResult, facts: list[dict[str, Any]]) -> None:
                     parts = [t for t in tops if t["code"] not in PERSONNEL_CLASSES]
                 else:
                     parts = tops
-                if label in ("合计", "总计") or (label.endswith("合计") and not label.startswith(("本年", "当年", "收入", "支出"))):
+                if label in ("合计", "总计") or (
+                    label.endswith("合计") and not label.startswith(("本年", "当年", "收入", "支出"))
+                ):
                     _compare(res, "合计 = Σ类", f, parts)
 
 
@@ -339,9 +352,13 @@ def _check_columns(res: CheckResult, facts: list[dict[str, Any]], all_facts: lis
                             parts.append(cols[sub])
                         continue
                     deeper = [
-                        c for c in table_cols
-                        if len(segs[c]) == len(s) + 1 and segs[c][:k] == prefix and segs[c][k] == other
-                        and segs[c][k + 2 :] == suffix and not segs[c][k + 1].startswith("其中")
+                        c
+                        for c in table_cols
+                        if len(segs[c]) == len(s) + 1
+                        and segs[c][:k] == prefix
+                        and segs[c][k] == other
+                        and segs[c][k + 2 :] == suffix
+                        and not segs[c][k + 1].startswith("其中")
                     ]
                     if not deeper and not suffix:
                         continue
@@ -362,10 +379,23 @@ def _check_columns(res: CheckResult, facts: list[dict[str, Any]], all_facts: lis
                 name = "合计 = Σ columns"
                 if any("基本支出" in n for n in names) and any("项目支出" in n for n in names):
                     name = "合计 = 基本 + 项目"
-                _compare(res, name, total or {"value": ZERO, "fact_id": "", "table_title": parts[0].get("table_title"),
-                                                "table_number": parts[0].get("table_number"), "row_label": parts[0].get("row_label"),
-                                                "code": parts[0].get("code"), "column": col, "page": parts[0].get("page")}, parts,
-                         note="" if total else "total cell blank")
+                _compare(
+                    res,
+                    name,
+                    total
+                    or {
+                        "value": ZERO,
+                        "fact_id": "",
+                        "table_title": parts[0].get("table_title"),
+                        "table_number": parts[0].get("table_number"),
+                        "row_label": parts[0].get("row_label"),
+                        "code": parts[0].get("code"),
+                        "column": col,
+                        "page": parts[0].get("page"),
+                    },
+                    parts,
+                    note="" if total else "total cell blank",
+                )
         # (b) a column that has sub-columns (基本支出 › 人员经费 / 公用经费)
         for col in table_cols:
             s = segs[col]
@@ -466,8 +496,12 @@ def _check_summary(res: CheckResult, facts: list[dict[str, Any]]) -> None:
         for _col, cf in by_col.items():
             ordinals = [f for f in cf if _ORDINAL1.match(str(f.get("row_label") or "").replace(" ", ""))]
             total = next(
-                (f for f in cf if re.fullmatch(r"(本年|当年)?(收入|支出)?(合计|小计)", str(f.get("row_label") or "").replace(" ", ""))
-                 and (not ordinals or int(f["row_index"]) > int(ordinals[-1]["row_index"]))),
+                (
+                    f
+                    for f in cf
+                    if re.fullmatch(r"(本年|当年)?(收入|支出)?(合计|小计)", str(f.get("row_label") or "").replace(" ", ""))
+                    and (not ordinals or int(f["row_index"]) > int(ordinals[-1]["row_index"]))
+                ),
                 None,
             )
             if total is None or not ordinals:
@@ -477,7 +511,9 @@ def _check_summary(res: CheckResult, facts: list[dict[str, Any]]) -> None:
             if firsts:
                 _compare(res, "本年合计 = Σ numbered rows", total, firsts)
         # 总计: income side = spending side
-        tots = [f for f in fs if re.fullmatch(r"(收入|支出)?总计|(收入|支出)合计", str(f.get("row_label") or "").replace(" ", ""))]
+        tots = [
+            f for f in fs if re.fullmatch(r"(收入|支出)?总计|(收入|支出)合计", str(f.get("row_label") or "").replace(" ", ""))
+        ]
         inc = [f for f in tots if "收入" in f["column"] or "收入" in str(f.get("row_label"))]
         exp = [f for f in tots if f not in inc and ("支出" in f["column"] or "支出" in str(f.get("row_label")))]
         if inc and exp:
@@ -487,10 +523,23 @@ def _check_summary(res: CheckResult, facts: list[dict[str, Any]]) -> None:
 def _check_cross_tables(res: CheckResult, facts: list[dict[str, Any]]) -> None:
     """Grand totals agree across the summary, income, spending and appropriation tables."""
     summ = ("income_expenditure_summary",)
-    inc_total = _find(facts, summ, r"^(本年|当年)收入(合计|小计)$")
-    exp_total = _find(facts, summ, r"^(本年|当年)支出(合计|小计)$")
+    # the year's own income and spending (before carry-overs); 收入总计 where the summary has nothing else (budgets)
+    inc_total = _find(facts, summ, r"^(本年|当年)收入(合计|小计)$") or _find(facts, summ, r"^收入总计$")
+    exp_total = _find(facts, summ, r"^(本年|当年)支出(合计|小计)$") or _find(facts, summ, r"^支出总计$")
     inc_fn = _find(facts, ("income_by_function",), r"^(合计|总计)$", r"^(本年收入合计|合计|收入预算 › 合计)$")
     exp_fn = _find(facts, ("expenditure_by_function",), r"^(合计|总计)$", r"^(本年支出合计|合计|支出预算 › 合计)$")
+    if exp_fn is None:  # a one-row spending summary without a row name (Jiangsu 公开03表)
+        exp_fn = next(
+            (
+                f
+                for f in facts
+                if f.get("table_kind") == "expenditure_by_function"
+                and not f.get("code")
+                and not f.get("row_label")
+                and f.get("column") == "合计"
+            ),
+            None,
+        )
     if inc_total and inc_fn:
         _compare(res, "summary 本年收入合计 = income table 合计", inc_total, [inc_fn], use_wan=True)
     if exp_total and exp_fn:
@@ -499,11 +548,31 @@ def _check_cross_tables(res: CheckResult, facts: list[dict[str, Any]]) -> None:
     gb = _find(facts, ("general_budget_by_function",), r"^(合计|总计)$", r"^(本年支出 › 合计|合计|一般公共预算支出 › 合计)$")
     if app_exp and gb:
         _compare(res, "appropriation 一般公共预算 支出 = general-budget table 合计", app_exp, [gb], use_wan=True)
+    # the appropriation summary's spending = the appropriation-by-function table's 合计 (Jiangsu 公开04 / 公开05)
+    app_all = _find(facts, ("appropriation_summary",), r"^(本年|当年)?支出(合计|小计)$")
+    abf = _find(facts, ("appropriation_by_function",), r"^(合计|总计)$")
+    if app_all and abf:
+        _compare(res, "appropriation 支出合计 = appropriation table 合计", app_all, [abf], use_wan=True)
+    # basic spending of the general budget: function table 合计 = economic-class table totals
+    gb_basic = _find(facts, ("general_budget_by_function",), r"^(合计|总计)$", r"(^|› )基本支出$")
+    if gb_basic:
+        eco_total = _find(
+            facts, ("basic_expenditure_by_economic_class",), r"^(合计|总计)$", r"(^|› )(合计|金额|决算数|基本支出)$"
+        )
+        if eco_total:
+            _compare(res, "general budget 基本支出 = basic-spending table 合计", gb_basic, [eco_total], use_wan=True)
+        else:
+            pers = _find(facts, ("basic_expenditure_by_economic_class",), r"^人员经费合计$")
+            pub_ = _find(facts, ("basic_expenditure_by_economic_class",), r"^公用经费合计$")
+            if pers and pub_:
+                _compare(res, "general budget 基本支出 = 人员经费合计 + 公用经费合计", gb_basic, [pers, pub_], use_wan=True)
     # 机关运行经费 (三公 table, actual) = 公用经费合计 (basic-spending table)
     op = None
     for f in facts:
-        if f.get("table_kind") == "three_public_expenses" and "机关运行经费" in str(f.get("row_label") or "") and re.search(
-            r"决算", str(f.get("column") or "")
+        if (
+            f.get("table_kind") == "three_public_expenses"
+            and "机关运行经费" in str(f.get("row_label") or "")
+            and re.search(r"决算", str(f.get("column") or ""))
         ):
             op = f
             break
@@ -519,6 +588,7 @@ def _check_assets(res: CheckResult, facts: list[dict[str, Any]]) -> None:
         if f.get("table_kind") == "assets":
             by_row[(f["table_id"], int(f["row_index"]))][f["column"]] = f
     for cols in by_row.values():
+
         def pick(pred: Any, cols: dict[str, dict[str, Any]] = cols) -> list[dict[str, Any]]:
             return [f for c, f in cols.items() if pred(c)]
 

@@ -101,9 +101,15 @@ def cmd_check(args: argparse.Namespace) -> int:
         if args.json:
             _emit_json(r.to_json())
             continue
-        out.print(f"[bold]{r.report_id}[/bold] {r.department} {r.year}: {r.passed}/{r.run} checks passed")
+        from rich.markup import escape
+
+        rounding = len(getattr(r, "rounding", []))
+        out.print(
+            f"[bold]{r.report_id}[/bold] {r.department} {r.year}: {r.passed}/{r.run} checks passed"
+            + (f" ({rounding} only within the rounding of 0.01 万元 figures)" if rounding else "")
+        )
         for f in r.failures:
-            out.print(f"  [red]✗[/red] {f.describe()}")
+            out.print(f"  [red]✗[/red] {escape(f.describe())}")
     if not args.json:
         run = sum(r.run for r in results)
         passed = sum(r.passed for r in results)

@@ -58,7 +58,8 @@ def answers_markdown(answers: Iterable[Answer], *, title: str = "fiscal-qa") -> 
     for n, a in enumerate(answers, 1):
         out += [f"## {n}. {a.question.strip()}", "", a.answer.strip(), ""]
         if a.value is not None:
-            out += [f"**Value:** {_value(a)} {a.unit or ''}".rstrip(), ""]
+            sep = "" if a.unit == "%" else " "
+            out += [f"**Value:** {_value(a)}{sep}{a.unit or ''}".rstrip(), ""]
         figures = [(i, c) for i, c in enumerate(a.citations, 1) if _is_figure(c)]
         passages = [(i, c) for i, c in enumerate(a.citations, 1) if not _is_figure(c)]
         if figures:

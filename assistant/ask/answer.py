@@ -249,14 +249,16 @@ def _table_text(pq: ParsedQuestion, res: TableResult, vocab: Vocab, lang: str) -
     if op == "yoy" and h is not None:
         a, b = res.figures
         pct = res.detail.get("pct")
-        sign = "+" if h.value > 0 else ""
-        d = f"{sign}{money(h, lang)}" + (f", {sign}{fmt_decimal(pct)}%" if pct is not None and en else (f"，{sign}{fmt_decimal(pct)}%" if pct is not None else ""))
+        signed = res.detail.get("signed", h.value)
+        sign = "+" if signed > 0 else ""
+        amt = money(None, lang, value=signed, unit=a.unit if a.unit == b.unit else "万元")
+        d = f"{sign}{amt}" + (f", {sign}{fmt_decimal(pct)}%" if pct is not None and en else (f"，{sign}{fmt_decimal(pct)}%" if pct is not None else ""))
         dept = b.report.department if b.report else ""
         kind = b.report.kind if b.report else ""
         if en:
             return f"{name} of {dept} ({KIND_EN.get(kind, kind)}, {kind}): {a.report.year if a.report else ''} {money(a, lang)} → {b.report.year if b.report else ''} {money(b, lang)}, change {d}.", res.figures
-        verb = "增加" if h.value > 0 else ("减少" if h.value < 0 else "持平")
-        return f"{dept}{name}（{kind}）：{a.report.year if a.report else ''}年 {money(a, lang)}，{b.report.year if b.report else ''}年 {money(b, lang)}，{verb} {money(h, lang, value=abs(h.value))}（{d}）。", res.figures
+        verb = "增加" if signed > 0 else ("减少" if signed < 0 else "持平")
+        return f"{dept}{name}（{kind}）：{a.report.year if a.report else ''}年 {money(a, lang)}，{b.report.year if b.report else ''}年 {money(b, lang)}，{verb}（{d}）。", res.figures
     if op == "rank" and h is not None:
         return _rank_text(pq, res, name, lang)
     if op == "breakdown" and h is not None:
@@ -278,6 +280,8 @@ def _side(a: Figure, b: Figure, lang: str) -> str:
     if a.report and b.report and a.report.report_id != b.report.report_id:
         if a.report.department != b.report.department:
             return a.report.department
+        if a.report.year == b.report.year:
+            return (f"{a.report.scope}-level {KIND_EN.get(a.report.kind, a.report.kind)}" if lang == "en" else f"{a.report.scope}{a.report.kind}")
         return str(a.report.year) + ("" if lang == "en" else "年")
     if a.label != b.label:
         return _fig_name(a, lang)
@@ -290,13 +294,24 @@ def _lookup_text(pq: ParsedQuestion, res: TableResult, h: Figure, lang: str) -> 
     col = str(h.column or "").split(" › ")[-1]
     figs = [h]
     rep = h.report
+    meas = pq.plan.measure
     if en:
         yr = f" in {rep.year}" if rep else ""
+        low = (res.item_en or "").lower()
+        if meas and meas not in ("决算数", "预算数") and meas not in name:
+            name = f"The {_measure_en(meas)} ({meas}) of {name}"
+        elif h.is_money and (meas == "预算数" or (rep and rep.kind == "预算")):
+            name = f"{name} budget" if "budget" not in low else name
+            yr = f" for {rep.year}" if rep else ""
+        elif h.is_money and not any(w in low for w in ("expend", "expense", "spending", "income", "asset", "balance", "fund", "appropriation", "cost")):
+            name = f"{name} spending"
         s = f"{name}{yr} was {money(h, lang)} — {_rep(rep, lang)}"
         if h.fact:
             s += f", {_table_ref(h, lang)}"
         s += "."
     else:
+        if meas and meas not in ("决算数",) and meas not in name:
+            name = f"{name}的{meas}"
         s = f"{_rep(rep, lang)}：{name}为 {money(h, lang)}"
         if h.fact:
             s += f"（{_table_ref(h, lang)}）"
@@ -319,6 +334,16 @@ def _lookup_text(pq: ParsedQuestion, res: TableResult, h: Figure, lang: str) -> 
     if col and h.fact and col not in s:
         pass
     return s, figs
+
+
+def _measure_en(measure: str) -> str:
+    from assistant.glossary import measures, term_by_label
+
+    for m in measures():
+        if m["zh"] == measure:
+            return m["en"]
+    t = term_by_label(measure)
+    return t["en"] if t else measure
 
 
 def _rank_text(pq: ParsedQuestion, res: TableResult, name: str, lang: str) -> tuple[str, list[Figure]]:
@@ -357,7 +382,7 @@ def compose_text(question: str, passages: list[dict[str, Any]], vocab: Vocab, la
         rep = vocab_report(vocab, p.get("report_id"))
         who = (f"{rep.department} {rep.year} {KIND_EN.get(rep.kind, rep.kind)}" if en else f"{rep.department}{rep.year}年度{rep.kind}") if rep else ""
         text = p.get("sentences") or p.get("text") or ""
-        lines.append((f"{who}, {where}: {text}" if en else f"{who}{where}：{text}"))
+        lines.append(f"{who}, {where}: {text}" if en else f"{who}{where}：{text}")
         cites.append(
             Citation(
                 report=str(p.get("report_id")),
@@ -397,7 +422,9 @@ def combine(question: str, table: Answer, text: Answer, lang: str) -> Answer:
     """Route 'both': the figure first, then the passages that explain it."""
     joiner = " Why: " if lang == "en" else "\n原因/说明："
     body = table.answer
-    if text.citations:
+    if table.value is None and table.meta.get("status") in ("not_found", "no_item") and text.citations:
+        body = text.answer  # no figure to show: the passages are the answer
+    elif text.citations:
         body += joiner + text.answer.split(": ", 1)[-1] if lang == "en" else joiner + text.answer.removeprefix("报告原文：")
     return Answer(
         question=question,

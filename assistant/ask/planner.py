@@ -72,6 +72,17 @@ class Vocab:
     term_en: list[tuple[str, str]] = field(default_factory=list)
     """(lower-case English alias, term id), longest first."""
 
+    _rows: dict[str, dict[tuple[Any, ...], pd.DataFrame]] = field(default_factory=dict)
+
+    def row(self, report_id: str, table_id: str, row_index: int, label: str) -> pd.DataFrame:
+        """The cells of one printed row (side-by-side tables share a row index, so the label is part of the key)."""
+        groups = self._rows.get(report_id)
+        if groups is None:
+            f = self.by_report.get(report_id)
+            groups = {} if f is None else {k: g for k, g in f.groupby(["table_id", "row_index", "_label"], sort=False)}
+            self._rows[report_id] = groups
+        return groups.get((table_id, row_index, label), self.facts.iloc[0:0])
+
     @property
     def latest_year(self) -> int | None:
         return max(self.years) if self.years else None
@@ -131,7 +142,9 @@ def build_vocab(index: Any) -> Vocab:
     if cached is not None:
         return cached
     facts = index.facts.copy() if len(index.facts) else pd.DataFrame(columns=[*index.facts.columns])
-    facts["_label"] = [norm_label(x) for x in facts["row_label"].fillna("").astype(str)] if len(facts) else []
+    # plain object columns: boolean masks on Arrow-backed strings cost ~10x more per query
+    facts = facts.astype({c: object for c in facts.columns if c not in ("year", "row_index")})
+    facts["_label"] = pd.Series([norm_label(str(x)) for x in facts["row_label"].fillna("")], index=facts.index, dtype=object)
     facts["_col"] = [_col_index(x) for x in facts["fact_id"].astype(str)] if len(facts) else []
     by_report = {rid: g for rid, g in facts.groupby("report_id", sort=False)} if len(facts) else {}
     aliases: dict[str, set[str]] = {}
@@ -147,10 +160,13 @@ def build_vocab(index: Any) -> Vocab:
     codes = {str(c) for c in facts["code"].dropna().unique()} if len(facts) else set()
     tzh: list[tuple[str, str]] = []
     ten: list[tuple[str, str]] = []
+    own = {norm_label(t["zh"]): t["id"] for t in terms()}
     for t in terms():
         names = {t["zh"], *t.get("aliases_zh", [])} | (set() if t.get("kind") == "column" else set(t.get("labels", [])))
         for a in names:
             na = norm_label(a)
+            if own.get(na, t["id"]) != t["id"]:
+                continue  # another term's own name (本年支出合计 is total expenditure, not a label of another term)
             if len(na) >= 2 and na not in GENERIC_LABELS and not (t.get("kind") == "column" and na in ("合计",)):
                 tzh.append((na, t["id"]))
         for a in t.get("aliases_en", []):
@@ -405,6 +421,9 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
     lang = detect_language(question)
     depts, dept_words, ambiguous = _departments(q, vocab)
     years, rel = _years(q, vocab, depts)
+    if dept_words and (depts or ambiguous):
+        # the department's own words are not items (…Natural Resources Bureau is not 自然资源海洋气象等支出)
+        q = q.replace(dept_words, " " * len(dept_words))
     # items: glossary terms and row labels printed in the reports (longest first), English terms, then codes
     needles = sorted([*vocab.term_zh, *((lab.lower(), "label:" + lab) for lab in vocab.label_list if CJK.search(lab))], key=lambda x: -len(x[0]))
     spans_zh = _find_spans(q, needles)
@@ -460,7 +479,11 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
     if op in ("share", "ratio") and measure is None and "执行率" in q:
         op = "lookup"
     places = [p for p, keys in PLACES.items() if any(k in q for k in keys)]
-    scope = "单位" if ("单位预算" in q or "本级" in q or "unit-level" in q) else None
+    scope = "单位" if ("单位预算" in q or "单位决算" in q or "本级" in q or "unit-level" in q) else None
+    if scope is None and ("部门预算" in q or "部门决算" in q or "department-wide" in q):
+        scope = "部门"
+    elif scope == "单位" and ("部门预算" in q or "部门决算" in q):
+        scope = "both"  # 部门预算收入比单位预算收入多多少: compare the two reports
     plan = QueryPlan(
         operation=op,  # type: ignore[arg-type]
         reports=ReportFilter(department=depts[0] if depts else None, year=max(years) if years else None, kind=kind),  # type: ignore[arg-type]
@@ -559,8 +582,16 @@ def _previous(history: list[Any] | None) -> ParsedQuestion | None:
 
 
 def _is_followup(q: str, pq: ParsedQuestion) -> bool:
-    short = len(q) <= 30
-    cue = q.startswith(FOLLOWUP_ZH) or q.rstrip("?？ ").endswith("呢") or q.startswith(FOLLOWUP_EN) or q.startswith("and")
+    short = len(q) <= (120 if pq.language == "en" else 40)
+    cue = (
+        q.startswith(FOLLOWUP_ZH)
+        or q.rstrip("?？ ").endswith("呢")
+        or q.startswith(FOLLOWUP_EN)
+        or q.startswith("and")
+        or "其中" in q
+        or " of it" in q
+        or " of that" in q
+    )
     missing = not pq.plan.items or (not pq.departments and not pq.years)
     return bool(short and (cue or missing))
 
@@ -630,6 +661,10 @@ def _merge(new: ParsedQuestion, prev: ParsedQuestion, vocab: Vocab) -> ParsedQue
 def _llm_plan(llm: Any, question: str, vocab: Vocab, det: ParsedQuestion) -> ParsedQuestion:
     """Ask ``llm.plan`` for a plan when rules found no item; keep it only if it validates."""
     fn = getattr(llm, "plan", None)
+    if not callable(fn) and callable(getattr(llm, "complete_json", None)):
+        from assistant.llm import llm_plan
+
+        fn = lambda q, _ctx: llm_plan(llm, q, vocab)  # noqa: E731
     if not callable(fn):
         return det
     try:
@@ -660,7 +695,7 @@ def _llm_plan(llm: Any, question: str, vocab: Vocab, det: ParsedQuestion) -> Par
             terms=[t for it in plan.items if it.label and (t := _term_id(it.label))],
             source="llm",
         )
-    except Exception as e:  # noqa: BLE001 - any model failure falls back to the rules
+    except Exception as e:
         log.info("LLM plan failed (%s); using the deterministic plan", e)
         return det
 

@@ -24,6 +24,11 @@ log = logging.getLogger(__name__)
 _CACHE_KEY = "retrieval.hybrid"
 VECTOR_WEIGHT = 1.0
 BM25_WEIGHT = 1.0
+BM25_WEIGHT_EN = 1.0
+"""BM25 weight for English questions (searched through the Chinese words of their terms)."""
+RRF_K = 60
+MAX_QUERY_CHARS = 300
+"""Longer questions are cut (the ask layer refuses very long ones; E5 sees 512 tokens anyway)."""
 CANDIDATES = 30
 """How many hits each side contributes to the fusion."""
 
@@ -67,20 +72,23 @@ def hybrid_index(index: IndexData) -> HybridIndex:
 
 def retrieve(index: IndexData, query: str, *, report_ids: list[str] | None = None, k: int = 5) -> list[RetrievedChunk]:
     """The ``k`` best narrative chunks for ``query``, restricted to ``report_ids`` when given."""
-    query = (query or "").strip()
+    query = (query or "").strip()[:MAX_QUERY_CHARS]
     if not query or k <= 0 or index.chunks is None or not len(index.chunks):
         return []
     if report_ids is not None:
         report_ids = [r for r in report_ids if r]
         if not report_ids:
             return []
+    if report_ids is None:
+        report_ids = implied_reports(index, query)
     h = hybrid_index(index)
-    vq, bq = query_forms(index, query)
+    vq, bq = query_forms(index, query, report_ids)
     qvec = default_embedder().embed_query(vq)
     top_n = max(CANDIDATES, 4 * k)
     vec = h.vector_search(vq, qvec, report_ids=report_ids, top_n=top_n)
     bm = h.bm25_search(bq, allowed=h.allowed_mask(report_ids), top_n=top_n)
-    fused = rrf((vec, VECTOR_WEIGHT), (bm, BM25_WEIGHT))[:k]
+    bm_weight = BM25_WEIGHT_EN if is_english(vq) else BM25_WEIGHT
+    fused = rrf((vec, VECTOR_WEIGHT), (bm, bm_weight), k=RRF_K)[:k]
     sims = {x.chunk_id: x.score for x in vec}
     bms = {x.chunk_id: x.score for x in bm}
     rows = _rows(index)
@@ -104,7 +112,7 @@ def retrieve(index: IndexData, query: str, *, report_ids: list[str] | None = Non
                 kind=str(r.get("kind") or ""),
                 similarity=sims.get(cid),
                 bm25=bms.get(cid),
-                boxes=[tuple(b) for b in (r.get("boxes") if r.get("boxes") is not None else [])],  # type: ignore[misc]
+                boxes=[(int(b[0]), *(float(x) for x in b[1:5])) for b in (r.get("boxes") if r.get("boxes") is not None else [])],  # type: ignore[misc]
             )
         )
     return out
@@ -185,14 +193,29 @@ _EN_ZH: dict[str, str] = {
     "explanation": "说明",
     "investment promotion": "招商",
     "mediation": "调解",
+    "administrative level": "级别 正处级 处级 概况",
+    "rank": "级别",
+    "nature": "性质 概况",
+    "profile": "概况",
+    "background": "概况",
 }
 
 
+_DEPT_WORD = re.compile(r"\b(bureau|office|department|commission|court|procuratorate|committee|subdistrict|street|congress)\b")
+
+
 def _en_to_zh(text: str) -> str:
-    """Chinese keywords for an English question: glossary items and the narrative words above."""
-    from assistant.glossary import measures, terms
+    """Chinese keywords for an English question: glossary items and the narrative words above.
+
+    English department names (investment promotion bureau …) are dropped first: they name the
+    report, and their words (investment promotion → 招商) would pull unrelated passages.
+    """
+    from assistant.glossary import departments_en, measures, terms
 
     low = text.lower()
+    for en in sorted(departments_en(), key=len, reverse=True):
+        if _DEPT_WORD.search(en):
+            low = re.sub(rf"\b{re.escape(en)}\b", " ", low)
     out: list[str] = []
     for t in [*terms(), *measures()]:
         if any(a and re.search(rf"\b{re.escape(a.lower())}", low) for a in [t.get("en", ""), *t.get("aliases_en", [])]):
@@ -203,42 +226,82 @@ def _en_to_zh(text: str) -> str:
     return " ".join(dict.fromkeys(x for x in out if x))
 
 
-def _report_words(index: IndexData) -> list[str]:
-    """Department names (and their shorter forms) and places of the ingested reports, longest first."""
-    words = index.extra.get("retrieval.report_words")
-    if words is None:
-        found: set[str] = set()
-        for r in index.reports:
-            for name in (r.department, r.place):
-                name = re.sub(r"^中共", "", name or "")
-                while len(name) >= 3:
-                    found.add(name)
-                    m = re.match(r"^.+?(省|自治区|市|区|县)(?=.)", name)
-                    if not m:
-                        break
-                    name = name[m.end() :]
-        words = sorted(found, key=len, reverse=True)
-        index.extra["retrieval.report_words"] = words
-    return words
+def _strip_names(q: str, names: list[str]) -> str:
+    """Remove every stretch of ``q`` (3+ characters) that is part of one of ``names`` (普陀区万里街道办事处 …)."""
+    out: list[str] = []
+    i = 0
+    while i < len(q):
+        n = 0
+        for j in range(len(q), i + 2, -1):
+            if any(q[i:j] in name for name in names):
+                n = j - i
+                break
+        if n:
+            out.append(" ")
+            i += n
+        else:
+            out.append(q[i])
+            i += 1
+    return "".join(out)
 
 
-def query_forms(index: IndexData, query: str) -> tuple[str, str]:
-    """(vector query, BM25 query): the question without report names and years (the report filter does that),
-    simplified characters, and for BM25 the Chinese keywords of an English question added."""
+def _name_variants(name: str) -> set[str]:
+    """A department name and its shorter forms: 中共上海市普陀区委社会工作部 → 普陀区委社会工作部 …"""
+    out: set[str] = set()
+    name = re.sub(r"^中共", "", name or "")
+    while len(name) >= 4:
+        out.add(name)
+        out.add(name.replace("人民政府", ""))
+        m = re.match(r"^.+?(省|自治区|市|区|县)(?=.)", name)
+        if not m:
+            break
+        name = name[m.end() :]
+    return {v for v in out if len(v) >= 4 and not re.search(r"(省|自治区|市|区|县)$", v)}  # a place is no department
+
+
+def implied_reports(index: IndexData, query: str) -> list[str] | None:
+    """Reports whose department the question names (narrowed by a year it names), or None."""
+    from assistant.glossary import departments_en, to_simplified
+
+    q = to_simplified(query)
+    low = q.lower()
+    zh = [frag for en, frag in departments_en().items() if re.search(rf"\b{re.escape(en)}\b", low)]
+    hits = [r for r in index.reports if any(v in q for v in _name_variants(r.department)) or any(f in r.department for f in zh)]
+    if not hits:
+        return None
+    years = {int(y) for y in re.findall(r"(?<!\d)((?:19|20)\d{2})(?!\d)", q)}
+    narrowed = [r for r in hits if r.year in years]
+    return [r.report_id for r in (narrowed or hits)]
+
+
+def query_forms(index: IndexData, query: str, report_ids: list[str] | None = None) -> tuple[str, str]:
+    """(vector query, BM25 query) for a question.
+
+    Simplified characters; with a report filter, the department name and years are removed (the
+    filter already says which report, and those words would pull every chunk that repeats them);
+    for BM25 an English question gets the Chinese keywords of its words added.
+    """
     from assistant.glossary import to_simplified
 
     q = to_simplified(query)
-    q = re.sub(r"^中共", "", q)
-    for w in _report_words(index):
-        q = q.replace(w, " ")
-    q = re.sub(r"(?<!\d)(19|20)\d{2}\s*(年度|年)?", " ", q)
-    q = re.sub(r"\s+", " ", q).strip(" ，,。？?的")
-    if not q:
-        q = query
-    latin = len(re.findall(r"[A-Za-z]", q))
-    cjk = len(re.findall(r"[\u4e00-\u9fff]", q))
-    bm = f"{q} {_en_to_zh(q)}" if latin > cjk else q
-    return q, bm
+    if report_ids:
+        wanted = set(report_ids)
+        names = [re.sub(r"^中共", "", x) for r in index.reports if r.report_id in wanted for x in (r.department, r.place) if x]
+        q = _strip_names(re.sub(r"^中共", "", q), names)
+        q = re.sub(r"(?<!\d)(19|20)\d{2}\s*(年度|年)?", " ", q)
+        q = re.sub(r"\s+", " ", q).strip(" ，,。？?的")
+        if not q:
+            q = to_simplified(query)
+    if not is_english(q):
+        return q, q
+    # E5-small matches English questions to Chinese passages only loosely: give both sides the Chinese words
+    zh = _en_to_zh(q)
+    return (f"{q} {zh}" if zh else q), (f"{q} {zh}" if zh else q)
+
+
+def is_english(text: str) -> bool:
+    """More Latin letters than Chinese characters (a Chinese term in parentheses keeps it English)."""
+    return len(re.findall(r"[A-Za-z]", text)) > 2 * len(re.findall(r"[\u4e00-\u9fff]", text))
 
 
 def _rows(index: IndexData) -> dict[str, dict[str, Any]]:
@@ -263,29 +326,61 @@ def _sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENT.findall(text) if len(s.strip()) >= 4]
 
 
+_W_RANK, _W_HEAD, _W_SENT = 0.6, 1.0, 1.0
+"""Weights of the answering chunk's choice: retrieval rank, heading words, best sentence words."""
+_REASON = re.compile(r"原因|由于|因为|因此|所以")
+_WHY = re.compile(r"为什么|为何|什么原因|原因|怎么会|\bwhy\b|\breason", re.I)
+
+
 def best_sentences(chunks: list[RetrievedChunk], query: str, n: int = 2) -> list[tuple[RetrievedChunk, str]]:
-    """The ``n`` sentences of ``chunks`` that best answer ``query``, each with the chunk it comes from.
+    """The ``n`` sentences of ``chunks`` that best answer ``query``, each with its chunk, in reading order.
 
-    Scored by cosine similarity of the sentence to the question plus a bonus for shared
-    jieba tokens and for the chunk's own rank; returned in the order they are printed.
+    Lexical and fast (no embedding at question time). First the answering chunk: retrieval rank,
+    plus the share of the question's jieba tokens in its heading and in its best sentence (an
+    English question is matched through the Chinese words of its terms). Then its best sentences
+    by token share; a why-question always gets the sentence that gives the reason (原因/由于/因为).
+    Chunks with fewer than ``n`` sentences are topped up from the next best chunk.
     """
-    cands: list[tuple[int, int, RetrievedChunk, str]] = []
-    for ci, ch in enumerate(chunks):
-        for si, s in enumerate(_sentences(ch.text)):
-            cands.append((ci, si, ch, s))
-    if not cands:
+    if not chunks or n <= 0:
         return []
-    emb = default_embedder()
-    import numpy as np
+    from assistant.glossary import to_simplified
 
-    q = np.asarray(emb.embed_query(query), dtype=np.float32)
-    vecs = np.asarray(emb.embed_passages([s for *_, s in cands]), dtype=np.float32)
-    sims = vecs @ q
-    qtok = set(tokenize(query))
-    scored = []
-    for (ci, si, ch, s), sim in zip(cands, sims, strict=True):
-        overlap = len(qtok & set(tokenize(s))) / max(len(qtok), 1) if qtok else 0.0
-        scored.append((float(sim) + 0.15 * overlap - 0.01 * ci, ci, si, ch, s))
-    scored.sort(key=lambda x: -x[0])
-    best = sorted(scored[:n], key=lambda x: (x[1], x[2]))
-    return [(ch, s) for *_, ch, s in best]
+    q = to_simplified(query)
+    # the department and year a question names are the report filter's business, not the answer's
+    q = _strip_names(re.sub(r"^中共", "", q), [re.sub(r"^中共", "", ch.department) for ch in chunks if ch.department])
+    q = re.sub(r"(?<!\d)(19|20)\d{2}\s*(年度|年)?", " ", q)
+    if is_english(q):
+        q = f"{q} {_en_to_zh(q)}"
+    qtok = set(tokenize(q))
+    why = bool(_WHY.search(q))
+
+    def share(text: str) -> float:
+        return len(qtok & set(tokenize(text))) / max(len(qtok), 1)
+
+    per_chunk: list[tuple[float, int, list[tuple[float, int, str]]]] = []
+    for ci, ch in enumerate(chunks):
+        sents = []
+        # when the heading already says what was asked (主要经验及做法), the section's opening sentences
+        # summarise it better than the sentence that happens to repeat the question's words
+        step = 0.05 if share(ch.heading) >= 0.5 else 0.01
+        for si, sent in enumerate(_sentences(ch.text)):
+            sc = (0.5 if step > 0.01 else 1.0) * share(sent) - step * si
+            if why and _REASON.search(sent):
+                sc += 0.5
+            sents.append((sc, si, sent))
+        if not sents:
+            continue
+        head = set(tokenize(ch.heading))
+        chunk_score = _W_RANK / (1 + ci) + _W_HEAD * share(ch.heading) + _W_SENT * max(sc for sc, _, _ in sents)
+        if len(qtok) >= 2 and qtok <= head:
+            chunk_score += 1.0  # the question is the section's title (主要职能有哪些 → 一、主要职能)
+        per_chunk.append((chunk_score, ci, sents))
+    per_chunk.sort(key=lambda x: (-x[0], x[1]))
+    out: list[tuple[int, int, RetrievedChunk, str]] = []
+    for _, ci, sents in per_chunk:
+        for _sc, si, sent in sorted(sents, key=lambda x: (-x[0], x[1]))[: n - len(out)]:
+            out.append((ci, si, chunks[ci], sent))
+        if len(out) >= n:
+            break
+    first = out[0][0] if out else 0
+    return [(ch, sent) for _, _, ch, sent in sorted(out, key=lambda x: (x[0] != first, x[0], x[1]))]

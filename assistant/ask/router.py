@@ -55,11 +55,13 @@ DESC_EN_STRONG = (
 )  # fmt: skip
 DOMAIN_ZH = (
     "预算", "决算", "经费", "支出", "收入", "资金", "部门", "绩效", "财政", "拨款", "三公", "资产", "项目", "报告", "公开",
-    "单位", "费", "结转", "结余", "科目", "编制", "政府采购", "采购", "人员", "机构",
+    "单位", "费", "结转", "结余", "科目", "编制", "政府采购", "采购", "人员", "机构", "职能", "职责", "整改", "经验", "做法",
+    "目标", "概况", "评价", "结论", "自评", "措施", "工程", "专项", "工作", "任务", "立法", "调解", "招商",
 )  # fmt: skip
 DOMAIN_EN = (
     "budget", "final account", "spending", "expenditure", "income", "revenue", "fund", "department", "bureau",
-    "performance", "fiscal", "appropriation", "asset", "project", "report", "procurement", "expense",
+    "performance", "fiscal", "appropriation", "asset", "project", "report", "procurement", "expense", "function",
+    "responsibilit", "duties", "mission", "problem", "rectif", "evaluation", "goal", "objective", "self-evaluation",
 )  # fmt: skip
 
 
@@ -111,9 +113,13 @@ def route_question(question: str, vocab: Vocab, pq: ParsedQuestion | None = None
         return "text"
     if fig and domain:
         return "table"
-    if desc or domain:
+    if domain:
         return "text"
     fn = getattr(llm, "route", None) if llm is not None else None
+    if fn is None and callable(getattr(llm, "complete_json", None)):
+        from assistant.llm import llm_route
+
+        fn = lambda q: llm_route(llm, q)  # noqa: E731
     if callable(fn):
         try:
             r = fn(question)

@@ -140,7 +140,9 @@ def resolve_reports(pq: ParsedQuestion, vocab: Vocab) -> tuple[list[ReportMeta],
             if ids:
                 reps = [r for r in reps if r.report_id in ids] or reps
     # scope: prefer the department-wide report unless the question asks for the unit-level one
-    if pq.scope:
+    if pq.scope == "both":
+        pass
+    elif pq.scope:
         scoped = [r for r in reps if r.scope == pq.scope]
         reps = scoped or reps
     else:
@@ -183,6 +185,8 @@ def resolve_reports(pq: ParsedQuestion, vocab: Vocab) -> tuple[list[ReportMeta],
     for r in reps:
         by_dept.setdefault(dept_key(r.department), []).append(r)
     chosen = []
+    if pq.scope == "both":
+        return sorted(reps, key=lambda r: r.scope != "部门"), None
     for d, rs in by_dept.items():
         ys = sorted({r.year for r in rs})
         if len(ys) > 1:
@@ -394,14 +398,15 @@ def locate(vocab: Vocab, report: ReportMeta, item: ItemRef, measure: str | None)
         canonical = tk in kinds_pref
         if term and term.get("parts") and tk in ECON_KINDS and not canonical:
             continue  # economic-class rows are the parts, summed below
-        row = facts[(facts["table_id"] == tid) & (facts["row_index"] == ri) & (facts["_label"] == lab)]
+        row = vocab.row(report.report_id, tid, ri, lab)
         if not (row["status"] == "ok").any():
             continue  # a heading row (all —)
         f, _why = pick_column(row, measure, report.kind, term)
         if f is not None and f["status"] == "ok" and f["value"] is not None:
             loc = Located("ok", figure=_figure(f, report, label, role="total"), table_title=str(f["table_title"]), table_number=str(f["table_number"]))
             loc.texts = _text_figures(row, report)
-            if term and term.get("parts") and tk not in ECON_KINDS:
+            natural = "决算数" if report.kind == "决算" else "预算数"
+            if term and term.get("parts") and tk not in ECON_KINDS and measure in (None, natural):
                 loc.parts = _parts(vocab, report, term, measure)
             if term and term.get("default_measure") and measure is None:
                 other = "原值" if term["default_measure"] == "净值" else "净值"

@@ -325,7 +325,13 @@ def _table_sections(table: RawTable, base: list[str]) -> list[_Section]:
             if texts[j]:
                 carry[j] = texts[j]
                 carry[j + 1 :] = [""] * (ncols - j - 1)
-        heads = [carry[j] for j in range(first) if carry[j] and not _is_amount(carry[j]) and carry[j] not in header.values()]
+        # heading cells: the row's name (first cell) and unlabelled cells, not attributes like 项目级次 = 本级
+        named = [j for j in range(first) if carry[j]]
+        heads = [
+            carry[j]
+            for j in named
+            if not _is_amount(carry[j]) and carry[j] not in header.values() and (j == named[0] or j not in header)
+        ]
         path = root + [p for p in (project, sub) if p] + heads
         pages = [c.page for c in row if c.page is not None]
         sec = _Section(path=path)

@@ -1,12 +1,24 @@
-"""PDF reader: pages → tables (grids from ruling lines) and text lines, as one ``Layout``.
+"""PDF reader: pages → tables (grids) and text lines, as one ``Layout``.
 
 Per page we read the characters once (``get_text("rawdict")``) and the vector
-drawings once (``get_drawings()``). Ruling lines (stroked lines and thin filled
-rectangles) give each table's grid; merged cells are found where a grid line is
-missing. A cell's text is built from the characters whose centre lies inside
-the cell box, clustered into lines by y (glyphs sit on slightly different
-baselines) and ordered by x, so numbers such as ``2,940.05`` come out as
-printed. Everything not inside a table becomes a ``TextLine``.
+drawings once (``get_cdrawings()``). Ruling lines (stroked lines, thin filled
+rectangles, rectangle edges) give each table's grid; a merged cell is where a
+grid line is missing. Tables with partial rulings get the missing lines from
+the text: horizontal-rules-only tables and unruled tables take their columns
+from x-gaps shared by the lines of figures, and body rows printed without rules
+between them are split at text lines.
+
+A cell's text is built from the characters whose centre lies inside the cell
+box, clustered into lines by y (glyphs sit on slightly different baselines, so
+we use the baseline, not MuPDF's glyph boxes, which are 3 to 22 pt high in these
+files) and ordered by x; lines join without spaces for CJK. Numbers such as
+``2,940.05`` come out exactly as printed. A cell's ``bbox`` is tightened where a
+neighbour's (over-tall) glyph box reaches into it, so ``page.get_textbox(bbox)``
+returns exactly the cell's text.
+
+Pages with /Rotate (the Jiangsu tables files) are read in displayed orientation;
+boxes are returned in the page's text space, which ``get_textbox`` and
+``draw_rect`` take (``get_pixmap(clip=…)`` wants ``Rect(bbox) * page.rotation_matrix``).
 
 ``page.find_tables()`` is deliberately not used: it garbles these PDFs and is slow.
 """
@@ -52,6 +64,8 @@ _NOTE_RE = re.compile(r"^(?:注|备注|说明|附注)\s*[0-9一二三四五六�
 _EMPTY_NOTE_RE = re.compile(r"空表|无.{0,20}(?:收入|支出|经费|预算|决算|数据|资金)|没有.{0,20}(?:收入|支出|经费)")
 _PAGENUM_RE = re.compile(r"^[-—–－─\s]*(?:第\s*)?\d{1,4}\s*(?:页)?(?:\s*[/／]\s*\d+|\s*共\s*\d+\s*页)?[-—–－─\s]*$")
 _TITLE_HINT_RE = re.compile(r"表$|情况表|明细表|总表")
+_SECTION_RE = re.compile(r"^(?:[一二三四五六七八九十]+、|第.部分|（[一二三四五六七八九十]+）)")
+_NOTE_START_RE = re.compile(r"^(?:注|备注|说明|附注|\d+\s*[.．、]|（\d+）|\(\d+\))")
 _LEADER_RE = re.compile(r"[.…·]{4,}")
 
 
@@ -132,6 +146,11 @@ def _join_chars(chars: list[_Ch]) -> str:
     return "".join(out)
 
 
+def _readable(text: str) -> bool:
+    """False when the PDF gave no Unicode for a glyph (U+FFFD, private-use or control codes)."""
+    return not any(ch == "\ufffd" or "\ue000" <= ch <= "\uf8ff" or ch < " " for ch in text)
+
+
 def _cluster_lines(chars: list[_Ch]) -> list[list[_Ch]]:
     """Cluster characters into visual lines by their vertical centre, each sorted by x."""
     if not chars:
@@ -171,6 +190,37 @@ def _cell_text(chars: list[_Ch]) -> str:
 # ----------------------------------------------------------------------------- page reading
 
 
+_Mat = tuple[float, float, float, float, float, float]
+
+
+def _rot(page: pymupdf.Page) -> _Mat | None:
+    """The page's rotation matrix as a tuple, or None for unrotated pages."""
+    if not page.rotation:
+        return None
+    m = page.rotation_matrix
+    return (m.a, m.b, m.c, m.d, m.e, m.f)
+
+
+def _tp(m: _Mat, x: float, y: float) -> tuple[float, float]:
+    return x * m[0] + y * m[2] + m[4], x * m[1] + y * m[3] + m[5]
+
+
+def _tr(m: _Mat, x0: float, y0: float, x1: float, y1: float) -> tuple[float, float, float, float]:
+    ax, ay = _tp(m, x0, y0)
+    bx, by = _tp(m, x1, y1)
+    return min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)
+
+
+def _font_name(name: str) -> str:
+    """Font names stored as GBK bytes come out as Latin-1 mojibake ('ºÚÌå' is 黑体)."""
+    if name.isascii():
+        return name
+    try:
+        return name.encode("latin-1").decode("gbk")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return name
+
+
 def _page_chars(page: pymupdf.Page) -> tuple[list[_Ch], list[list[_Ch]]]:
     """All characters of a page, and the rawdict lines (as char lists) for running text.
 
@@ -178,48 +228,58 @@ def _page_chars(page: pymupdf.Page) -> tuple[list[_Ch], list[list[_Ch]]]:
     also on pages with /Rotate; ``_unrotate`` maps boxes back for the caller.
     """
     rd = page.get_text("rawdict", flags=_TEXT_FLAGS)
-    mat = page.rotation_matrix if page.rotation else None
+    mat = _rot(page)
     chars: list[_Ch] = []
     lines: list[list[_Ch]] = []
+    ws = _WS
     for b in rd["blocks"]:
         if b.get("type") != 0:
             continue
         for ln in b["lines"]:
             dx, dy = ln["dir"]
             if mat is not None:
-                dx, dy = dx * mat.a + dy * mat.c, dx * mat.b + dy * mat.d
+                dx, dy = dx * mat[0] + dy * mat[2], dx * mat[1] + dy * mat[3]
             horizontal = abs(dy) < 0.1 and dx > 0
             cur: list[_Ch] = []
             for sp in ln["spans"]:
                 size = float(sp["size"])
-                bold = bool(sp["flags"] & 16) or "bold" in sp["font"].lower()
+                font = _font_name(sp["font"]).lower()
+                # 黑体 (SimHei, FZHei …) is how these reports set headings; YaHei is a body font
+                bold = bool(sp["flags"] & 16) or "bold" in font or ("hei" in font and "yahei" not in font) or "黑" in font
+                top, bot = 0.8 * size, 0.2 * size
                 for ch in sp["chars"]:
                     c = ch["c"]
-                    r = pymupdf.Rect(ch["bbox"])
+                    x0, y0, x1, y1 = ch["bbox"]
                     if mat is not None:
-                        r = r * mat
-                    if r.x1 - r.x0 <= 0 and c in _WS:
+                        x0, y0, x1, y1 = _tr(mat, x0, y0, x1, y1)
+                    if x1 - x0 <= 0 and c in ws:
                         continue
                     if horizontal:
                         # font bboxes are unreliable in these PDFs (3 pt or 22 pt high): use the baseline
-                        oy = ch["origin"][1] if mat is None else (pymupdf.Point(ch["origin"]) * mat).y
-                        o = _Ch(r.x0, oy - 0.8 * size, r.x1, oy + 0.2 * size, c, size, bold, (r.x0, r.y0, r.x1, r.y1))
+                        oy = ch["origin"][1] if mat is None else _tp(mat, *ch["origin"])[1]
+                        cur.append(_Ch(x0, oy - top, x1, oy + bot, c, size, bold, (x0, y0, x1, y1)))
                     else:
-                        o = _Ch(r.x0, r.y0, r.x1, r.y1, c, size, bold, (r.x0, r.y0, r.x1, r.y1))
-                    cur.append(o)
+                        cur.append(_Ch(x0, y0, x1, y1, c, size, bold, (x0, y0, x1, y1)))
             if cur:
                 chars.extend(cur)
                 lines.append(cur)
     return chars, lines
 
 
-def _unrotate(bbox: BBox, page: pymupdf.Page) -> BBox:
+def _derot(page: pymupdf.Page) -> _Mat | None:
+    if not page.rotation:
+        return None
+    m = page.derotation_matrix
+    return (m.a, m.b, m.c, m.d, m.e, m.f)
+
+
+def _unrotate(bbox: BBox, derot: _Mat | None) -> BBox:
     """Displayed-space box → the page's text space (what ``page.get_textbox`` takes)."""
-    r = pymupdf.Rect(bbox)
-    if page.rotation:
-        r = (r * page.derotation_matrix).normalize()
+    x0, y0, x1, y1 = bbox
+    if derot is not None:
+        x0, y0, x1, y1 = _tr(derot, x0, y0, x1, y1)
     # round inwards so a tightened box never grows onto a neighbour's glyph
-    return (math.ceil(r.x0 * 100) / 100, math.ceil(r.y0 * 100) / 100, math.floor(r.x1 * 100) / 100, math.floor(r.y1 * 100) / 100)
+    return (math.ceil(x0 * 100) / 100, math.ceil(y0 * 100) / 100, math.floor(x1 * 100) / 100, math.floor(y1 * 100) / 100)
 
 
 def _segments(page: pymupdf.Page) -> tuple[list[tuple[float, float, float]], list[tuple[float, float, float]]]:
@@ -230,20 +290,20 @@ def _segments(page: pymupdf.Page) -> tuple[list[tuple[float, float, float]], lis
     def white(col: object) -> bool:
         return isinstance(col, (tuple, list)) and len(col) >= 3 and min(col[:3]) > 0.9
 
-    def add_rect(r: pymupdf.Rect, stroked: bool) -> None:
-        w, h = r.x1 - r.x0, r.y1 - r.y0
+    def add_rect(x0: float, y0: float, x1: float, y1: float, stroked: bool) -> None:
+        w, h = x1 - x0, y1 - y0
         if h <= _THIN and w > h:
-            hs.append(((r.y0 + r.y1) / 2, r.x0, r.x1))
+            hs.append(((y0 + y1) / 2, x0, x1))
         elif w <= _THIN and h > w:
-            vs.append(((r.x0 + r.x1) / 2, r.y0, r.y1))
+            vs.append(((x0 + x1) / 2, y0, y1))
         elif stroked:
-            hs.append((r.y0, r.x0, r.x1))
-            hs.append((r.y1, r.x0, r.x1))
-            vs.append((r.x0, r.y0, r.y1))
-            vs.append((r.x1, r.y0, r.y1))
+            hs.append((y0, x0, x1))
+            hs.append((y1, x0, x1))
+            vs.append((x0, y0, y1))
+            vs.append((x1, y0, y1))
 
-    mat = page.rotation_matrix if page.rotation else None
-    for d in page.get_drawings():
+    mat = _rot(page)
+    for d in page.get_cdrawings():
         typ = d.get("type") or ""
         stroked = "s" in typ and not white(d.get("color"))
         filled = "f" in typ and not white(d.get("fill"))
@@ -252,16 +312,24 @@ def _segments(page: pymupdf.Page) -> tuple[list[tuple[float, float, float]], lis
         for it in d["items"]:
             kind = it[0]
             if kind == "l":
-                p1, p2 = it[1], it[2]
+                (ax, ay), (bx, by) = it[1], it[2]
                 if mat is not None:
-                    p1, p2 = p1 * mat, p2 * mat
-                if abs(p1.y - p2.y) < 1.0 and abs(p1.x - p2.x) >= 1.0:
-                    hs.append(((p1.y + p2.y) / 2, min(p1.x, p2.x), max(p1.x, p2.x)))
-                elif abs(p1.x - p2.x) < 1.0 and abs(p1.y - p2.y) >= 1.0:
-                    vs.append(((p1.x + p2.x) / 2, min(p1.y, p2.y), max(p1.y, p2.y)))
+                    ax, ay = _tp(mat, ax, ay)
+                    bx, by = _tp(mat, bx, by)
+                if abs(ay - by) < 1.0 and abs(ax - bx) >= 1.0:
+                    hs.append(((ay + by) / 2, min(ax, bx), max(ax, bx)))
+                elif abs(ax - bx) < 1.0 and abs(ay - by) >= 1.0:
+                    vs.append(((ax + bx) / 2, min(ay, by), max(ay, by)))
             elif kind in ("re", "qu"):
-                r = pymupdf.Rect(it[1]) if kind == "re" else it[1].rect
-                add_rect((r * mat).normalize() if mat is not None else r, stroked)
+                if kind == "re":
+                    x0, y0, x1, y1 = it[1]
+                else:  # a quad: only axis-parallel ones are rulings; use its bounding box
+                    pts = it[1]
+                    xs_, ys_ = [q[0] for q in pts], [q[1] for q in pts]
+                    x0, y0, x1, y1 = min(xs_), min(ys_), max(xs_), max(ys_)
+                if mat is not None:
+                    x0, y0, x1, y1 = _tr(mat, x0, y0, x1, y1)
+                add_rect(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1), stroked)
     return hs, vs
 
 
@@ -463,9 +531,170 @@ def _build_grid(hs: list, vs: list, chars: list[_Ch], page_no: int) -> _Grid | N
             bbox = (xs[c], ys[r], xs[c + cs], ys[r + rs])
             if cch and (r, c) in spill:
                 bbox = _tight_box(bbox, cch, spill[(r, c)])
-            row.append(RawCell(text, page=page_no, bbox=bbox, colspan=cs, rowspan=rs, readable="\ufffd" not in text))
+            row.append(RawCell(text, page=page_no, bbox=bbox, colspan=cs, rowspan=rs, readable=_readable(text)))
         rows.append(row)
     return _Grid(bbox=(xs[0], ys[0], xs[-1], ys[-1]), xs=xs, ys=ys, rows=rows, page=page_no)
+
+
+_NUMTOK_RE = re.compile(r"^[-−–—]?[\d,]*\d(?:\.\d+)?%?$|^[—–-]{1,2}$")
+
+
+def _line_frags(line: list[_Ch]) -> list[list[_Ch]]:
+    """Split one visual line (chars sorted by x) at gaps wider than about a character."""
+    frags: list[list[_Ch]] = []
+    for ch in line:
+        if ch.c in _WS:
+            continue
+        if frags and ch.x0 - frags[-1][-1].x1 <= 0.9 * ch.size:
+            frags[-1].append(ch)
+        else:
+            frags.append([ch])
+    return frags
+
+
+def _is_num(frag: list[_Ch]) -> bool:
+    return bool(_NUMTOK_RE.match("".join(c.c for c in frag)))
+
+
+def _row_splits(lines: list[list[_Ch]], skip: list[float]) -> list[float]:
+    """Row boundaries between text lines of an unruled body (midpoints), except at ``skip`` lines.
+
+    A line without a number and with text in one place only continues the line above
+    (a label wrapped in its cell), so no boundary goes above it.
+    """
+    out: list[float] = []
+    for a, b in zip(lines, lines[1:], strict=False):
+        bot, top = max(c.y1 for c in a), min(c.y0 for c in b)
+        mid = (bot + top) / 2
+        if any(bot - 1 <= y <= top + 1 for y in skip):
+            continue
+        fb = _line_frags(b)
+        if not any(_is_num(f) for f in fb) and len(fb) <= 1:
+            continue
+        out.append(mid)
+    return out
+
+
+def _text_grid(chars: list[_Ch], box: BBox, hlines: list[float], page_no: int) -> _Grid | None:
+    """A grid for a table without (full) rulings: columns at x-gaps shared by the lines, rows at text lines."""
+    x0, y0, x1, y1 = box
+    inside = [c for c in chars if c.c not in _WS and x0 <= c.cx <= x1 and y0 <= c.cy <= y1]
+    if not inside:
+        return None
+    lines = _cluster_lines(inside)
+    data = [ln for ln in lines if sum(_is_num(f) for f in _line_frags(ln)) >= 1 and len(_line_frags(ln)) >= 2]
+    if len(data) < 2:
+        return None
+    size = sorted(c.size for c in inside)[len(inside) // 2]
+    # x coverage of the data lines; gaps become column boundaries
+    spans = sorted((f[0].x0, f[-1].x1) for ln in data for f in _line_frags(ln))
+    cuts: list[float] = []
+    end = spans[0][1]
+    for a, b in spans[1:]:
+        if a - end >= 0.8 * size:
+            cuts.append((a + end) / 2)
+        end = max(end, b)
+    if not cuts:
+        return None
+    xs = [x0, *cuts, x1]
+    ys = sorted({y0, y1, *hlines, *_row_splits(lines, hlines)})
+    hs = [(y, x0, x1) for y in ys]
+    vs: list[tuple[float, float, float]] = []
+    # a column boundary is drawn in a row band only where no character straddles it (merged header cells)
+    for r in range(len(ys) - 1):
+        band = [c for c in inside if ys[r] <= c.cy <= ys[r + 1]]
+        for x in xs:
+            if not any(c.x0 < x < c.x1 for c in band) and not _straddles(band, x, size):
+                vs.append((x, ys[r], ys[r + 1]))
+    return _build_grid(hs, vs, chars, page_no)
+
+
+def _straddles(band: list[_Ch], x: float, size: float) -> bool:
+    """Whether a run of text (no wide gap) crosses x: the cell spans the boundary."""
+    left = [c for c in band if c.x1 <= x]
+    right = [c for c in band if c.x0 >= x]
+    for a in left:
+        for b in right:
+            if abs(a.cy - b.cy) < 0.5 * size and b.x0 - a.x1 < 0.9 * size:
+                return True
+    return False
+
+
+def _unruled_regions(chars: list[_Ch], taken: list[BBox], page_w: float) -> list[BBox]:
+    """Boxes of tables printed without rulings: 3+ consecutive lines of aligned fragments with numbers."""
+    free = [c for c in chars if c.c not in _WS and not any(b[0] <= c.cx <= b[2] and b[1] <= c.cy <= b[3] for b in taken)]
+    lines = _cluster_lines(free)
+    flags = []
+    for ln in lines:
+        frags = _line_frags(ln)
+        text = "".join(c.c for c in ln)
+        tabular = len(frags) >= 3 and any(_is_num(f) for f in frags) and not _LEADER_RE.search(text) and not text.endswith("。")
+        flags.append(tabular)
+    out: list[BBox] = []
+    i = 0
+    while i < len(lines):
+        if not flags[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(lines) and (
+            flags[j + 1] or (j + 2 < len(lines) and flags[j + 2] and len(_line_frags(lines[j + 1])) <= 2)
+        ):
+            gap = min(c.y0 for c in lines[j + 1]) - max(c.y1 for c in lines[j])
+            if gap > 2.5 * lines[j][0].size:
+                break
+            j += 1
+        if j - i + 1 >= 3:
+            # header lines directly above: several fragments, not prose
+            h = i
+            while h > 0 and i - h < 3:
+                prev = lines[h - 1]
+                gap = min(c.y0 for c in lines[h]) - max(c.y1 for c in prev)
+                t = "".join(c.c for c in prev)
+                if gap > 1.5 * prev[0].size or len(_line_frags(prev)) < 2 or t.endswith(("。", "：", ":")) or _UNIT_RE.search(t):
+                    break
+                h -= 1
+            run = [c for ln in lines[h : j + 1] for c in ln]
+            pad = 1.0
+            box = (
+                min(c.x0 for c in run) - pad,
+                min(c.y0 for c in run) - pad,
+                max(c.x1 for c in run) + pad,
+                max(c.y1 for c in run) + pad,
+            )
+            if box[2] - box[0] >= 0.3 * page_w:
+                out.append(box)
+        i = j + 1
+    return out
+
+
+def _dense_splits(g: _Grid, chars: list[_Ch]) -> list[float]:
+    """Row boundaries missing from a ruled grid: a band whose cells hold several lines of numbers."""
+    xs, ys = g.xs, g.ys
+    nr, nc = len(ys) - 1, len(xs) - 1
+    cells: dict[tuple[int, int], list[_Ch]] = {}
+    for c in chars:
+        cx, cy = c.cx, c.cy
+        if c.c in _WS or not (xs[0] <= cx <= xs[-1] and ys[0] <= cy <= ys[-1]):
+            continue
+        r = min(bisect.bisect_right(ys, cy) - 1, nr - 1)
+        k = min(bisect.bisect_right(xs, cx) - 1, nc - 1)
+        cells.setdefault((r, k), []).append(c)
+    out: list[float] = []
+    dense_rows = sorted(
+        {
+            r
+            for (r, _), col in cells.items()
+            if len(col) > 1
+            and (lines := _cluster_lines(col))
+            and len(lines) >= 2
+            and sum(all(_is_num(f) for f in _line_frags(ln)) for ln in lines) >= 2
+        }
+    )
+    for r in dense_rows:
+        band = [c for (rr, _), col in cells.items() if rr == r for c in col]
+        out += _row_splits(_cluster_lines(band), [])
+    return out
 
 
 def _page_grids(page: pymupdf.Page, chars: list[_Ch], page_no: int) -> list[_Grid]:
@@ -473,29 +702,46 @@ def _page_grids(page: pymupdf.Page, chars: list[_Ch], page_no: int) -> list[_Gri
     hs, vs = _merge_segments(hs), _merge_segments(vs)
     grids: list[_Grid] = []
     for ch_, cv_ in _components(hs, vs):
-        if len(ch_) < 2 or len(cv_) < 2:
+        if len(cv_) < 2 and len(ch_) >= 2:
+            # horizontal rules only (three-line table): columns from the text
+            x0, x1 = min(h[1] for h in ch_), max(h[2] for h in ch_)
+            if x1 - x0 < 0.3 * page.rect.width:
+                continue
+            ys_ = sorted(h[0] for h in ch_)
+            g = _text_grid(chars, (x0, ys_[0], x1, ys_[-1]), ys_, page_no)
+        elif len(ch_) < 2 or len(cv_) < 2:
             continue
-        g = _build_grid(ch_, cv_, chars, page_no)
+        else:
+            g = _build_grid(ch_, cv_, chars, page_no)
+            extra = _dense_splits(g, chars) if g is not None else []
+            if extra and g is not None:
+                # body rows printed without horizontal rules between them
+                ch_ = ch_ + [(y, g.bbox[0], g.bbox[2]) for y in extra]
+                g = _build_grid(ch_, cv_, chars, page_no)
         if g is None:
             continue
         if not any(c.text for row in g.rows for c in row):
             continue  # a frame or decoration without text
         grids.append(g)
+    for box in _unruled_regions(chars, [g.bbox for g in grids], page.rect.width):
+        g = _text_grid(chars, box, [], page_no)
+        if g is not None and len(g.rows) >= 3:
+            grids.append(g)
     grids.sort(key=lambda g: g.bbox[1])
     return grids
 
 
 def _text_lines(raw_lines: list[list[_Ch]], grids: list[_Grid]) -> list[_Line]:
     """Running text: rawdict lines minus characters inside grids, same-row fragments merged."""
-    boxes = [g.bbox for g in grids]
+    boxes = [(b[0] - 1, b[1] - 1, b[2] + 1, b[3] + 1) for b in (g.bbox for g in grids)]
 
     def inside(ch: _Ch) -> bool:
-        cx, cy = ch.cx, ch.cy
-        return any(b[0] - 1 <= cx <= b[2] + 1 and b[1] - 1 <= cy <= b[3] + 1 for b in boxes)
+        cx, cy = (ch.x0 + ch.x1) / 2, (ch.y0 + ch.y1) / 2
+        return any(b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for b in boxes)
 
     frags: list[list[_Ch]] = []
     for ln in raw_lines:
-        keep = [c for c in ln if not inside(c)]
+        keep = [c for c in ln if not inside(c)] if boxes else ln
         if any(c.c not in _WS for c in keep):
             frags.append(keep)
     frags.sort(key=lambda f: (min(c.y0 for c in f), min(c.x0 for c in f)))
@@ -557,6 +803,21 @@ def _rows_of(lines: list[_Line]) -> list[list[_Line]]:
     return rows
 
 
+def _split_unit(g: _Grid) -> None:
+    """A unit broken over two lines ('单位：万' above '元'), as in some Jiangsu tables."""
+    for i, e in enumerate(g.preamble):
+        m = re.search(r"单位\s*[:：]\s*(亿|万|千)$", e)
+        if not m:
+            continue
+        for j, f in enumerate(g.preamble):
+            if j != i and (f == "元" or f.endswith(" 元")):
+                g.unit = m.group(1) + "元"
+                g.preamble[i] = e + "元"
+                g.preamble[j] = f[:-1].rstrip()
+                g.preamble[:] = [x for x in g.preamble if x]
+                return
+
+
 def _read_head(g: _Grid, above: list[_Line], body: float) -> None:
     """Title, number, unit and preamble from the lines just above a grid (walking upward)."""
     title_rows: list[list[_Line]] = []
@@ -593,7 +854,7 @@ def _read_head(g: _Grid, above: list[_Line], body: float) -> None:
                 if rest and not title_done:
                     title_rows.append([_Line([], rest, row[0].bbox, size, row[0].bold)])
                 title_done = title_done or bool(title_rows)
-            elif t.endswith(("。", "；")):
+            elif t.endswith(("。", "；", "：", ":", "，")):
                 break
             else:
                 headish = bool(_TITLE_HINT_RE.search(t)) or size >= body + 1.5 or (all(x.bold for x in row) and len(t) <= 40)
@@ -607,9 +868,38 @@ def _read_head(g: _Grid, above: list[_Line], body: float) -> None:
         for x in row:
             x.used = True
         last_top = rtop
+    if not g.unit:
+        _split_unit(g)
     if title_rows:
         g.title = "".join(r[0].text for r in reversed(title_rows))
     g.has_head = bool(g.title or g.number)
+
+
+def _head_rows_in_grid(g: _Grid) -> None:
+    """Title, number and unit lines printed inside the grid (a first row spanning all columns)."""
+    nc = len(g.xs) - 1
+    while len(g.rows) > 1:
+        first = g.rows[0]
+        cell = first[0]
+        if cell.colspan != nc or cell.rowspan != 1:
+            return
+        t = cell.text.strip()
+        num, rest = _split_number(t)
+        um = _UNIT_RE.search(t)
+        if um or _PREAMBLE_RE.match(t):
+            g.preamble.append(t)
+            g.unit = g.unit or (um.group(1) if um else "")
+        elif num and not g.number:
+            g.number = num
+            g.title = g.title or rest
+        elif t == "" or (not g.title and _TITLE_HINT_RE.search(t)):
+            g.title = g.title or t
+        else:
+            return
+        g.has_head = g.has_head or bool(g.title or g.number)
+        del g.rows[0]
+        g.ys = g.ys[1:]
+        g.bbox = (g.bbox[0], g.ys[0], g.bbox[2], g.bbox[3])
 
 
 def _attach_meta(grids: list[_Grid], lines: list[_Line], page_h: float, body: float) -> set[int]:
@@ -623,6 +913,7 @@ def _attach_meta(grids: list[_Grid], lines: list[_Line], page_h: float, body: fl
         above = [i for i, ln in enumerate(lines) if i not in used and ln.bbox[3] <= g.bbox[1] + 2 and ln.bbox[1] >= top - 1]
         _read_head(g, [lines[i] for i in above], body)
         used.update(i for i in above if lines[i].used)
+        _head_rows_in_grid(g)
         # notes below the grid
         bottom_limit = grids[gi + 1].bbox[1] if gi + 1 < len(grids) else page_h
         below = [
@@ -641,12 +932,65 @@ def _attach_meta(grids: list[_Grid], lines: list[_Line], page_h: float, body: fl
                 if gap > max(4.0 * ln.size, 40.0) or not (_NOTE_RE.search(t) or _EMPTY_NOTE_RE.search(t)):
                     break
                 in_note = True
-            elif gap > 1.2 * ln.size or re.match(r"^(?:[一二三四五六七八九十]+、|第.部分|（[一二三四五六七八九十]+）)", t):
+            elif gap > 1.2 * ln.size or _SECTION_RE.match(t):
                 break
-            g.notes.append(t)
+            if g.notes and not _NOTE_START_RE.match(t):
+                g.notes[-1] = _join_text(g.notes[-1], t)  # a note wrapped over lines
+            else:
+                g.notes.append(t)
             used.add(i)
             last_bot = ln.bbox[3]
     return used
+
+
+def _join_text(a: str, b: str) -> str:
+    """Join two wrapped lines: no space for CJK, one space between Latin words."""
+    if a[-1:].isascii() and a[-1:].isalpha() and b[:1].isascii() and b[:1].isalpha():
+        return a + " " + b
+    return a + b
+
+
+def _gridless_tables(lines: list[_Line], used: set[int], body: float, page_no: int) -> list[tuple[float, RawTable]]:
+    """Tables printed as a title and a note only (no grid): 'no such income, this table is empty'."""
+    out: list[tuple[float, RawTable]] = []
+    order = sorted((i for i in range(len(lines)) if i not in used), key=lambda i: lines[i].bbox[1])
+    for k, i in enumerate(order):
+        ln = lines[i]
+        t = ln.text.strip()
+        num, rest = _split_number(t)
+        title_like = (
+            _TITLE_HINT_RE.search(rest or t) and ln.size >= body + 1.5 and not _SECTION_RE.match(t) and not _LEADER_RE.search(t)
+        ) or (num and not rest)
+        if not title_like or i in used:
+            continue
+        window = [j for j in order[k + 1 : k + 7] if j not in used]
+        note_at = next((j for j in window if _EMPTY_NOTE_RE.search(lines[j].text)), None)
+        if note_at is None:
+            continue
+        table = RawTable(rows=[], pages=[page_no])
+        head = [i] + [j for j in window if lines[j].bbox[1] < lines[note_at].bbox[1]]
+        for j in head:
+            tj = lines[j].text.strip()
+            n2, r2 = _split_number(tj)
+            um = _UNIT_RE.search(tj)
+            if n2 and not table.number:
+                table.number = n2
+                if r2:
+                    table.title = r2
+            elif um or _PREAMBLE_RE.match(tj):
+                table.preamble.append(tj)
+                if um and not table.unit:
+                    table.unit = um.group(1)
+            elif not table.title:
+                table.title = tj
+            else:
+                break
+            used.add(j)
+        table.notes.append(lines[note_at].text.strip())
+        used.add(note_at)
+        if table.title or table.number:
+            out.append((ln.bbox[1], table))
+    return out
 
 
 # ----------------------------------------------------------------------------- assembly
@@ -679,8 +1023,10 @@ def _continue(prev: RawTable, prev_grid: _Grid, g: _Grid) -> bool:
     The continuation may have fewer grid columns (a 合计 row merged across the code
     columns): each of its column lines must coincide with one of the table's.
     """
-    if g.has_head or g.page != prev.pages[-1] + 1:
+    if g.page != prev.pages[-1] + 1:
         return False
+    if g.has_head and not (g.title == prev.title and g.number in ("", prev.number)):
+        return False  # a new table (a repeated identical title still continues)
     pxs = prev_grid.xs
     idx: list[int] = []
     for x in g.xs:
@@ -715,7 +1061,9 @@ def _open(path: Path) -> pymupdf.Document:
         doc = pymupdf.open(path)
     except Exception as e:  # pymupdf raises FileDataError / RuntimeError variants
         raise NotAPdfError(str(path), str(e)) from e
-    if doc.needs_pass or doc.is_encrypted:
+    # only a user password blocks reading; owner-password "no copying" flags are common in
+    # published reports and do not stop text extraction
+    if doc.needs_pass:
         doc.close()
         raise EncryptedPdfError(str(path))
     if not doc.is_pdf:
@@ -727,75 +1075,95 @@ def _open(path: Path) -> pymupdf.Document:
     return doc
 
 
-def _body_size(docs: list[pymupdf.Document]) -> float:
-    """The most common font size of running text (by characters) on a few pages."""
+@dataclass
+class _Page:
+    """What pass 1 read from one page."""
+
+    no: int
+    height: float
+    derot: _Mat | None
+    grids: list[_Grid]
+    raw_lines: list[list[_Ch]]
+
+
+def _body_size(pages: list[_Page]) -> float:
+    """The most common font size of running text, by characters (titles are larger)."""
     counts: dict[float, int] = {}
-    for doc in docs:
-        step = max(1, doc.page_count // 6)
-        for pno in range(0, doc.page_count, step):
-            for b in doc[pno].get_text("dict", flags=_TEXT_FLAGS)["blocks"]:
-                for ln in b.get("lines", []):
-                    for sp in ln["spans"]:
-                        k = round(sp["size"], 1)
-                        counts[k] = counts.get(k, 0) + len(sp["text"].strip())
+    for pg in pages:
+        for ln in pg.raw_lines:
+            for ch in ln:
+                k = round(ch.size, 1)
+                counts[k] = counts.get(k, 0) + 1
     return max(counts, key=lambda k: counts[k]) if counts else 12.0
 
 
 def read_pdf(files: list[Path], progress: Callable[[int], None] | None = None) -> Layout:
-    """Read one report (one PDF, or a narrative PDF then a tables PDF) into a Layout."""
+    """Read one report (one PDF, or a narrative PDF then a tables PDF) into a Layout.
+
+    Cell and line boxes are in each page's text space (unrotated), the space
+    ``page.get_textbox`` takes; to render one on a page with /Rotate use
+    ``pymupdf.Rect(bbox) * page.rotation_matrix`` as the pixmap clip.
+    """
     files = [Path(f) for f in files]
     layout = Layout(blocks=[], sources=[f.name for f in files])
     total_chars = 0
-    page_no = 0
-    prev_table: RawTable | None = None
-    prev_grid: _Grid | None = None
-    docs: list[pymupdf.Document] = []
-    try:
-        for p in files:
-            docs.append(_open(p))
-        body_size = _body_size(docs)
-        for path, doc in zip(files, docs, strict=True):
+    pages: list[_Page] = []
+    for path in files:
+        doc = _open(path)
+        try:
             for pno in range(doc.page_count):
                 try:
                     page = doc[pno]
                     chars, raw_lines = _page_chars(page)
-                    grids = _page_grids(page, chars, page_no + 1)
+                    grids = _page_grids(page, chars, len(pages) + 1)
                 except Exception as e:
                     raise NotAPdfError(str(path), f"page {pno + 1} cannot be read ({e})") from e
-                page_no += 1
                 rect = page.rect
-                layout.page_sizes[page_no] = (round(rect.width, 2), round(rect.height, 2))
-                layout.file_pages[page_no] = (path.name, pno + 1)
+                pages.append(_Page(len(pages) + 1, rect.height, _derot(page), grids, raw_lines))
+                layout.page_sizes[len(pages)] = (round(rect.width, 2), round(rect.height, 2))
+                layout.file_pages[len(pages)] = (path.name, pno + 1)
                 total_chars += sum(1 for c in chars if c.c not in _WS)
-                lines = [ln for ln in _text_lines(raw_lines, grids) if not _is_margin_noise(ln, rect.height)]
-                used = _attach_meta(grids, lines, rect.height, body_size)
-                for g in grids:
-                    for row in g.rows:
-                        for cell in row:
-                            if cell.bbox is not None:
-                                cell.bbox = _unrotate(cell.bbox, page)
-                items: list[tuple[float, int, object]] = [(g.bbox[1], 1, g) for g in grids]
-                items += [(ln.bbox[1], 0, ln) for i, ln in enumerate(lines) if i not in used]
-                items.sort(key=lambda t: (t[0], t[1]))
-                for _, _, it in items:
-                    if isinstance(it, _Grid):
-                        if prev_table is not None and prev_grid is not None and _continue(prev_table, prev_grid, it):
-                            prev_grid = it
-                            continue
-                        prev_table, prev_grid = _to_table(it), it
-                        layout.blocks.append(prev_table)
-                    else:
-                        assert isinstance(it, _Line)
-                        layout.blocks.append(
-                            TextLine(it.text, page=page_no, bbox=_unrotate(it.bbox, page), size=it.size, bold=it.bold)
-                        )
-                        prev_table = prev_grid = None
                 if progress:
                     progress(1)
-    finally:
-        for doc in docs:
+        finally:
             doc.close()
-    layout.page_count = page_no
+    layout.page_count = len(pages)
     if total_chars == 0:
         raise NoTextLayerError(", ".join(str(f) for f in files))
+    body_size = _body_size(pages)
+    prev_table: RawTable | None = None
+    prev_grid: _Grid | None = None
+    for pg in pages:
+        grids = pg.grids
+        lines = [ln for ln in _text_lines(pg.raw_lines, grids) if not _is_margin_noise(ln, pg.height)]
+        used = _attach_meta(grids, lines, pg.height, body_size)
+        for g in grids:
+            for row in g.rows:
+                for cell in row:
+                    if cell.bbox is not None:
+                        cell.bbox = _unrotate(cell.bbox, pg.derot)
+        items: list[tuple[float, int, object]] = [(g.bbox[1], 1, g) for g in grids]
+        items += [(y, 1, t) for y, t in _gridless_tables(lines, used, body_size, pg.no)]
+        items += [(ln.bbox[1], 0, ln) for i, ln in enumerate(lines) if i not in used]
+        items.sort(key=lambda t: (t[0], t[1]))
+        for _, _, it in items:
+            if isinstance(it, RawTable):
+                layout.blocks.append(it)
+                prev_table = prev_grid = None
+            elif isinstance(it, _Grid):
+                if prev_table is not None and prev_grid is not None and _continue(prev_table, prev_grid, it):
+                    prev_grid = it
+                    continue
+                prev_table, prev_grid = _to_table(it), it
+                layout.blocks.append(prev_table)
+            else:
+                assert isinstance(it, _Line)
+                layout.blocks.append(TextLine(it.text, page=pg.no, bbox=_unrotate(it.bbox, pg.derot), size=it.size, bold=it.bold))
+                prev_table = prev_grid = None
+    log.debug(
+        "%s: %d pages, %d tables",
+        ", ".join(layout.sources),
+        layout.page_count,
+        sum(isinstance(b, RawTable) for b in layout.blocks),
+    )
     return layout

@@ -160,7 +160,7 @@ def _header_count(g: Grid) -> int:
             h += 1
         return h
     h = 0
-    while h < limit and not _is_data_row(g.text[h]):
+    while h < limit and not _is_data_row(g.text[h]) and all(c.readable for c in g.cells[h]):
         h += 1
     if h >= g.nrows:  # an empty table: everything reads as header
         return h
@@ -225,7 +225,7 @@ def _column_paths(g: Grid, h: int, value_cols: list[int], groups: list[list[int]
         for i in range(h):
             if _is_colnum_row(g.text[i]):
                 numbered = [j for j, x in enumerate(g.text[i]) if _INT_RE.match(x)]
-        _text_shift_to_numbered([r for r in hdr if not _is_colnum_row(r)] and hdr, numbered)
+        _text_shift_to_numbered(hdr, numbered)
         _realign_text_header(hdr, value_cols)
         # left-fill within the span of the parent label
         parent_id = [0] * g.ncols
@@ -297,13 +297,14 @@ class Group:
     rowno_cols: list[int] = field(default_factory=list)
 
 
-def _roles(g: Grid, h: int, paths_hint: list[str]) -> list[str]:
+def _roles(g: Grid, h: int) -> list[str]:
     body = [g.text[i] for i in range(h, g.nrows)]
     hdr_text = ["".join(g.filled[i][j] for i in range(h)) for j in range(g.ncols)]
     hdr_last = [next((g.filled[i][j] for i in range(h - 1, -1, -1) if g.filled[i][j]), "") for j in range(g.ncols)]
     roles = []
     for j in range(g.ncols):
-        vals = [r[j] for r in body if r[j]]
+        # an unreadable cell stands for a figure: count it as a number
+        vals = [r[j] if g.cells[h + k][j].readable else "0" for k, r in enumerate(body) if r[j]]
         hd = hdr_last[j] if hdr_last[j] in ("类", "款", "项") else hdr_text[j]
         nums = codes = parts = ints = texts = nas = 0
         for v in vals:
@@ -421,7 +422,9 @@ def _add_fact(
         return None
     if not cell.readable:
         status, value = "unreadable", None
-        ctx.problems.append(f"{ctx.title or ctx.table_id}: unreadable cell at row {row_label!r} column {column!r} (page {cell.page})")
+        ctx.problems.append(
+            f"{ctx.title or ctx.table_id}: unreadable cell at row {row_label!r} column {column!r} (page {cell.page})"
+        )
     u = unit if unit is not None else _unit_for(ctx, row_label, column, pct)
     if pct and u != "%":
         u = "%"
@@ -487,7 +490,7 @@ def _interpret_grid(ctx: _Ctx) -> None:
     if g.nrows == 0 or g.ncols == 0:
         return
     h = _header_count(g)
-    roles = _roles(g, h, [])
+    roles = _roles(g, h)
     # text form: a 合计 row printed one column to the left (label in a code column, numbers in the label column)
     if not g.has_spans:
         label_cols = [j for j, r in enumerate(roles) if r == "label"]
@@ -534,7 +537,7 @@ def _interpret_grid(ctx: _Ctx) -> None:
                     if label.endswith("合计") and not code and j == gr.value_cols[-1]:
                         empty_totals.append((body_index, j, label, gr))
                     continue
-                col = paths[j] or ("金额" if not ctx.raw.unit == "" else "")
+                col = paths[j] or "金额"
                 hc = header_cells.get(j)
                 f = _add_fact(
                     ctx,
@@ -550,9 +553,10 @@ def _interpret_grid(ctx: _Ctx) -> None:
                 )
                 if f and not code and not label and (gr.code_cols or gr.label_cols) and f.status == "ok":
                     orphans.append((body_index, j, f))
+    if ctx.kind in ("basic_expenditure_by_economic_class", "project_expenditure_by_economic_class"):
+        _flag_foreign_codes(ctx, g, h, groups)
     # a figure printed without code or name (sample 公开06表: 公用经费合计 108.77 in the last row's cell)
     for body_index, j, f in orphans:
-        cands = [t for t in empty_totals if t[0] > body_index or t[0] == body_index]
         cands = [t for t in empty_totals if t[3].value_cols and abs(t[0] - body_index) <= 2]
         msg = (
             f"{ctx.raw.number or ctx.title}: the figure {f.raw} is printed in row {body_index + 1}, column {j + 1} "
@@ -574,6 +578,24 @@ def _interpret_grid(ctx: _Ctx) -> None:
             )
         else:
             ctx.problems.append(msg)
+
+
+def _flag_foreign_codes(ctx: _Ctx, g: Grid, h: int, groups: list[Group]) -> None:
+    """Economic-class codes start with 3 (or 5 for government-fund classes); another first digit is a typo
+    (sample 公开07表 prints 20921 for 30921 文物和陈列品购置). Kept as printed, reported."""
+    for i in range(h, g.nrows):
+        for gr in groups:
+            code, label = _row_code_label(g, i, gr)
+            if code and code[0] not in "35":
+                neighbours = [_row_code_label(g, k, gr)[0] for k in (i - 1, i + 1) if h <= k < g.nrows]
+                hint = ""
+                for nb in neighbours:
+                    if nb and len(nb) == len(code) and nb[0] == "3" and nb[1:3] == code[1:3]:
+                        hint = f"; probably {nb[0]}{code[1:]}"
+                        break
+                ctx.problems.append(
+                    f"{ctx.raw.number or ctx.title}: code {code} ({label}) is not an economic classification code{hint}"
+                )
 
 
 # --------------------------------------------------------------------------- performance forms
@@ -601,7 +623,9 @@ def _interpret_form(ctx: _Ctx) -> None:
         if first in ("项目名称",) and len(nonempty) > 1:
             project = nonempty[1][1]
             continue
-        if first in ("主管部门", "部门名称", "内容", "财年") or first.startswith(("年度总体目标", "年度总体", "部门总体目标", "绩效指标")):
+        if first in ("主管部门", "部门名称", "内容", "财年") or first.startswith(
+            ("年度总体目标", "年度总体", "部门总体目标", "绩效指标")
+        ):
             mode = "skip" if (first in ("财年",) or first.startswith(("年度总体", "绩效指标"))) else mode
             continue
         if re.match(r"^[一二三四五六七八九十]+、", first) and len(nonempty) == 1:
@@ -641,21 +665,41 @@ def _interpret_form(ctx: _Ctx) -> None:
             label = next((x for j, x in nonempty if j < min(header) and not x.startswith("项目资金")), "")
             if not label:
                 continue
-            row_label = project if (label == "年度资金总额" and project) else (f"{project}{COLUMN_SEP}{label}" if project else label)
+            row_label = (
+                project if (label == "年度资金总额" and project) else (f"{project}{COLUMN_SEP}{label}" if project else label)
+            )
             for j, hname in header.items():
                 if raw_row[j]:
                     u = "%" if "率" in hname else ("分" if hname in ("分值", "得分") else fund_unit)
-                    _add_fact(ctx, row_index=i, col_index=j, cell=g.cells[i][j], code=None, row_label=row_label, column=hname, unit=u)
+                    _add_fact(
+                        ctx, row_index=i, col_index=j, cell=g.cells[i][j], code=None, row_label=row_label, column=hname, unit=u
+                    )
         elif mode == "ind":
             if first in ("总分",):
                 for j, x in nonempty[1:]:
                     hname = header.get(j, "")
                     if hname in ("分值", "得分"):
-                        _add_fact(ctx, row_index=i, col_index=j, cell=g.cells[i][j], code=None,
-                                  row_label=f"{project}{COLUMN_SEP}总分" if project else "总分", column=hname, unit="分")
+                        _add_fact(
+                            ctx,
+                            row_index=i,
+                            col_index=j,
+                            cell=g.cells[i][j],
+                            code=None,
+                            row_label=f"{project}{COLUMN_SEP}总分" if project else "总分",
+                            column=hname,
+                            unit="分",
+                        )
                     elif not _NUM_RE.match(x):
-                        _add_fact(ctx, row_index=i, col_index=j, cell=g.cells[i][j], code=None,
-                                  row_label=f"{project}{COLUMN_SEP}总分" if project else "总分", column="自评等级", unit="")
+                        _add_fact(
+                            ctx,
+                            row_index=i,
+                            col_index=j,
+                            cell=g.cells[i][j],
+                            code=None,
+                            row_label=f"{project}{COLUMN_SEP}总分" if project else "总分",
+                            column="自评等级",
+                            unit="",
+                        )
                 continue
             if first.startswith("其他需"):
                 continue
@@ -695,8 +739,16 @@ def _interpret_form(ctx: _Ctx) -> None:
                     u = ctx.unit or "万元"
                 else:
                     u = ""
-                _add_fact(ctx, row_index=i, col_index=j, cell=g.cells[i][j], code=None, row_label=row_label,
-                          column=_UNIT_IN_HEADER_RE.sub("", hname), unit=u)
+                _add_fact(
+                    ctx,
+                    row_index=i,
+                    col_index=j,
+                    cell=g.cells[i][j],
+                    code=None,
+                    row_label=row_label,
+                    column=_UNIT_IN_HEADER_RE.sub("", hname),
+                    unit=u,
+                )
 
 
 # --------------------------------------------------------------------------- entry
@@ -720,15 +772,18 @@ def interpret_tables(layout: Layout, meta: ReportMeta) -> tuple[list[TableInfo],
     tables: list[TableInfo] = []
     facts: list[Fact] = []
     problems: list[str] = []
+    raws = [b for b in layout.blocks if isinstance(b, RawTable) and b.rows]
+    printed_units = [u for u in (b.unit or _unit_from_preamble(b) for b in raws) if u]
     n = 0
-    for b in layout.blocks:
-        if not isinstance(b, RawTable) or not b.rows:
-            continue
+    for b in raws:
         n += 1
         table_id = f"t{n:02d}"
         title = norm(b.title)
         kind = _kind_for(b)
         unit = b.unit or _unit_from_preamble(b)
+        if not unit and kind not in _FORM_KINDS and printed_units and len(set(printed_units)) == 1:
+            unit = printed_units[0]
+            problems.append(f"{title or table_id}: no unit line found; read in {unit} like every other table of the report")
         ctx = _Ctx(meta=meta, table_id=table_id, raw=b, kind=kind, title=title, unit=unit, facts=[], problems=problems)
         try:
             if kind == "performance_narrative":
@@ -741,7 +796,8 @@ def interpret_tables(layout: Layout, meta: ReportMeta) -> tuple[list[TableInfo],
             log.exception("table %s (%s) of %s could not be interpreted", table_id, title, meta.report_id)
             problems.append(f"{title or table_id}: could not be interpreted ({type(e).__name__}: {e})")
             ctx.facts = []
-        numeric = [f for f in ctx.facts if f.status in ("ok", "text")]
+        # a table printing only zeros (合计 0) has no figures either: "no such income" is its answer
+        numeric = [f for f in ctx.facts if f.status == "text" or (f.status == "ok" and f.value != 0)]
         note = " ".join(x.strip() for x in b.notes if x.strip())
         tables.append(
             TableInfo(
@@ -760,6 +816,9 @@ def interpret_tables(layout: Layout, meta: ReportMeta) -> tuple[list[TableInfo],
         facts.extend(ctx.facts)
     _fill_names(facts)
     return tables, facts, problems
+
+
+_FORM_KINDS = ("project_performance", "performance_indicators", "performance_narrative", "other")
 
 
 def _unit_from_preamble(b: RawTable) -> str:
