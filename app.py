@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import io
 import logging
 import re
 import socket
@@ -467,10 +468,13 @@ def facts_csv(state: AppState, report_id: str | None, table_id: str | None, row_
 
 
 THREE_PUBLIC = [
-    ("因公出国", "因公出国（境）费", "出国"),
-    ("公务用车购置及运行", "公务用车购置及运行维护费", "用车"),
-    ("公务接待", "公务接待费", "接待"),
+    ("total", "“三公”经费合计", "合计"),
+    ("overseas", "因公出国（境）费", "出国"),
+    ("vehicles", "公务用车购置及运行维护费", "用车"),
+    ("reception", "公务接待费", "接待"),
 ]
+MEASURES = ["预算数", "全年预算数", "决算数"]
+_VEHICLE_PARTS = re.compile(r"›\s*(公务用车)?(购置费|运行维护费|运行费)\s*(›|$)")
 
 
 def _money(df: pd.DataFrame) -> pd.DataFrame:
@@ -479,83 +483,105 @@ def _money(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _is_actual(col: str) -> bool:
-    return "决算" in col or "实际" in col or "执行数" in col
+def _tp_item(key: str) -> str | None:
+    """Which 三公 item a cell is about, from its row label and column path together.
 
-
-def _pick_column(cols: list[str], kind: str) -> str | None:
-    """The column of a 三公 table that holds the actual (决算) or the budget (预算) amount."""
-    cols = list(dict.fromkeys(cols))
-    if kind == "决算":
-        for c in cols:
-            if _is_actual(c):
-                return c
-    for c in cols:
-        if "预算" in c and "全年" not in c and not _is_actual(c):
-            return c
-    return cols[0] if cols else None
-
-
-def _three_public_rows(df: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
-    """(label, short label, money facts of that row) for the 三公 total and its three parts.
-
-    ``df``: money facts of one report's 三公 tables; the first table is used (公开10表 before 公开11表),
-    and the first matching row of each item (the item itself, before its sub-rows).
+    Tables print the items as rows (Yunnan: 3.公务接待费 …) or as columns (Shanghai, Jiangsu:
+    “三公”经费 › 公务接待费 › 预算数); sub-items (国内接待费, 公务用车购置费 …) are not items.
     """
-    if not len(df):
-        return []
-    df = df[df.table_id == sorted(df.table_id.unique(), key=lambda t: (len(t), t))[0]]
-    total = df[df.row_label.str.contains("三公|合计", na=False)]
-    parts = [("“三公”经费合计", "合计", total)] + [
-        (label, short, df[df.row_label.str.contains(key, regex=False, na=False)]) for key, label, short in THREE_PUBLIC
+    if "因公出国" in key and not re.search(r"团组|人次|人数", key):
+        return "overseas"
+    if "公务用车购置及运行" in key and not _VEHICLE_PARTS.search(key) and not re.search(r"（辆）|\(辆\)|购置数|保有量", key):
+        return "vehicles"
+    if "公务接待费" in key:
+        return "reception"
+    if re.search(r"会议费|培训费|机关运行", key):
+        return None
+    if ("三公" in key and re.search(r"合计|小计", key)) or re.search(r"支出合计", key):
+        return "total"
+    return None
+
+
+def _tp_measure(key: str, kind: str) -> str:
+    if "决算" in key or "实际" in key or "执行数" in key:
+        return "决算数"
+    if "全年预算" in key:
+        return "全年预算数"
+    if "预算" in key:
+        return "预算数"
+    return "预算数" if kind == "预算" else "决算数"
+
+
+def three_public_figures(idx: IndexData, report_id: str) -> pd.DataFrame:
+    """The 三公 total and its three parts of one report, per measure (预算数 / 全年预算数 / 决算数), in 万元.
+
+    The first 三公 table of the report is used (公开10表 before 公开11表); the first cell of each
+    (item, measure) wins (the item's own row before its sub-rows).
+    """
+    cols = ["item", "项目", "短名", "口径", "万元"]
+    meta = idx.report(report_id)
+    df = _money(idx.facts[(idx.facts.report_id == report_id) & (idx.facts.table_kind == "three_public_expenses")])
+    if meta is None or not len(df):
+        return pd.DataFrame(columns=cols)
+    df = df[df.table_id == sorted(df.table_id.unique(), key=lambda t: (len(t), t))[0]].sort_values("row_index", kind="stable")
+    names = {k: (label, short) for k, label, short in THREE_PUBLIC}
+    seen: dict[tuple[str, str], float] = {}
+    for r in df.itertuples():
+        key = f"{r.row_label} › {r.column}"
+        item = _tp_item(key)
+        if item is None:
+            continue
+        seen.setdefault((item, _tp_measure(key, meta.kind)), float(r.万元))
+    order = {k: i for i, (k, _, _) in enumerate(THREE_PUBLIC)}
+    rows = [
+        (item, names[item][0], names[item][1], measure, v)
+        for (item, measure), v in sorted(seen.items(), key=lambda kv: (order[kv[0][0]], MEASURES.index(kv[0][1])))
     ]
-    out = []
-    for label, short, part in parts:
-        if len(part):
-            first = part.sort_values("row_index").row_index.iloc[0]
-            out.append((label, short, part[part.row_index == first]))
-    return out
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _headline_measure(fig: pd.DataFrame, kind: str) -> str:
+    """决算数 for final accounts (when printed), else the budget."""
+    have = set(fig["口径"])
+    for m in ["决算数", "全年预算数", "预算数"] if kind == "决算" else ["预算数", "全年预算数", "决算数"]:
+        if m in have:
+            return m
+    return "预算数"
 
 
 def chart_three_public(state: AppState, report_id: str | None) -> pd.DataFrame:
     """三公 breakdown of a report: the three parts, in 万元 (actual for 决算 reports, budget otherwise)."""
     empty = pd.DataFrame({"项目": [], "万元": []})
     idx = state.index()
-    if idx is None or not report_id:
+    meta = idx.report(report_id) if idx is not None and report_id else None
+    if meta is None:
         return empty
-    meta = idx.report(report_id)
-    df = _money(idx.facts[(idx.facts.report_id == report_id) & (idx.facts.table_kind == "three_public_expenses")])
-    if not len(df) or meta is None:
+    fig = three_public_figures(idx, meta.report_id)
+    if not len(fig):
         return empty
-    rows = []
-    for label, _short, part in _three_public_rows(df):
-        if "合计" in label:
-            continue
-        col = _pick_column(part.column.tolist(), meta.kind)
-        hit = part[part.column == col]
-        if len(hit):
-            rows.append({"项目": label, "万元": float(hit.iloc[0]["万元"])})
-    return pd.DataFrame(rows) if rows else empty
+    m = _headline_measure(fig, meta.kind)
+    out = fig[(fig["口径"] == m) & (fig["item"] != "total")][["项目", "万元"]].reset_index(drop=True)
+    if meta.kind == "决算" and m != "决算数":  # the actual is not printed: say which figure this is
+        out["项目"] = [f"{x}（{m}）" for x in out["项目"]]
+    return out if len(out) else empty
 
 
 def chart_budget_vs_actual(state: AppState, report_id: str | None) -> pd.DataFrame:
-    """三公 items: initial budget, full-year budget and actual side by side (final-accounts reports)."""
+    """三公 items: initial budget, full-year budget and actual side by side."""
     empty = pd.DataFrame({"项目": [], "万元": [], "口径": []})
     idx = state.index()
     if idx is None or not report_id:
         return empty
-    df = _money(idx.facts[(idx.facts.report_id == report_id) & (idx.facts.table_kind == "three_public_expenses")])
-    rows = []
-    for _label, short, part in _three_public_rows(df):
-        seen: set[str] = set()
-        for r in part.itertuples():
-            col = str(r.column)
-            measure = "决算数" if _is_actual(col) else ("全年预算数" if "全年" in col else ("预算数" if "预算" in col else None))
-            if measure is None or measure in seen:
-                continue
-            seen.add(measure)
-            rows.append({"项目": f"{short}·{measure.removesuffix('数')}", "万元": float(r.万元), "口径": measure})
-    return pd.DataFrame(rows) if rows else empty
+    fig = three_public_figures(idx, report_id)
+    if not len(fig):
+        return empty
+    return pd.DataFrame(
+        {
+            "项目": [f"{s}·{m.removesuffix('数')}" for s, m in zip(fig["短名"], fig["口径"], strict=True)],
+            "万元": fig["万元"],
+            "口径": fig["口径"],
+        }
+    )
 
 
 def _plot(df: pd.DataFrame, x: str) -> Any:
@@ -584,7 +610,7 @@ def chart_by_function(state: AppState, report_id: str | None) -> pd.DataFrame:
     return empty
 
 
-CROSS_ITEMS = ["“三公”经费合计", "公务接待费", "因公出国（境）费", "公务用车购置及运行维护费"]
+CROSS_ITEMS = [label for _, label, _ in THREE_PUBLIC]
 
 
 def chart_across(state: AppState, item: str | None) -> pd.DataFrame:
@@ -593,17 +619,18 @@ def chart_across(state: AppState, item: str | None) -> pd.DataFrame:
     idx = state.index()
     if idx is None or item not in CROSS_ITEMS:
         return empty
-    facts = _money(idx.facts[idx.facts.table_kind == "three_public_expenses"])
     rows = []
-    for r in idx.reports:
-        for label, _short, part in _three_public_rows(facts[facts.report_id == r.report_id]):
-            if label != item:
-                continue
-            col = _pick_column(part.column.tolist(), r.kind)
-            hit = part[part.column == col]
-            if len(hit):
-                short = re.sub(r"^(中共)?(上海市|江苏省|云南省)", "", r.department)
-                rows.append({"报告": f"{short} {r.year}{r.kind}", "万元": float(hit.iloc[0]["万元"]), "类型": r.kind})
+    for r in sorted(idx.reports, key=lambda r: (r.department, r.year)):
+        fig = three_public_figures(idx, r.report_id)
+        fig = fig[fig["项目"] == item]
+        if not len(fig):
+            continue
+        hit = fig[fig["口径"] == ("决算数" if r.kind == "决算" else "预算数")]  # never show a budget as an actual
+        if not len(hit):
+            continue
+        short = re.sub(r"^上海市普陀区(人民政府)?", "普陀区", r.department)
+        scope = "（单位）" if r.scope == "单位" else ""
+        rows.append({"报告": f"{short}{scope} {r.year}{r.kind}", "万元": float(hit.iloc[0]["万元"]), "类型": r.kind})
     return pd.DataFrame(rows) if rows else empty
 
 
@@ -783,13 +810,11 @@ def build_app(index_dir: Path | str | AppState, *, ask_fn: AskFn | None = None, 
                             "sources",
                         )
                         source_img = L(
-                            gr.Gallery(
+                            gr.Image(
                                 label=T["source_view"][0],
                                 visible=False,
                                 interactive=False,
-                                columns=1,
-                                height="auto",
-                                object_fit="contain",
+                                type="filepath",
                                 format="png",
                                 elem_id="fqa-source-img",
                                 buttons=["download", "fullscreen"],
@@ -1097,33 +1122,44 @@ def build_app(index_dir: Path | str | AppState, *, ask_fn: AskFn | None = None, 
     return demo
 
 
-def source_images(state: AppState, item: str | list[str], caption: str = "") -> list[tuple[str, str]]:
-    """The printed page regions behind a fact, several facts (a computed answer), or a chunk, as (png path, caption).
+def source_image(state: AppState, item: str | list[str]) -> str | None:
+    """A PNG of the printed page region(s) behind a fact, several facts (a computed answer), or a chunk.
 
-    [] when there is no page image (the plain-text sample) or the source viewer is not available.
+    Regions on several pages are stacked into one image. None when there is no page image
+    (the plain-text sample) or the source viewer is not available.
     """
     idx = state.index()
     if idx is None or not item:
-        return []
+        return None
     try:
         from assistant.source import render  # the source viewer (optional module)
 
         pngs = render(idx, item)
     except ImportError:
-        return []
+        return None
     except FiscalQAError as e:  # no page image: the caller shows the row as text
         log.info("no page image: %s", e)
-        return []
+        return None
     except Exception:
         log.exception("rendering the source of %s failed", item)
-        return []
-    d = Path(tempfile.mkdtemp(prefix="fiscalqa-src-"))
-    out = []
-    for i, png in enumerate(pngs):
-        path = d / f"source-{i + 1}.png"
-        path.write_bytes(png)
-        out.append((str(path), caption))
-    return out
+        return None
+    if not pngs:
+        return None
+    path = Path(tempfile.mkdtemp(prefix="fiscalqa-src-")) / "source.png"
+    if len(pngs) == 1:
+        path.write_bytes(pngs[0])
+        return str(path)
+    from PIL import Image
+
+    images = [Image.open(io.BytesIO(p)).convert("RGB") for p in pngs]
+    gap = 12
+    sheet = Image.new("RGB", (max(i.width for i in images), sum(i.height for i in images) + gap * (len(images) - 1)), "#cbd5e1")
+    y = 0
+    for im in images:
+        sheet.paste(im, (0, y))
+        y += im.height + gap
+    sheet.save(path)
+    return str(path)
 
 
 def _cite_caption(c: Citation) -> str:
@@ -1133,31 +1169,27 @@ def _cite_caption(c: Citation) -> str:
 
 
 def answer_sources(state: AppState, past: list[Answer]) -> tuple:
-    """(gallery, text) after an answer: every cited cell outlined on its page (all cells of a computed answer)."""
+    """(image, text) after an answer: every cited cell outlined on its page (all cells of a computed answer)."""
     a = past[-1] if past else None
     if a is None:
         return gr.update(value=None, visible=False), gr.update(visible=False)
     fact_ids = [c.fact_id for c in a.citations if c.fact_id]
-    shots = (
-        source_images(state, fact_ids, " + ".join(dict.fromkeys(c.row or "" for c in a.citations if c.fact_id)))
-        if fact_ids
-        else []
-    )
-    if not shots:
-        shots = [s for c in a.citations if c.chunk_id for s in source_images(state, c.chunk_id, _cite_caption(c))][:2]
-    return gr.update(value=shots or None, visible=bool(shots)), gr.update(visible=False)
+    shot = source_image(state, fact_ids) if fact_ids else None
+    if shot is None:
+        shot = next((s for c in a.citations if c.chunk_id and (s := source_image(state, c.chunk_id))), None)
+    return gr.update(value=shot, visible=shot is not None), gr.update(visible=False)
 
 
 def render_source(state: AppState, a: Answer, row: int) -> tuple:
-    """(gallery update, text update) for citation ``row`` of an answer: its printed page region, or the row as text."""
+    """(image update, text update) for citation ``row`` of an answer: its printed page region, or the row as text."""
     c = a.citations[row]
     item = c.fact_id or c.chunk_id
     text = _cite_caption(c) + (f"\n\n> {html.escape(_short(c.text, 400))}" if c.text else "")
-    shots = source_images(state, item, _cite_caption(c)) if item else []
+    shot = source_image(state, item) if item else None
     idx = state.index()
-    if not shots and c.fact_id and idx is not None:
+    if shot is None and c.fact_id and idx is not None:
         text += "\n\n" + fact_row_markdown(idx, c.fact_id)
-    return gr.update(value=shots or None, visible=bool(shots)), gr.update(value=text, visible=True)
+    return gr.update(value=shot, visible=shot is not None), gr.update(value=text, visible=True)
 
 
 def fact_row_markdown(idx: IndexData, fact_id: str) -> str:

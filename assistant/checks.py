@@ -182,6 +182,8 @@ def _compare(
     use_wan: bool = False,
     note: str = "",
 ) -> None:
+    if use_wan and len({c.get("unit") for c in [total, *parts] if c}) == 1:
+        use_wan = False  # same unit on both sides: compare (and report) the figures as printed
     key = "value_wan" if use_wan else "value"
     st = stated if stated is not None else (total[key] if total is not None and total.get(key) is not None else ZERO)
     comp = sum((p[key] for p in parts if p.get(key) is not None), ZERO)
@@ -196,18 +198,18 @@ def _compare(
             part_cells=[_cell(p) for p in parts],
             note=note,
         )
-        if _within_rounding(st, comp, [total, *parts], len(parts), use_wan):
+        if _within_rounding(st, comp, [total, *parts], len(parts)):
             fail.note = (fail.note + "; " if fail.note else "") + "within the rounding of figures printed to 0.01 万元"
             res.rounding.append(fail)
             ok, fail = True, None
     res.record(check, ok, fail)
 
 
-def _within_rounding(stated: Decimal, computed: Decimal, cells: list[dict[str, Any] | None], n: int, use_wan: bool) -> bool:
+def _within_rounding(stated: Decimal, computed: Decimal, cells: list[dict[str, Any] | None], n: int) -> bool:
     """万元 figures printed to two decimals are each rounded from yuan: a sum of n of them may be off by
     up to 0.005 × (n + 1). Only for 万元 figures (元 tables are exact integers)."""
     units = {c.get("unit") for c in cells if c}
-    if not use_wan and units - {"万元"}:
+    if units != {"万元"}:
         return False
     for c in cells:
         if c and c.get("value") is not None and c["value"].as_tuple().exponent < -2:

@@ -661,7 +661,7 @@ def render_table(runs: dict[str, RunSummary], *, title: str) -> Any:
     return t
 
 
-def render_failures(name: str, summary: RunSummary, limit: int = 60) -> list[str]:
+def render_failures(name: str, summary: RunSummary, limit: int = 250) -> list[str]:
     """One line per question that was not fully right (wrong answer, wrong route or retrieval miss)."""
     fs = summary.failures
     lines = [f"{name}: {len(fs)} question(s) not fully right" + (f" (first {limit})" if len(fs) > limit else "")]

@@ -34,6 +34,7 @@ import pandas as pd
 
 from assistant.errors import FiscalQAError, UnknownReportError
 from assistant.models import ReportMeta
+from assistant.store import IndexData
 
 log = logging.getLogger(__name__)
 
@@ -1851,8 +1852,7 @@ def _source_layout(index: Any, meta: ReportMeta) -> Any:
         if files:
             from assistant.ingest import read_layout
 
-            if all(f.suffix.lower() == ".txt" for f in files) or any(f.suffix.lower() == ".pdf" for f in files):
-                layout = read_layout(files)
+            layout = read_layout(files)
     except Exception as e:  # the layout only adds detail; the review goes on without it
         log.info("source layout of %s not available: %s", meta.report_id, e)
     cache[meta.report_id] = layout
@@ -1864,7 +1864,7 @@ def _chunk_no(chunk_id: str) -> int:
     return int(m.group(1)) if m else 0
 
 
-def resolve_report(index: Any, report: str) -> ReportMeta:
+def resolve_report(index: IndexData, report: str) -> ReportMeta:
     """A report id, or a unique department / id substring, → its ReportMeta."""
     exact = [r for r in index.reports if r.report_id == report]
     if exact:
@@ -1878,7 +1878,7 @@ def resolve_report(index: Any, report: str) -> ReportMeta:
     raise UnknownReportError(report, known)
 
 
-def review_report(index: Any, report_id: str) -> Review:
+def review_report(index: IndexData, report_id: str) -> Review:
     """Findings and suggested questions for one ingested report."""
     meta = resolve_report(index, report_id)
     cache: dict[str, _Ctx] = {}

@@ -111,7 +111,8 @@ def render_region(index: IndexData, region: Region, *, zoom: float = ZOOM) -> by
         for b in region.outline:
             page.draw_rect(pymupdf.Rect(b) + (-1.5, -1.5, 1.5, 1.5), color=OUTLINE, width=1.6)
         # Context: the cells, their row and header, widened to the page width so the row label shows.
-        area = _union(region.outline + region.shade_row + region.shade_header)
+        # Boxes are in the page's unrotated text space; the clip is on-screen (rotated pages: Jiangsu tables).
+        area = _union(region.outline + region.shade_row + region.shade_header) * page.rotation_matrix
         clip = pymupdf.Rect(page.rect.x0, area.y0 - MARGIN, page.rect.x1, area.y1 + MARGIN) & page.rect
         pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), clip=clip, alpha=False)
         return pix.tobytes("png")

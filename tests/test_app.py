@@ -14,6 +14,7 @@ import app
 from assistant.export import answers_csv, answers_markdown
 from assistant.models import FACT_COLUMNS, Answer, Citation, ReportMeta
 from assistant.store import IndexData, current_version
+from tests.conftest import needs_corpus
 
 RID = "00_yunnan_qujing_touzicujinju_2023_juesuan"
 RECEPTION_Q = "how much was spent on reception in 2023"
@@ -334,3 +335,25 @@ def test_widget_only_server_routes(fake_state: app.AppState) -> None:
         assert "50.00" in _client(srv.url + "/widget/").predict("2023年公务接待费是多少？", fn_index=0)
     finally:
         srv.close()
+
+
+@needs_corpus
+def test_three_public_charts_across_the_corpus(corpus_index: IndexData) -> None:
+    """三公 items as rows (Yunnan) or as columns (Shanghai, Jiangsu); a printed budget is never shown as an actual."""
+    st = app.AppState(Path(corpus_index.path).parent)
+    across = dict(zip(app.chart_across(st, "公务接待费")["报告"], app.chart_across(st, "公务接待费")["万元"], strict=True))
+    assert across["江苏省高级人民法院 2019预算"] == 86.95
+    assert across["曲靖市投资促进局 2023决算"] == 50.0
+    assert across["普陀区规划和自然资源局 2024决算"] == 0.39
+    assert not any("财政局" in k for k in across)  # 01_…caizhengju prints only the budget 0.95
+    total = dict(zip(app.chart_across(st, "“三公”经费合计")["报告"], app.chart_across(st, "“三公”经费合计")["万元"], strict=True))
+    assert total["江苏省高级人民法院 2019预算"] == 513.75  # the 三公 subtotal, not 合计 with 会议费 and 培训费
+    bva = app.chart_budget_vs_actual(st, "02_shanghai_putuo_guihuaziranziyuan_2024_juesuan")
+    got = dict(zip(bva["项目"], bva["万元"], strict=True))
+    assert {k: got[k] for k in ("合计·预算", "合计·决算", "接待·决算")} == {
+        "合计·预算": 2.85,
+        "合计·决算": 0.39,
+        "接待·决算": 0.39,
+    }
+    three = app.chart_three_public(st, "01_shanghai_putuo_caizhengju_2024_juesuan")
+    assert three["项目"].tolist() == ["公务接待费（预算数）"]

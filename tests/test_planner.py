@@ -29,7 +29,13 @@ def corpus_vocab():
         ("07", "上海市普陀区人民政府办公室", 2025, "预算"), ("13", "江苏省人大常委会办公厅", 2019, "预算"), ("14", "江苏省政协办公厅", 2017, "预算"),
     ]  # fmt: skip
     reps = [ReportMeta(rid, d, y, k) for rid, d, y, k in names]
-    idx = IndexData(path=Path("/nonexistent"), reports=reps, tables=pd.DataFrame(), facts=pd.DataFrame(columns=["fact_id", "report_id", "row_label", "code"]), chunks=pd.DataFrame())
+    idx = IndexData(
+        path=Path("/nonexistent"),
+        reports=reps,
+        tables=pd.DataFrame(),
+        facts=pd.DataFrame(columns=["fact_id", "report_id", "row_label", "code"]),
+        chunks=pd.DataFrame(),
+    )
     return build_vocab(idx)
 
 
@@ -69,7 +75,13 @@ def test_aliases():
 
 @pytest.mark.parametrize(
     ("question", "years"),
-    [("2023年公务接待费", [2023]), ("FY2024 reception", [2024]), ("去年的三公经费", [2022]), ("今年的三公经费", [2023]), ("last year reception", [2022])],
+    [
+        ("2023年公务接待费", [2023]),
+        ("FY2024 reception", [2024]),
+        ("去年的三公经费", [2022]),
+        ("今年的三公经费", [2023]),
+        ("last year reception", [2022]),
+    ],
 )
 def test_years(vocab, question, years):
     assert parse_question(question, vocab).years == years

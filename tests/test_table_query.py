@@ -23,7 +23,9 @@ from assistant.store import IndexData, facts_to_frame
 TP_TITLE = "财政拨款“三公”经费支出情况表"
 
 
-def _facts(rid: str, dept: str, year: int, kind: str, tid: str, number: str, title: str, tkind: str, rows: list[tuple]) -> list[Fact]:
+def _facts(
+    rid: str, dept: str, year: int, kind: str, tid: str, number: str, title: str, tkind: str, rows: list[tuple]
+) -> list[Fact]:
     out = []
     for ri, (label, code, cols) in enumerate(rows):
         for ci, (col, raw, unit) in enumerate(cols, start=2):
@@ -56,7 +58,10 @@ def mini() -> IndexData:
         ("合计", None, [("预算数", "0.95", "万元")]),
         ("公务接待费", None, [("预算数", "0.95", "万元")]),
     ])  # fmt: skip
-    for rid, year, total, recep, basic in (("b_wanli_2024", 2024, "47.91", "1.35", "99,706,020"), ("c_wanli_2025", 2025, "37.91", "1.00", "101,215,746")):
+    for rid, year, total, recep, basic in (
+        ("b_wanli_2024", 2024, "47.91", "1.35", "99,706,020"),
+        ("c_wanli_2025", 2025, "37.91", "1.00", "101,215,746"),
+    ):
         dept = "上海市普陀区人民政府万里街道办事处"
         facts += _facts(rid, dept, year, "预算", "t09", "", "部门“三公”经费和机关运行经费预算表", "three_public_expenses", [
             ("“三公”经费合计", None, [("预算数", total, "万元")]),
@@ -67,18 +72,33 @@ def mini() -> IndexData:
         facts += _facts(rid, dept, year, "预算", "t03", "", "部门支出预算总表", "expenditure_by_function", [
             ("合计", None, [("合计", "150,000,000", "元"), ("基本支出", basic, "元"), ("项目支出", "1", "元")]),
         ])  # fmt: skip
-    for rid, dept, year, total in (("d_jiancha_2018", "江苏省人民检察院", 2018, "484.30"), ("e_zhengxie_2017", "江苏省政协办公厅", 2017, "676.10"), ("f_renda_2019", "江苏省人大常委会办公厅", 2019, "767.60")):
+    for rid, dept, year, total in (
+        ("d_jiancha_2018", "江苏省人民检察院", 2018, "484.30"),
+        ("e_zhengxie_2017", "江苏省政协办公厅", 2017, "676.10"),
+        ("f_renda_2019", "江苏省人大常委会办公厅", 2019, "767.60"),
+    ):
         facts += _facts(rid, dept, year, "预算", "t09", "公开09表", "“三公”经费、会议费、培训费支出预算表", "three_public_expenses", [
             ("“三公”经费合计", None, [("预算数", total, "万元")]),
         ])  # fmt: skip
     tables = pd.DataFrame(
         [
             TableInfo("a_caizheng_2024", "t09", "", TP_TITLE, "three_public_expenses", "万元", [3], False).__dict__,
-            TableInfo("a_caizheng_2024", "t08", "", "政府性基金预算财政拨款收入支出决算表", "government_fund", "万元", [3], True,
-                      note="本单位2024年度无政府性基金预算财政拨款收入，故本表为空表。").__dict__,
+            TableInfo(
+                "a_caizheng_2024",
+                "t08",
+                "",
+                "政府性基金预算财政拨款收入支出决算表",
+                "government_fund",
+                "万元",
+                [3],
+                True,
+                note="本单位2024年度无政府性基金预算财政拨款收入，故本表为空表。",
+            ).__dict__,
         ]  # fmt: skip
     )
-    return IndexData(path=Path("/nonexistent"), reports=reports, tables=tables, facts=facts_to_frame(facts), chunks=pd.DataFrame())
+    return IndexData(
+        path=Path("/nonexistent"), reports=reports, tables=tables, facts=facts_to_frame(facts), chunks=pd.DataFrame()
+    )
 
 
 def _run(q: str, idx: IndexData, history=None):

@@ -39,7 +39,9 @@ CODE_RE = re.compile(
     r"(?i)(\b(select\s+.+\s+from|drop\s+table|delete\s+from|insert\s+into|update\s+\w+\s+set|union\s+select|truncate\s+table)\b"
     r"|;\s*--|__import__|\bimport\s+os\b|os\.system|\bexec\s*\(|\beval\s*\(|subprocess|<script|rm\s+-rf)"
 )
-INJECTION_RE = re.compile(r"(?i)(忽略.{0,8}(指令|提示|规则)|系统提示|提示词|ignore (all |any )?(previous|prior|above) (instructions|prompts)|system prompt|jailbreak)")
+INJECTION_RE = re.compile(
+    r"(?i)(忽略.{0,8}(指令|提示|规则)|系统提示|提示词|ignore (all |any )?(previous|prior|above) (instructions|prompts)|system prompt|jailbreak)"
+)
 OFF_TOPIC_RE = re.compile(
     r"(?i)(\bgdp\b|国内生产总值|人口|population|天气|下雨|下雪|气温|weather|\brain\b|股票|股价|stock price|彩票|足球|world cup|"
     r"局长|院长|检察长|厅长|部长|主任|书记|名字|姓名|电话|地址|邮箱|who is the|director'?s? name|phone number)"
@@ -68,13 +70,17 @@ def check_question(question: str, settings: Settings | None = None) -> str:
     s = settings or Settings()
     q = (question or "").strip()
     if not q:
-        raise BadQuestionError("The question is empty. Ask e.g. “曲靖市投资促进局2023年公务接待费是多少？” or “how much was spent on reception in 2023”.")
+        raise BadQuestionError(
+            "The question is empty. Ask e.g. “曲靖市投资促进局2023年公务接待费是多少？” or “how much was spent on reception in 2023”."
+        )
     if len(q) > s.max_question_chars:
         raise BadQuestionError(
             f"The question is {len(q):,} characters long; the limit is {s.max_question_chars:,}. Ask one short question at a time."
         )
     if not re.search(r"[A-Za-z0-9\u4e00-\u9fff]", q):
-        raise BadQuestionError("The question has only punctuation or symbols. Ask about a department, a year and an item, e.g. “2023年三公经费是多少？”.")
+        raise BadQuestionError(
+            "The question has only punctuation or symbols. Ask about a department, a year and an item, e.g. “2023年三公经费是多少？”."
+        )
     return q
 
 
@@ -102,7 +108,11 @@ def ask(question: str, *, index: Any = None, history: list[Any] | None = None, l
         raise
     except Exception as e:  # a bug must not surface as a traceback to the user; it is logged
         log.exception("ask failed for %r", q[:200])
-        msg = "Sorry, this question could not be answered (internal error; logged)." if lang == "en" else "抱歉，这个问题未能回答（内部错误，已记录）。"
+        msg = (
+            "Sorry, this question could not be answered (internal error; logged)."
+            if lang == "en"
+            else "抱歉，这个问题未能回答（内部错误，已记录）。"
+        )
         ans = _none(q, msg, lang, "error")
         ans.meta["error"] = repr(e)
     ans.meta["ms"] = round((time.perf_counter() - t0) * 1000, 2)
@@ -135,7 +145,14 @@ def _ask(q: str, idx: Any, history: list[Any] | None, llm: Any, lang: str) -> An
             if lang == "en"
             else f"已收录的报告中没有相关内容：未收录{unknown}的报告。已收录：{ingested_summary(vocab, lang)}。"
         )
-        a = Answer(question=q, route="table" if route != "text" else "text", answer=msg, language=lang, plan=pq.plan, meta={"status": "not_ingested"})  # type: ignore[arg-type]
+        a = Answer(
+            question=q,
+            route="table" if route != "text" else "text",
+            answer=msg,
+            language=lang,
+            plan=pq.plan,
+            meta={"status": "not_ingested"},
+        )  # type: ignore[arg-type]
         return _finish(a, pq)
     if route == "none":
         msg = (
@@ -160,7 +177,11 @@ def _ask(q: str, idx: Any, history: list[Any] | None, llm: Any, lang: str) -> An
     if len(pq.years) > 1:  # "why less than 2024": the figure of the year asked about
         pq.years = [max(pq.years)]
         pq.plan.reports.year = pq.years[0]
-    if pq.plan.measure in ("预算数", "全年预算数", "决算数"):  # "why below the budget": the comparison words are not the figure's column
+    if pq.plan.measure in (
+        "预算数",
+        "全年预算数",
+        "决算数",
+    ):  # "why below the budget": the comparison words are not the figure's column
         pq.plan.measure = None
     pq.plan.items = pq.plan.items[:1]
     res = execute(pq, vocab)
@@ -205,7 +226,11 @@ def _unknown_department(nq: str, pq: ParsedQuestion, vocab: Vocab) -> str | None
         if any(p[i:] in known for i in range(len(p) - 1)):
             continue
         p = re.sub(r"^[\d年度的在和与及]+", "", p)
-        if p not in known and not any(p.endswith(x) for x in ("地区", "社区", "城区", "园区", "片区", "辖区", "小区", "郊区", "市区")) and len(p) >= 3:
+        if (
+            p not in known
+            and not any(p.endswith(x) for x in ("地区", "社区", "城区", "园区", "片区", "辖区", "小区", "郊区", "市区"))
+            and len(p) >= 3
+        ):
             # only a real place prefix: followed by an organization word
             rest = nq[m.end() : m.end() + 12]
             if ORG_RE.match(rest) or pq.departments:
@@ -215,7 +240,14 @@ def _unknown_department(nq: str, pq: ParsedQuestion, vocab: Vocab) -> str | None
     for m in ORG_RE.finditer(nq):
         org = m.group(1)
         org = re.sub(r"^.*?(?:省|市|区|县)", "", org) or org
-        if len(org) >= 3 and org not in known and not any(w in org for w in ("预算", "决算", "支出", "经费", "部门", "单位", "项目", "各部", "哪个", "本部", "全部", "内部", "外部")):
+        if (
+            len(org) >= 3
+            and org not in known
+            and not any(
+                w in org
+                for w in ("预算", "决算", "支出", "经费", "部门", "单位", "项目", "各部", "哪个", "本部", "全部", "内部", "外部")
+            )
+        ):
             return org
     return None
 
@@ -254,14 +286,30 @@ def _passages(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, k: int = 5, n:
     for ch, sent in best:
         d = by_chunk.get(ch.chunk_id)
         if d is None:
-            d = {"chunk_id": ch.chunk_id, "report_id": ch.report_id, "section": ch.section, "page": ch.page, "sentences": sent, "text": ch.text}
+            d = {
+                "chunk_id": ch.chunk_id,
+                "report_id": ch.report_id,
+                "section": ch.section,
+                "page": ch.page,
+                "sentences": sent,
+                "text": ch.text,
+            }
             by_chunk[ch.chunk_id] = d
             out.append(d)
         else:
             d["sentences"] += sent
     if not out and chunks:
         ch = chunks[0]
-        out.append({"chunk_id": ch.chunk_id, "report_id": ch.report_id, "section": ch.section, "page": ch.page, "sentences": ch.text[:300], "text": ch.text})
+        out.append(
+            {
+                "chunk_id": ch.chunk_id,
+                "report_id": ch.report_id,
+                "section": ch.section,
+                "page": ch.page,
+                "sentences": ch.text[:300],
+                "text": ch.text,
+            }
+        )
     return out
 
 
@@ -285,12 +333,24 @@ def _text_answer(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, lang: str) 
 NUM_NEAR = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(万元|亿元|元|个|人次|人|辆|批次|次|%)")
 
 
+def _printed_in_a_table(term: dict[str, Any] | None, pq: ParsedQuestion, vocab: Vocab) -> bool:
+    """Whether the reports asked about have the table that prints ``term`` (its kind, and its words in the title)."""
+    if not term or vocab.tables is None or not len(vocab.tables):
+        return False
+    ids = _report_ids(pq, vocab) or []
+    t = vocab.tables[vocab.tables["report_id"].isin(ids) & vocab.tables["table_kind"].isin(term.get("tables", []))]
+    words = term.get("title_words", [])
+    return any(all(w in str(title) for w in words) for title in t["title"])
+
+
 MEASURE_CUES = {"决算数": ("决算", "实际", "执行"), "预算数": ("预算",), "全年预算数": ("全年预算", "调整")}
 
 
 def _near_number(flat: str, start: int, measure: str | None, want_count: bool) -> re.Match[str] | None:
     """The number stated right after an item name; with a measure, the one its words introduce (支出决算为0.00万元)."""
-    cands = [m for m in NUM_NEAR.finditer(flat, start, start + 60) if (m.group(2) not in ("万元", "亿元", "元", "%")) == want_count]
+    cands = [
+        m for m in NUM_NEAR.finditer(flat, start, start + 60) if (m.group(2) not in ("万元", "亿元", "元", "%")) == want_count
+    ]
     if not cands:
         return None
     cues = MEASURE_CUES.get(measure or "")
@@ -313,7 +373,11 @@ def _text_figure(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, lang: str, 
         return None
     it = pq.plan.items[0]
     t = term_by_label(it.label) if it.label else None
-    names = [norm_label(x) for x in ([t["zh"], *t.get("aliases_zh", []), *t.get("text_names", [])] if t else [it.label or ""]) if x and len(norm_label(x)) >= 2]
+    names = [
+        norm_label(x)
+        for x in ([t["zh"], *t.get("aliases_zh", []), *t.get("text_names", [])] if t else [it.label or ""])
+        if x and len(norm_label(x)) >= 2
+    ]
     want_count = bool(t and t.get("unit") == "count")
     if not names:
         return None
@@ -332,8 +396,8 @@ def _text_figure(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, lang: str, 
                 unit = {"批次": "个", "人次": "人"}.get(m.group(2), m.group(2))
                 a = _text_answer(q, pq, vocab, idx, lang)
                 lead = res.status == "not_published"
-                if lead:  # the table prints the row but not this figure: a table answer completed by the narrative
-                    a.route = "table"
+                if lead or _printed_in_a_table(t, pq, vocab):
+                    a.route = "table"  # a table question (the report has the table), completed from the narrative
                 if lang == "en":
                     pre = "The tables do not print this figure; the narrative states " if lead else "The narrative states "
                     a.answer = f"{pre}{m.group(1)} {m.group(2)}. " + a.answer

@@ -112,7 +112,9 @@ def _table_ref(fig: Figure, lang: str) -> str:
     col = str(f.get("column") or "").split(" › ")[-1]
     code = f.get("code")
     if lang == "en":
-        bits = [x for x in (num, f"“{title}”" if title else "", f"code {code}" if code else "", f"column {col}" if col else "") if x]
+        bits = [
+            x for x in (num, f"“{title}”" if title else "", f"code {code}" if code else "", f"column {col}" if col else "") if x
+        ]
         return ", ".join(bits)
     bits = [x for x in (num, f"《{title}》" if title else "", f"科目{code}" if code else "", f"“{col}”栏" if col else "") if x]
     return "".join(bits[:2]) + ("，" + "，".join(bits[2:]) if bits[2:] else "")
@@ -169,8 +171,14 @@ def _table_text(pq: ParsedQuestion, res: TableResult, vocab: Vocab, lang: str) -
         opts = ("; " if en else "、").join(res.options)
         if res.clarify_what == "year":
             d = res.detail.get("department", "")
-            return (f"Which year? {d} has reports for {opts}. Please name the year." if en else f"请指明年份：{d}有 {opts} 年度的报告。"), []
-        return (f"Which department? Several match: {opts}. Please name one." if en else f"请指明部门，以下部门都符合：{opts}。"), []
+            return (
+                f"Which year? {d} has reports for {opts}. Please name the year."
+                if en
+                else f"请指明年份：{d}有 {opts} 年度的报告。"
+            ), []
+        return (
+            f"Which department? Several match: {opts}. Please name one." if en else f"请指明部门，以下部门都符合：{opts}。"
+        ), []
     if st == "not_ingested":
         have = res.detail.get("have")
         y = res.detail.get("year")
@@ -183,7 +191,10 @@ def _table_text(pq: ParsedQuestion, res: TableResult, vocab: Vocab, lang: str) -
             ), []
         what = " ".join(str(x) for x in (d, y) if x)
         if en:
-            return f"The ingested reports do not say: no report for {what} is ingested. Ingested: {ingested_summary(vocab, lang)}.", []
+            return (
+                f"The ingested reports do not say: no report for {what} is ingested. Ingested: {ingested_summary(vocab, lang)}.",
+                [],
+            )
         return f"已收录的报告中没有这方面的内容：未收录 {what} 的报告。已收录：{ingested_summary(vocab, lang)}。", []
     rep = res.reports[0] if res.reports else None
     if st == "not_published":
@@ -202,7 +213,11 @@ def _table_text(pq: ParsedQuestion, res: TableResult, vocab: Vocab, lang: str) -
         if en:
             s = f"Not published: {_rep(rep, lang)} does not print the {meas} of {name} in {tab}."
             if printed:
-                s += " The row prints only " + "; ".join(f"{str(r['column']).split(' › ')[-1]} {money(r['fact'], lang)}" for r in printed) + "."
+                s += (
+                    " The row prints only "
+                    + "; ".join(f"{str(r['column']).split(' › ')[-1]} {money(r['fact'], lang)}" for r in printed)
+                    + "."
+                )
             return s, figs
         s = f"未公开：{_rep(rep, lang)}的{tab}没有列出{name}的{meas}。"
         if printed:
@@ -212,21 +227,32 @@ def _table_text(pq: ParsedQuestion, res: TableResult, vocab: Vocab, lang: str) -
         tab = f"{res.detail.get('table_number', '')}《{res.detail.get('table_title', '')}》"
         note = " ".join(n for n in res.notes if n) or ""
         if en:
-            return f"{_rep(rep, lang)}: the table {tab} is empty — no such income or spending ({name}). Note printed under it: {note or '(none)'}", []
+            return (
+                f"{_rep(rep, lang)}: the table {tab} is empty — no such income or spending ({name}). Note printed under it: {note or '(none)'}",
+                [],
+            )
         return f"{_rep(rep, lang)}的{tab}为空表，即没有{name}。{('表下注明：' + note) if note else ''}", []
     if st in ("not_found", "no_item"):
         extra = ""
         if res.notes and st == "not_found":
             extra = (" Not available for: " if en else "无数据：") + ("; ".join(res.notes))
         if en:
-            return (f"The ingested reports do not say{(' anything about ' + name) if name else ''}. Ingested: {ingested_summary(vocab, lang)}.{extra}"), []
-        return f"已收录的报告中没有{('“' + name + '”的') if name else '相关'}数据。已收录：{ingested_summary(vocab, lang)}。{extra}", []
+            return (
+                f"The ingested reports do not say{(' anything about ' + name) if name else ''}. Ingested: {ingested_summary(vocab, lang)}.{extra}"
+            ), []
+        return (
+            f"已收录的报告中没有{('“' + name + '”的') if name else '相关'}数据。已收录：{ingested_summary(vocab, lang)}。{extra}",
+            [],
+        )
     op = res.operation
     h = res.headline
     if op == "lookup" and h is not None and len(res.figures) <= 1:
         return _lookup_text(pq, res, h, lang)
     if op == "lookup":
-        lines = [f"{_fig_name(f, lang) if f.label != res.item_label else name} — {_rep(f.report, lang)}: {money(f, lang)}" for f in res.figures]
+        lines = [
+            f"{_fig_name(f, lang) if f.label != res.item_label else name} — {_rep(f.report, lang)}: {money(f, lang)}"
+            for f in res.figures
+        ]
         return (("; " if en else "；").join(lines) + ("." if en else "。")), res.figures
     if op == "sum" and h is not None:
         parts = " + ".join(f"{_fig_name(f, lang)} {money(f, lang)}" for f in res.figures)
@@ -245,20 +271,33 @@ def _table_text(pq: ParsedQuestion, res: TableResult, vocab: Vocab, lang: str) -
             return (
                 f"{_fig_name(a, lang)} is {money(h, lang)} of {_fig_name(b, lang)} ({money(a, lang)} / {money(b, lang)}), {_rep(a.report, lang)}."
             ), res.figures
-        return f"{_rep(a.report, lang)}：{a.label} {money(a, lang)} 占 {b.label} {money(b, lang)} 的 {money(h, lang)}。", res.figures
+        return (
+            f"{_rep(a.report, lang)}：{a.label} {money(a, lang)} 占 {b.label} {money(b, lang)} 的 {money(h, lang)}。",
+            res.figures,
+        )
     if op == "yoy" and h is not None:
         a, b = res.figures
         pct = res.detail.get("pct")
         signed = res.detail.get("signed", h.value)
         sign = "+" if signed > 0 else ""
         amt = money(None, lang, value=signed, unit=a.unit if a.unit == b.unit else "万元")
-        d = f"{sign}{amt}" + (f", {sign}{fmt_decimal(pct)}%" if pct is not None and en else (f"，{sign}{fmt_decimal(pct)}%" if pct is not None else ""))
+        d = f"{sign}{amt}" + (
+            f", {sign}{fmt_decimal(pct)}%"
+            if pct is not None and en
+            else (f"，{sign}{fmt_decimal(pct)}%" if pct is not None else "")
+        )
         dept = b.report.department if b.report else ""
         kind = b.report.kind if b.report else ""
         if en:
-            return f"{name} of {dept} ({KIND_EN.get(kind, kind)}, {kind}): {a.report.year if a.report else ''} {money(a, lang)} → {b.report.year if b.report else ''} {money(b, lang)}, change {d}.", res.figures
+            return (
+                f"{name} of {dept} ({KIND_EN.get(kind, kind)}, {kind}): {a.report.year if a.report else ''} {money(a, lang)} → {b.report.year if b.report else ''} {money(b, lang)}, change {d}.",
+                res.figures,
+            )
         verb = "增加" if signed > 0 else ("减少" if signed < 0 else "持平")
-        return f"{dept}{name}（{kind}）：{a.report.year if a.report else ''}年 {money(a, lang)}，{b.report.year if b.report else ''}年 {money(b, lang)}，{verb}（{d}）。", res.figures
+        return (
+            f"{dept}{name}（{kind}）：{a.report.year if a.report else ''}年 {money(a, lang)}，{b.report.year if b.report else ''}年 {money(b, lang)}，{verb}（{d}）。",
+            res.figures,
+        )
     if op == "rank" and h is not None:
         return _rank_text(pq, res, name, lang)
     if op == "breakdown" and h is not None:
@@ -281,7 +320,11 @@ def _side(a: Figure, b: Figure, lang: str) -> str:
         if a.report.department != b.report.department:
             return a.report.department
         if a.report.year == b.report.year:
-            return (f"{a.report.scope}-level {KIND_EN.get(a.report.kind, a.report.kind)}" if lang == "en" else f"{a.report.scope}{a.report.kind}")
+            return (
+                f"{a.report.scope}-level {KIND_EN.get(a.report.kind, a.report.kind)}"
+                if lang == "en"
+                else f"{a.report.scope}{a.report.kind}"
+            )
         return str(a.report.year) + ("" if lang == "en" else "年")
     if a.label != b.label:
         return _fig_name(a, lang)
@@ -303,7 +346,9 @@ def _lookup_text(pq: ParsedQuestion, res: TableResult, h: Figure, lang: str) -> 
         elif h.is_money and (meas == "预算数" or (rep and rep.kind == "预算")):
             name = f"{name} budget" if "budget" not in low else name
             yr = f" for {rep.year}" if rep else ""
-        elif h.is_money and not any(w in low for w in ("expend", "expense", "spending", "income", "asset", "balance", "fund", "appropriation", "cost")):
+        elif h.is_money and not any(
+            w in low for w in ("expend", "expense", "spending", "income", "asset", "balance", "fund", "appropriation", "cost")
+        ):
             name = f"{name} spending"
         s = f"{name}{yr} was {money(h, lang)} — {_rep(rep, lang)}"
         if h.fact:
@@ -320,14 +365,24 @@ def _lookup_text(pq: ParsedQuestion, res: TableResult, h: Figure, lang: str) -> 
         figs += res.parts
         tot = sum((p.value_wan if p.value_wan is not None else p.value for p in res.parts), Decimal(0))
         if en:
-            ps = " + ".join(f"{money(p, lang)} {p.label_en or p.label} ({(p.fact or {}).get('table_number', '')} code {(p.fact or {}).get('code', '')})" for p in res.parts)
+            ps = " + ".join(
+                f"{money(p, lang)} {p.label_en or p.label} ({(p.fact or {}).get('table_number', '')} code {(p.fact or {}).get('code', '')})"
+                for p in res.parts
+            )
             s += f" Parts: {ps}."
         else:
-            ps = "、".join(f"{p.label.split('（')[-1].rstrip('）')} {money(p, lang)}（{(p.fact or {}).get('table_number', '')} 科目{(p.fact or {}).get('code', '')}）" for p in res.parts)
+            ps = "、".join(
+                f"{p.label.split('（')[-1].rstrip('）')} {money(p, lang)}（{(p.fact or {}).get('table_number', '')} 科目{(p.fact or {}).get('code', '')}）"
+                for p in res.parts
+            )
             s += f"其中{ps}。"
         hv = h.value_wan if h.value_wan is not None else h.value
         if h.role != "computed" and tot != hv:
-            s += f" (The parts add up to {_wan_str(tot)} 万元, not {_wan_str(hv)}.)" if en else f"（分项合计 {_wan_str(tot)} 万元，与总数 {_wan_str(hv)} 万元不一致。）"
+            s += (
+                f" (The parts add up to {_wan_str(tot)} 万元, not {_wan_str(hv)}.)"
+                if en
+                else f"（分项合计 {_wan_str(tot)} 万元，与总数 {_wan_str(hv)} 万元不一致。）"
+            )
     if res.alt:
         figs += res.alt
         s += (" " if en else "") + ("; ".join(f"{a.label}: {money(a, lang)}" for a in res.alt) + ("." if en else "。"))
@@ -355,9 +410,16 @@ def _rank_text(pq: ParsedQuestion, res: TableResult, name: str, lang: str) -> tu
     for k in kinds:
         ranked = res.groups.get(k, [])
         figs += ranked
-        lines = [f"{i}. {dept_key(f.report.department) if f.report else ''} {f.report.year if f.report else ''}: {money(f, lang)}" for i, f in enumerate(ranked, 1)]
+        lines = [
+            f"{i}. {dept_key(f.report.department) if f.report else ''} {f.report.year if f.report else ''}: {money(f, lang)}"
+            for i, f in enumerate(ranked, 1)
+        ]
         if en:
-            out.append(f"{name}, ranked ({KIND_EN.get(k, k)}, {k}; {'lowest' if pq.ascending else 'highest'} first): " + "; ".join(lines) + ".")
+            out.append(
+                f"{name}, ranked ({KIND_EN.get(k, k)}, {k}; {'lowest' if pq.ascending else 'highest'} first): "
+                + "; ".join(lines)
+                + "."
+            )
         else:
             out.append(f"{name}排名（{k}，{'从低到高' if pq.ascending else '从高到低'}）：" + "；".join(lines) + "。")
     if res.notes:
@@ -370,7 +432,9 @@ def _rank_text(pq: ParsedQuestion, res: TableResult, name: str, lang: str) -> tu
 # --------------------------------------------------------------------------- text answers
 
 
-def compose_text(question: str, passages: list[dict[str, Any]], vocab: Vocab, lang: str, pq: ParsedQuestion | None = None) -> Answer:
+def compose_text(
+    question: str, passages: list[dict[str, Any]], vocab: Vocab, lang: str, pq: ParsedQuestion | None = None
+) -> Answer:
     """Extractive answer: the best sentences with section and page."""
     en = lang == "en"
     cites = []
@@ -380,7 +444,15 @@ def compose_text(question: str, passages: list[dict[str, Any]], vocab: Vocab, la
         page = p.get("page")
         where = (f"{sec}" + (f", p. {page}" if page else "")) if en else (f"“{sec}”" + (f"，第{page}页" if page else ""))
         rep = vocab_report(vocab, p.get("report_id"))
-        who = (f"{rep.department} {rep.year} {KIND_EN.get(rep.kind, rep.kind)}" if en else f"{rep.department}{rep.year}年度{rep.kind}") if rep else ""
+        who = (
+            (
+                f"{rep.department} {rep.year} {KIND_EN.get(rep.kind, rep.kind)}"
+                if en
+                else f"{rep.department}{rep.year}年度{rep.kind}"
+            )
+            if rep
+            else ""
+        )
         text = p.get("sentences") or p.get("text") or ""
         lines.append(f"{who}, {where}: {text}" if en else f"{who}{where}：{text}")
         cites.append(

@@ -289,7 +289,9 @@ def _find_spans(text: str, needles: list[tuple[str, str]], *, word: bool = False
                 break
             j = i + len(needle)
             start = i + 1
-            if word and ((i > 0 and text[i - 1].isalnum()) or (j < len(text) and text[j].isalnum() and not text[j:].startswith("s"))):
+            if word and (
+                (i > 0 and text[i - 1].isalnum()) or (j < len(text) and text[j].isalnum() and not text[j:].startswith("s"))
+            ):
                 continue
             if any(not (j <= a or i >= b) for a, b in taken):
                 continue
@@ -386,7 +388,17 @@ def _measure(q: str, item_spans: list[tuple[int, int]]) -> str | None:
 
 
 def _strip_compounds_keep(q: str) -> str:
-    for c in ("一般公共预算", "政府性基金预算", "国有资本经营预算", "预算执行率", "执行率", "部门预算", "单位预算", "预算公开", "预算报告"):
+    for c in (
+        "一般公共预算",
+        "政府性基金预算",
+        "国有资本经营预算",
+        "预算执行率",
+        "执行率",
+        "部门预算",
+        "单位预算",
+        "预算公开",
+        "预算报告",
+    ):
         q = q.replace(c, " ")
     return q
 
@@ -425,13 +437,20 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
         # the department's own words are not items (…Natural Resources Bureau is not 自然资源海洋气象等支出)
         q = q.replace(dept_words, " " * len(dept_words))
     # items: glossary terms and row labels printed in the reports (longest first), English terms, then codes
-    needles = sorted([*vocab.term_zh, *((lab.lower(), "label:" + lab) for lab in vocab.label_list if CJK.search(lab))], key=lambda x: -len(x[0]))
+    needles = sorted(
+        [*vocab.term_zh, *((lab.lower(), "label:" + lab) for lab in vocab.label_list if CJK.search(lab))],
+        key=lambda x: -len(x[0]),
+    )
     spans_zh = _find_spans(q, needles)
-    spans_en = [s for s in _find_spans(q, vocab.term_en, word=True) if not any(not (s[1] <= a or s[0] >= b) for a, b, _n, _p in spans_zh)]
+    spans_en = [
+        s for s in _find_spans(q, vocab.term_en, word=True) if not any(not (s[1] <= a or s[0] >= b) for a, b, _n, _p in spans_zh)
+    ]
     all_spans = spans_zh + spans_en
     codes = []
     for m in re.finditer(r"(?<![\d.])(\d{3}|\d{5}|\d{7})(?![\d.%])", q):
-        if m.group(1) in vocab.codes and not (len(m.group(1)) == 3 and re.search(r"\d{3}\s*(个|人|家|亿|万|元|辆|次|批)", q[m.start() :])):
+        if m.group(1) in vocab.codes and not (
+            len(m.group(1)) == 3 and re.search(r"\d{3}\s*(个|人|家|亿|万|元|辆|次|批)", q[m.start() :])
+        ):
             codes.append((m.start(), m.end(), m.group(1), "code:" + m.group(1)))
     all_spans = sorted(all_spans + codes)
     # drop department words picked up as labels
@@ -509,7 +528,9 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
         places=places,
     )
     pq.wants_percent = bool(re.search(r"百分|%|percent|percentage|多少个百分点|幅度|增幅|降幅", q))
-    pq.wants_magnitude = bool(re.search(r"(减少|增加|下降|上升|增长|降低|多|少|高|低)了?多少|how much (more|less|lower|higher)|by how much", q))
+    pq.wants_magnitude = bool(
+        re.search(r"(减少|增加|下降|上升|增长|降低|多|少|高|低)了?多少|how much (more|less|lower|higher)|by how much", q)
+    )
     prev = _previous(history)
     if prev is not None and _is_followup(q, pq):
         pq = _merge(pq, prev, vocab)
@@ -519,7 +540,10 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
 
 
 COUNT_TERMS = {
-    "vehicles": ("vehicle_count", ("多少辆", "几辆", "how many official vehicles", "how many vehicles", "how many cars", "how many official cars")),
+    "vehicles": (
+        "vehicle_count",
+        ("多少辆", "几辆", "how many official vehicles", "how many vehicles", "how many cars", "how many official cars"),
+    ),
     "vehicle_purchase": ("vehicle_bought", ("多少辆", "几辆", "how many")),
     "reception": ("reception_batches", ("多少批", "几批", "多少次", "几次", "how many receptions", "how many times")),
     "overseas": ("overseas_groups", ("多少个团", "几个团", "团组", "how many delegations", "how many trips")),
@@ -539,7 +563,9 @@ def _counts_instead(q: str, items: list[ItemRef], term_ids: list[str]) -> tuple[
                     out_items[j] = ItemRef(label=ct["zh"])
             out_ids[k] = count_id
     if "人次" in q and "reception" in out_ids:
-        out_items = [ItemRef(label=ti["reception_visitors"]["zh"]) if it.label == ti["reception"]["zh"] else it for it in out_items]
+        out_items = [
+            ItemRef(label=ti["reception_visitors"]["zh"]) if it.label == ti["reception"]["zh"] else it for it in out_items
+        ]
     return out_items, out_ids
 
 
@@ -602,8 +628,10 @@ def _merge(new: ParsedQuestion, prev: ParsedQuestion, vocab: Vocab) -> ParsedQue
     n = new.plan
     if new.plan.items:
         p.items = n.items
-        if not new.measure_named and prev.plan.measure in ("基本支出", "项目支出") and not any(
-            (it.label or "") in ("基本支出", "项目支出") for it in n.items
+        if (
+            not new.measure_named
+            and prev.plan.measure in ("基本支出", "项目支出")
+            and not any((it.label or "") in ("基本支出", "项目支出") for it in n.items)
         ):
             p.measure = None
     elif new.measure_named:
@@ -611,8 +639,11 @@ def _merge(new: ParsedQuestion, prev: ParsedQuestion, vocab: Vocab) -> ParsedQue
     if new.measure_named:
         p.measure = n.measure
     # "那项目支出呢" after a 基本支出 row question: the new column term replaces the measure
-    if len(n.items) == 1 and (n.items[0].label in ("基本支出", "项目支出")) and prev.plan.items and (
-        prev.plan.measure in ("基本支出", "项目支出") or prev.plan.items[0].label in ("基本支出", "项目支出")
+    if (
+        len(n.items) == 1
+        and (n.items[0].label in ("基本支出", "项目支出"))
+        and prev.plan.items
+        and (prev.plan.measure in ("基本支出", "项目支出") or prev.plan.items[0].label in ("基本支出", "项目支出"))
     ):
         if prev.plan.items[0].label in ("基本支出", "项目支出"):
             p.items = n.items

@@ -98,7 +98,12 @@ def route_question(question: str, vocab: Vocab, pq: ParsedQuestion | None = None
     if why:
         # "why is X low / below budget / less than 2024" asks for the figure and its reason;
         # "why did X increase / decrease" is answered by the narrative's explanation
-        if item and (_has(q, FIG_ZH_STRICT) or _has_en(q, FIG_EN_STRICT) or _has(re.sub(r"减少|增加|大幅", "", q), COMPARE_ZH) or _has_en(q, COMPARE_EN)):
+        if item and (
+            _has(q, FIG_ZH_STRICT)
+            or _has_en(q, FIG_EN_STRICT)
+            or _has(re.sub(r"减少|增加|大幅", "", q), COMPARE_ZH)
+            or _has_en(q, COMPARE_EN)
+        ):
             return "both"
         return "text" if (domain or desc or item) else "none"
     if item and fig and (_has(q, HOWTO_ZH) or _has_en(q, HOWTO_EN)):

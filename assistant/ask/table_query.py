@@ -146,9 +146,15 @@ def resolve_reports(pq: ParsedQuestion, vocab: Vocab) -> tuple[list[ReportMeta],
         scoped = [r for r in reps if r.scope == pq.scope]
         reps = scoped or reps
     else:
-        reps = [r for r in reps if r.scope == "部门" or not any(
-            o.scope == "部门" and dept_key(o.department) == dept_key(r.department) and o.year == r.year and o.kind == r.kind for o in reps
-        )]
+        reps = [
+            r
+            for r in reps
+            if r.scope == "部门"
+            or not any(
+                o.scope == "部门" and dept_key(o.department) == dept_key(r.department) and o.year == r.year and o.kind == r.kind
+                for o in reps
+            )
+        ]
     years = sorted(set(pq.years or ([plan.reports.year] if plan.reports.year else [])))
     if op == "yoy" and len(years) == 1:
         earlier = [r.year for r in reps if r.year < years[0]]
@@ -160,7 +166,11 @@ def resolve_reports(pq: ParsedQuestion, vocab: Vocab) -> tuple[list[ReportMeta],
         inyear = [r for r in reps if r.year in years]
         if not inyear or (op == "yoy" and len({r.year for r in inyear}) < min(2, len(years))):
             missing = [y for y in years if y not in have]
-            return [], TableResult("not_ingested", op, detail={"year": missing[0] if missing else years[-1], "have": have, "department": depts[0] if depts else None})
+            return [], TableResult(
+                "not_ingested",
+                op,
+                detail={"year": missing[0] if missing else years[-1], "have": have, "department": depts[0] if depts else None},
+            )
         reps = inyear
     if not depts and op not in ("rank",) and len({dept_key(r.department) for r in reps}) > 1:
         return [], TableResult("clarify", op, options=sorted({dept_key(r.department) for r in reps}), clarify_what="department")
@@ -178,7 +188,9 @@ def resolve_reports(pq: ParsedQuestion, vocab: Vocab) -> tuple[list[ReportMeta],
         return reps, None
     if op == "yoy":
         if len({dept_key(r.department) for r in reps}) > 1:
-            return [], TableResult("clarify", op, options=sorted({dept_key(r.department) for r in reps}), clarify_what="department")
+            return [], TableResult(
+                "clarify", op, options=sorted({dept_key(r.department) for r in reps}), clarify_what="department"
+            )
         return reps, None
     # one report per named department
     by_dept: dict[str, list[ReportMeta]] = {}
@@ -234,7 +246,9 @@ def _match_any(col: str, pats: tuple[str, ...]) -> int | None:
     return None
 
 
-def pick_column(row: pd.DataFrame, measure: str | None, report_kind: str, term: dict[str, Any] | None) -> tuple[pd.Series | None, str]:
+def pick_column(
+    row: pd.DataFrame, measure: str | None, report_kind: str, term: dict[str, Any] | None
+) -> tuple[pd.Series | None, str]:
     """The fact of ``row`` for ``measure``; (None, reason) when the row does not print it.
 
     Budget and actual are never mixed: in a 决算 report the default is the actual column and a
@@ -298,7 +312,22 @@ def _figure(f: pd.Series, report: ReportMeta | None, label: str | None = None, r
     )
 
 
-FACT_KEYS = ("fact_id", "report_id", "department", "year", "kind", "table_number", "table_title", "table_kind", "page", "code", "row_label", "column", "raw", "unit")
+FACT_KEYS = (
+    "fact_id",
+    "report_id",
+    "department",
+    "year",
+    "kind",
+    "table_number",
+    "table_title",
+    "table_kind",
+    "page",
+    "code",
+    "row_label",
+    "column",
+    "raw",
+    "unit",
+)
 
 
 def _fact_dict(f: pd.Series) -> dict[str, Any]:
@@ -310,7 +339,9 @@ def _text_figures(row: pd.DataFrame, report: ReportMeta) -> list[Figure]:
     for _, f in row[row["status"] == "text"].iterrows():
         col = str(f["column"] or "")
         if any(w in col for w in ("原因", "说明", "措施", "备注")) and str(f["raw"]).strip():
-            fig = Figure(value=Decimal(0), unit="", label=str(f["row_label"]), report=report, role="text", text=str(f["raw"]).strip())
+            fig = Figure(
+                value=Decimal(0), unit="", label=str(f["row_label"]), report=report, role="text", text=str(f["raw"]).strip()
+            )
             fig.fact = _fact_dict(f)
             out.append(fig)
     return out
@@ -325,7 +356,11 @@ def _empty_table_note(vocab: Vocab, report: ReportMeta, kinds: list[str]) -> tup
         return None
     first = sub.iloc[0]
     empty = bool(first["empty"]) or not bool(
-        ((vocab.facts["report_id"] == report.report_id) & (vocab.facts["table_id"] == first["table_id"]) & (vocab.facts["status"] == "ok")).any()
+        (
+            (vocab.facts["report_id"] == report.report_id)
+            & (vocab.facts["table_id"] == first["table_id"])
+            & (vocab.facts["status"] == "ok")
+        ).any()
     )
     if empty:
         return str(first.get("title", "")), str(first.get("number", "")), str(first.get("note", "") or "")
@@ -355,20 +390,32 @@ def locate(vocab: Vocab, report: ReportMeta, item: ItemRef, measure: str | None)
         want = ECON_KINDS[0] if measure == "基本支出" else ECON_KINDS[1]
         parts = [p for p in _parts(vocab, report, term, None) if p.fact and p.fact.get("table_kind") == want]
         if parts:
-            return Located("ok", figure=parts[0], table_title=str(parts[0].fact.get("table_title")), table_number=str(parts[0].fact.get("table_number")))  # type: ignore[union-attr]
+            return Located(
+                "ok",
+                figure=parts[0],
+                table_title=str(parts[0].fact.get("table_title")),
+                table_number=str(parts[0].fact.get("table_number")),
+            )  # type: ignore[union-attr]
     generic = {"合计", "小计", "总计", "支出合计", "收入合计"}
     mask = facts["_label"].isin(labels - generic)
     if codes:
         mask = mask | facts["code"].isin(codes)
     if labels & generic and kinds_pref:
-        mask = mask | (facts["_label"].isin(labels & generic) & facts["table_kind"].isin(kinds_pref))
+        gen = facts["_label"].isin(labels & generic) & facts["table_kind"].isin(kinds_pref)
+        for w in (term or {}).get("title_words", []):
+            gen = gen & facts["table_title"].fillna("").str.contains(w, regex=False)
+        mask = mask | gen
     cand = facts[mask]
     if not len(cand) and item.label and not term:
         key = norm_label(item.label)
         cand = facts[facts["_label"].str.contains(key, regex=False)] if len(key) >= 3 else cand
     if term and term.get("kind") == "column" and kinds_pref:
         cand = cand[cand["table_kind"].isin(kinds_pref)]
-        cols_ok = cand["column"].fillna("").map(lambda c: _match_any(c, tuple(term.get("columns", []))) is not None) if len(cand) else cand["column"]
+        cols_ok = (
+            cand["column"].fillna("").map(lambda c: _match_any(c, tuple(term.get("columns", []))) is not None)
+            if len(cand)
+            else cand["column"]
+        )
         if not len(cand) or not cols_ok.any():
             # some reports print the concept as a row (一、基本支出) instead of a column
             zh = norm_label(term["zh"])
@@ -390,7 +437,7 @@ def locate(vocab: Vocab, report: ReportMeta, item: ItemRef, measure: str | None)
     groups = []
     for (tid, ri, lab), g in cand.groupby(["table_id", "row_index", "_label"], sort=False):
         tk = str(g["table_kind"].iloc[0])
-        exact = 0 if (lab in labels or not term) else 1
+        exact = 0 if (lab in labels - generic or not term) else (1 if lab in labels else 2)
         groups.append(((order.get(tk, default.get(tk, 200)), exact, str(tid), int(ri)), tk, tid, ri, lab))
     groups.sort(key=lambda x: x[0])
     missing: Located | None = None
@@ -403,7 +450,12 @@ def locate(vocab: Vocab, report: ReportMeta, item: ItemRef, measure: str | None)
             continue  # a heading row (all —)
         f, _why = pick_column(row, measure, report.kind, term)
         if f is not None and f["status"] == "ok" and f["value"] is not None:
-            loc = Located("ok", figure=_figure(f, report, label, role="total"), table_title=str(f["table_title"]), table_number=str(f["table_number"]))
+            loc = Located(
+                "ok",
+                figure=_figure(f, report, label, role="total"),
+                table_title=str(f["table_title"]),
+                table_number=str(f["table_number"]),
+            )
             loc.texts = _text_figures(row, report)
             natural = "决算数" if report.kind == "决算" else "预算数"
             if term and term.get("parts") and tk not in ECON_KINDS and measure in (None, natural):
@@ -418,7 +470,9 @@ def locate(vocab: Vocab, report: ReportMeta, item: ItemRef, measure: str | None)
             printed = [r for _, r in row.iterrows() if r["status"] == "ok"]
             missing = Located(
                 "not_published",
-                row_facts=[{"column": r["column"], "raw": r["raw"], "status": r["status"], "fact": _figure(r, report)} for r in printed],
+                row_facts=[
+                    {"column": r["column"], "raw": r["raw"], "status": r["status"], "fact": _figure(r, report)} for r in printed
+                ],
                 table_title=str(row["table_title"].iloc[0]),
                 table_number=str(row["table_number"].iloc[0]),
             )
@@ -431,7 +485,9 @@ def locate(vocab: Vocab, report: ReportMeta, item: ItemRef, measure: str | None)
             same = len({p.unit for p in parts}) == 1
             total = sum((p.value if same else (p.value_wan or p.value) for p in parts), Decimal(0))
             unit = parts[0].unit if same else "万元"
-            fig = Figure(value=total, unit=unit, label=label, report=report, role="computed", value_wan=total if unit == "万元" else None)
+            fig = Figure(
+                value=total, unit=unit, label=label, report=report, role="computed", value_wan=total if unit == "万元" else None
+            )
             if len(parts) == 1:
                 fig = parts[0]
                 fig.label = label
@@ -560,10 +616,16 @@ def _pair(pq: ParsedQuestion, vocab: Vocab, reps: list[ReportMeta], op: str) -> 
     elif op in ("share", "ratio") and reps:
         term = _term_for(items[0])
         denom = term_index().get(term.get("share_of", "total_expenditure")) if term else term_index()["total_expenditure"]
-        locs = [locate(vocab, reps[0], items[0], plan.measure), locate(vocab, reps[0], ItemRef(label=denom["zh"]), plan.measure if plan.measure in ("决算数", "预算数") else None)]
+        locs = [
+            locate(vocab, reps[0], items[0], plan.measure),
+            locate(vocab, reps[0], ItemRef(label=denom["zh"]), plan.measure if plan.measure in ("决算数", "预算数") else None),
+        ]
     elif reps:
         # budget vs actual of one item (决算比预算少多少)
-        locs = [locate(vocab, reps[0], items[0], "决算数" if reps[0].kind == "决算" else "预算数"), locate(vocab, reps[0], items[0], "预算数" if reps[0].kind == "决算" else "全年预算数")]
+        locs = [
+            locate(vocab, reps[0], items[0], "决算数" if reps[0].kind == "决算" else "预算数"),
+            locate(vocab, reps[0], items[0], "预算数" if reps[0].kind == "决算" else "全年预算数"),
+        ]
         if reps[0].kind == "决算" and locs[1].status == "ok" and "全年预算数" in (pq.plan.measure or ""):
             locs[1] = locate(vocab, reps[0], items[0], "全年预算数")
     else:
@@ -620,7 +682,11 @@ def _yoy(pq: ParsedQuestion, vocab: Vocab, reps: list[ReportMeta]) -> TableResul
         pool = [r for r in pool if r.year in (plan.compare_year, plan.reports.year)]
     if len(pool) < 2:
         have = sorted({r.year for r in reps})
-        return TableResult("not_ingested", "yoy", detail={"year": None, "have": have, "need_two": True, "department": reps[0].department if reps else None})
+        return TableResult(
+            "not_ingested",
+            "yoy",
+            detail={"year": None, "have": have, "need_two": True, "department": reps[0].department if reps else None},
+        )
     old, new = pool[-2], pool[-1]
     la = locate(vocab, old, plan.items[0], plan.measure)
     lb = locate(vocab, new, plan.items[0], plan.measure)
@@ -638,7 +704,9 @@ def _yoy(pq: ParsedQuestion, vocab: Vocab, reps: list[ReportMeta]) -> TableResul
     else:
         shown = abs(d) if pq.wants_magnitude else d
         head = Figure(shown, unit, "change", new, role="computed", value_wan=shown if unit == "万元" else None)
-    return TableResult("ok", "yoy", figures=[a, b], headline=head, detail={"pct": pct, "from": old.year, "to": new.year, "signed": d})
+    return TableResult(
+        "ok", "yoy", figures=[a, b], headline=head, detail={"pct": pct, "from": old.year, "to": new.year, "signed": d}
+    )
 
 
 def _rank(pq: ParsedQuestion, vocab: Vocab, reps: list[ReportMeta]) -> TableResult:
@@ -656,7 +724,9 @@ def _rank(pq: ParsedQuestion, vocab: Vocab, reps: list[ReportMeta]) -> TableResu
         if loc.status == "ok" and loc.figure is not None:
             groups.setdefault(kind, []).append(loc.figure)
         else:
-            missing.append(f"{r.department} {r.year} {r.kind}（{ {'empty_table': '空表', 'not_published': '未公开'}.get(loc.status, '无此项')}）")
+            missing.append(
+                f"{r.department} {r.year} {r.kind}（{ {'empty_table': '空表', 'not_published': '未公开'}.get(loc.status, '无此项') }）"
+            )
     if not groups:
         return TableResult("not_found", "rank", notes=missing)
     for kind in groups:
@@ -664,7 +734,9 @@ def _rank(pq: ParsedQuestion, vocab: Vocab, reps: list[ReportMeta]) -> TableResu
     main = plan.reports.kind if plan.reports.kind in groups else max(groups, key=lambda k: (len(groups[k]), k == "决算"))
     ranked = groups[main][: plan.top_k]
     head = ranked[0]
-    res = TableResult("ok", "rank", figures=ranked, headline=head, notes=missing, groups={k: v[: plan.top_k] for k, v in groups.items()})
+    res = TableResult(
+        "ok", "rank", figures=ranked, headline=head, notes=missing, groups={k: v[: plan.top_k] for k, v in groups.items()}
+    )
     res.detail = {"kind": main, "ascending": pq.ascending}
     return res
 
@@ -710,7 +782,9 @@ def _breakdown(pq: ParsedQuestion, vocab: Vocab, reps: list[ReportMeta]) -> Tabl
                 f, _ = pick_column(g, plan.measure, rep.kind, None)
                 if f is not None and f["status"] == "ok" and f["value"] != 0:
                     children.append(_figure(f, rep, role="child"))
-    res = TableResult("ok", "breakdown", figures=children, headline=parent.figure, parts=parent.parts if children is not parent.parts else [])
+    res = TableResult(
+        "ok", "breakdown", figures=children, headline=parent.figure, parts=parent.parts if children is not parent.parts else []
+    )
     if not children:
         res.notes.append("no_children")
     return res
