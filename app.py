@@ -4,6 +4,17 @@
 serves on http://127.0.0.1:7860 — the full app at ``/`` and the widget at ``/widget``
 (``--widget`` serves only the widget). This is the only module that imports gradio.
 
+API (the same JSON object as ``fiscal-qa ask --json``)::
+
+    from gradio_client import Client
+    Client("http://127.0.0.1:7860/").predict("how much was spent on reception in 2023", "", api_name="/ask")
+
+    curl -s -X POST http://127.0.0.1:7860/gradio_api/call/ask -H 'Content-Type: application/json' \
+         -d '{"data": ["how much was spent on reception in 2023", ""]}'        # → {"event_id": "…"}
+    curl -s -N http://127.0.0.1:7860/gradio_api/call/ask/<event_id>           # → event: complete / data: [{…}]
+
+The second argument is an optional report filter: a report id or department/year/kind words.
+
 The app never computes an answer itself: every question goes to ``assistant.ask.ask``; the app
 renders the ``Answer`` (text, the figures tied to their cells, the citation table) and keeps the
 chat for export (``assistant.export``).
@@ -812,6 +823,7 @@ def build_app(index_dir: Path | str | AppState, *, ask_fn: AskFn | None = None, 
                         source_img = L(
                             gr.Image(
                                 label=T["source_view"][0],
+                                show_label=False,
                                 visible=False,
                                 interactive=False,
                                 type="filepath",

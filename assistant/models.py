@@ -120,6 +120,8 @@ class ReportMeta:
     """The report's title where printed."""
     page_counts: list[int] = field(default_factory=list)
     """Pages of each source file, same order as ``sources`` (layout page numbers run on across files)."""
+    problems: list[str] = field(default_factory=list)
+    """What ingestion noticed and did not hide: unreadable cells, a misplaced figure, a code typo."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

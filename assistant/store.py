@@ -287,7 +287,7 @@ def build_chunk_frame(
                 from assistant.embed import default_embedder
 
                 embedder = default_embedder()
-            known.update(zip(todo, embedder.embed_passages(todo), strict=True))
+            known.update(zip(todo, _embed_with_progress(embedder, todo), strict=True))
         log.debug("chunks: %d new, %d embedded, %d from the cache", len(texts), len(todo), len(texts) - len(todo))
         for r, t in zip(rows, texts, strict=True):
             r["embedding"] = [float(x) for x in known[t]]
@@ -295,6 +295,22 @@ def build_chunk_frame(
     if old_chunks is not None and len(old_chunks):
         return pd.concat([old_chunks[CHUNK_COLUMNS], new], ignore_index=True) if len(new) else old_chunks[CHUNK_COLUMNS].reset_index(drop=True)
     return new
+
+
+EMBED_BATCH = 32
+
+
+def _embed_with_progress(embedder: Any, texts: list[str]) -> list[list[float]]:
+    """Embed in batches with a progress bar: embedding is the slow part of a large ingest."""
+    from tqdm import tqdm
+
+    out: list[list[float]] = []
+    with tqdm(total=len(texts), unit="chunk", desc="embed", disable=len(texts) <= EMBED_BATCH, leave=False) as bar:
+        for i in range(0, len(texts), EMBED_BATCH):
+            batch = texts[i : i + EMBED_BATCH]
+            out.extend(embedder.embed_passages(batch))
+            bar.update(len(batch))
+    return out
 
 
 def build_vector_store(version_dir: Path, chunks: pd.DataFrame) -> None:

@@ -179,7 +179,6 @@ def test_corpus_rank_yoy_scope(corpus_index, question, value, unit, needle):
 
 
 @needs_corpus
-@pytest.mark.xfail(strict=False, reason="the 三公 tables of the PDF budgets are not yet extracted as facts (tables wing)")
 def test_corpus_three_public_rank_and_yoy(corpus_index):
     r = ask("江苏省各部门预算中，哪个部门的“三公”经费预算最高？", index=corpus_index)
     assert r.route == "table" and r.value == 767.6 and "江苏省人大常委会办公厅" in r.answer

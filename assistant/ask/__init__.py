@@ -214,40 +214,28 @@ def _cite_text(fig: Any) -> Citation | None:
     return cite(fig)
 
 
-ORG_RE = re.compile(r"([\u4e00-\u9fff]{1,12}?(?:局|委员会|检察院|法院|厅|办公室|办事处|街道|部|委|中心|镇|乡))")
+ORG_RE = re.compile(r"([\u4e00-\u9fff]{1,12}?(?:委员会|检察院|法院|办公厅|办公室|办事处|街道|中心|局))")
 PLACE_RE = re.compile(r"([\u4e00-\u9fff]{2,4}?(?:省|市|区|县))")
+NOT_ORG = ("预算", "决算", "支出", "经费", "费", "收入", "资金", "部门", "单位", "项目", "哪个", "全部", "社区")
+CUT = re.compile(r"^.*[\d年度的和与及在中、，,]")
 
 
 def _unknown_department(nq: str, pq: ParsedQuestion, vocab: Vocab) -> str | None:
     """A department or place the question names that no ingested report belongs to (北京市财政局, 普陀区教育局)."""
     known = " ".join(f"{r.department} {r.place}" for r in vocab.reports)
     for m in PLACE_RE.finditer(nq):
-        p = m.group(1)
-        if any(p[i:] in known for i in range(len(p) - 1)):
+        p = CUT.sub("", m.group(1))
+        if len(p) < 3 or any(p[i:] in known for i in range(len(p) - 1)) or any(w in p for w in NOT_ORG):
             continue
-        p = re.sub(r"^[\d年度的在和与及]+", "", p)
-        if (
-            p not in known
-            and not any(p.endswith(x) for x in ("地区", "社区", "城区", "园区", "片区", "辖区", "小区", "郊区", "市区"))
-            and len(p) >= 3
-        ):
-            # only a real place prefix: followed by an organization word
-            rest = nq[m.end() : m.end() + 12]
-            if ORG_RE.match(rest) or pq.departments:
-                return p + (ORG_RE.match(rest).group(1) if ORG_RE.match(rest) else "")  # type: ignore[union-attr]
+        rest = ORG_RE.match(nq[m.end() : m.end() + 12])
+        if rest or pq.departments:
+            return p + (rest.group(1) if rest else "")  # a place not ingested (北京市财政局)
     if pq.departments or pq.dept_ambiguous:
         return None
     for m in ORG_RE.finditer(nq):
-        org = m.group(1)
-        org = re.sub(r"^.*?(?:省|市|区|县)", "", org) or org
-        if (
-            len(org) >= 3
-            and org not in known
-            and not any(
-                w in org
-                for w in ("预算", "决算", "支出", "经费", "部门", "单位", "项目", "各部", "哪个", "本部", "全部", "内部", "外部")
-            )
-        ):
+        org = CUT.sub("", m.group(1))
+        org = re.sub(r"^.{2,}?(?:省|市|区|县)", "", org) or org
+        if len(org) >= 3 and org not in known and not any(w in org for w in NOT_ORG):
             return org
     return None
 
@@ -386,10 +374,11 @@ def _text_figure(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, lang: str, 
         for text in (p.get("sentences") or "", p.get("text") or ""):
             flat = norm_label(text)
             for name in names:
+                m = None
                 i = flat.find(name)
-                if i < 0:
-                    continue
-                m = _near_number(flat, i + len(name), pq.plan.measure, want_count)
+                while i >= 0 and m is None:
+                    m = _near_number(flat, i + len(name), pq.plan.measure, want_count)
+                    i = flat.find(name, i + 1)
                 if not m:
                     continue
                 val = Decimal(m.group(1).replace(",", ""))

@@ -372,12 +372,12 @@ def _lookup_text(pq: ParsedQuestion, res: TableResult, h: Figure, lang: str) -> 
             s += f" Parts: {ps}."
         else:
             ps = "、".join(
-                f"{p.label.split('（')[-1].rstrip('）')} {money(p, lang)}（{(p.fact or {}).get('table_number', '')} 科目{(p.fact or {}).get('code', '')}）"
+                f"{p.label.split('（')[-1].rstrip('）')} {money(p, lang)}（{((p.fact or {}).get('table_number') or '') + ' '}科目{(p.fact or {}).get('code', '')}）"
                 for p in res.parts
             )
             s += f"其中{ps}。"
         hv = h.value_wan if h.value_wan is not None else h.value
-        if h.role != "computed" and tot != hv:
+        if h.role != "computed" and len(res.parts) >= 2 and tot != hv:
             s += (
                 f" (The parts add up to {_wan_str(tot)} 万元, not {_wan_str(hv)}.)"
                 if en

@@ -43,7 +43,7 @@ PLACE_PREFIXES = (
 GENERIC_LABELS = {
     "合计", "小计", "总计", "栏次", "项目", "科目名称", "金额", "其中", "行次", "类", "款", "项", "备注", "说明", "无",
     "一级指标", "二级指标", "三级指标", "数量指标", "质量指标", "时效指标", "成本指标", "产出指标", "效益指标",
-    "满意度指标", "经济效益指标", "社会效益指标", "可持续影响指标", "服务对象满意度指标", "其他资金", "上年结转资金",
+    "满意度指标", "经济效益指标", "社会效益指标", "可持续影响指标", "服务对象满意度指标", "上年结转资金",
     "年度资金总额", "其中:当年财政拨款", "当年财政拨款", "总分", "其他", "其他支出",
 }  # fmt: skip
 
@@ -265,6 +265,8 @@ class ParsedQuestion:
     source: str = "rules"
     places: list[str] = field(default_factory=list)
     """Places named (普陀区, 江苏省 …): a rank across departments stays within them."""
+    budget_vs_actual: bool = False
+    """Both 决算 and 预算 named for one item (决算数占预算数的比例, actual vs budget)."""
     wants_percent: bool = False
     """The change is asked as a percentage (增长了百分之几, by what percent)."""
     wants_magnitude: bool = False
@@ -526,6 +528,11 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
         terms=term_ids,
         year_relative=rel,
         places=places,
+    )
+    pq.budget_vs_actual = (
+        len(items) == 1
+        and bool(re.search(r"决算|实际|actual", q))
+        and bool(re.search(r"预算数|年初预算|预算|budget", _strip_compounds_keep(q)))
     )
     pq.wants_percent = bool(re.search(r"百分|%|percent|percentage|多少个百分点|幅度|增幅|降幅", q))
     pq.wants_magnitude = bool(

@@ -8,6 +8,7 @@ empty table / not ingested / not found). ``answer.py`` turns it into sentences.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -295,6 +296,13 @@ def pick_column(
             best = (key, f)
     if best is not None:
         return best[1], "ok"
+    natural = "决算数" if report_kind == "决算" else "预算数"
+    ok = row[row["status"] == "ok"]
+    if measure in (None, natural) and len(ok) == 1:
+        c = str(ok.iloc[0]["column"] or "")
+        other = ("预算", "批复") if report_kind == "决算" else ("决算", "实际", "执行")
+        if not any(w in c for w in other):
+            return ok.iloc[0], "ok"  # a one-figure row (机关运行经费支出): the report's own kind of figure
     return None, "not_published"
 
 
@@ -425,6 +433,17 @@ def locate(vocab: Vocab, report: ReportMeta, item: ItemRef, measure: str | None)
                 term = {**term, "columns": [], "kind": "item"}
                 cand = rows
                 labels = set(rows["_label"])
+    # items printed as columns (one-row 三公 tables: “三公”经费 › 公务接待费 › 预算数)
+    if term and kinds_pref and not (len(cand) and cand["table_kind"].isin(kinds_pref).any()):
+        col_loc = _column_item(facts, report, term, measure, kinds_pref, label)
+        if col_loc is not None:
+            if (
+                col_loc.status == "ok"
+                and term.get("parts")
+                and measure in (None, "决算数" if report.kind == "决算" else "预算数")
+            ):
+                col_loc.parts = _parts(vocab, report, term, measure)
+            return col_loc
     # the canonical table is empty (no such spending / income): an answer with its note
     if kinds_pref and not (len(cand) and cand["table_kind"].isin(kinds_pref).any()):
         note = _empty_table_note(vocab, report, kinds_pref[:1])
@@ -496,6 +515,83 @@ def locate(vocab: Vocab, report: ReportMeta, item: ItemRef, measure: str | None)
     if missing is not None:
         return missing
     return Located("not_found")
+
+
+MEASURE_SEGS = ("决算统计数", "全年预算数", "年初预算数", "预算数", "决算数", "金额")
+VEHICLE_PARTS = {"购置费": "公务用车购置费", "运行费": "公务用车运行维护费", "运行维护费": "公务用车运行维护费"}
+
+
+def _column_names(column: str) -> tuple[list[str], str | None]:
+    """Item names a column path stands for, and its measure segment: '“三公”经费 › 公务接待费 › 预算数' → (['公务接待费'], '预算数')."""
+    segs = [re.sub(r"^\d{4}年度?", "", norm_label(x)) for x in str(column).split("›") if x.strip()]
+    meas = None
+    if segs and segs[-1] in MEASURE_SEGS:
+        meas = segs.pop()
+    segs2 = []
+    for sg in segs:
+        for m in MEASURE_SEGS[:-1]:
+            if sg.endswith(m) and len(sg) > len(m):
+                meas = meas or m
+                sg = sg[: -len(m)]
+        segs2.append(sg)
+    if not segs2:
+        return [], meas
+    last = segs2[-1]
+    parent = segs2[-2] if len(segs2) > 1 else None
+    names = [last]
+    if last in ("合计", "小计") and parent:
+        names = [parent]
+    elif last in VEHICLE_PARTS and parent and "公务用车" in parent:
+        names = [VEHICLE_PARTS[last]]
+    return names, meas
+
+
+def _column_item(
+    facts: pd.DataFrame, report: ReportMeta, term: dict[str, Any], measure: str | None, kinds: list[str], label: str
+) -> Located | None:
+    sub = facts[facts["table_kind"].isin(kinds) & (facts["status"] == "ok")]
+    if not len(sub):
+        return None
+    names = {norm_label(x) for x in [term["zh"], *term.get("labels", []), *term.get("aliases_zh", [])]} - {
+        "合计",
+        "小计",
+        "总计",
+        "支出合计",
+    }
+    hits = []
+    for _, f in sub.iterrows():
+        cnames, meas = _column_names(f["column"])
+        if any(n in names or (term["id"] == "three_public" and n.endswith("三公经费")) for n in cnames):
+            hits.append((f, meas))
+    if not hits:
+        return None
+    want = measure or ("决算数" if report.kind == "决算" else "预算数")
+    order = {"决算数": ("决算数", "决算统计数"), "预算数": ("预算数", "年初预算数"), "全年预算数": ("全年预算数",)}.get(want, ())
+    for cue in order:
+        for f, meas in hits:
+            if meas == cue:
+                return Located(
+                    "ok",
+                    figure=_figure(f, report, label, role="total"),
+                    table_title=str(f["table_title"]),
+                    table_number=str(f["table_number"]),
+                )
+    untagged = [f for f, meas in hits if meas is None]
+    if untagged and (report.kind == "预算" and want == "预算数"):
+        f = untagged[0]
+        return Located(
+            "ok",
+            figure=_figure(f, report, label, role="total"),
+            table_title=str(f["table_title"]),
+            table_number=str(f["table_number"]),
+        )
+    f0 = hits[0][0]
+    return Located(
+        "not_published",
+        row_facts=[{"column": f["column"], "raw": f["raw"], "status": f["status"], "fact": _figure(f, report)} for f, _m in hits],
+        table_title=str(f0["table_title"]),
+        table_number=str(f0["table_number"]),
+    )
 
 
 def _parts(vocab: Vocab, report: ReportMeta, term: dict[str, Any], measure: str | None) -> list[Figure]:
@@ -613,6 +709,9 @@ def _pair(pq: ParsedQuestion, vocab: Vocab, reps: list[ReportMeta], op: str) -> 
     elif len(reps) >= 2:
         reps2 = sorted(reps, key=lambda r: r.year) if len({r.year for r in reps}) > 1 else reps
         locs = [locate(vocab, r, items[0], plan.measure) for r in reps2[:2]]
+    elif op in ("share", "ratio") and reps and pq.budget_vs_actual:
+        # 决算数占预算数的比例: the same item, actual over budget
+        locs = [locate(vocab, reps[0], items[0], "决算数"), locate(vocab, reps[0], items[0], "预算数")]
     elif op in ("share", "ratio") and reps:
         term = _term_for(items[0])
         denom = term_index().get(term.get("share_of", "total_expenditure")) if term else term_index()["total_expenditure"]

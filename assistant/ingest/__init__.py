@@ -136,6 +136,7 @@ def parse_report(files: list[Path], progress: Callable[[int], None] | None = Non
     if not tables or not any(t.table_kind != "other" for t in tables):
         raise NotAFiscalReportError(", ".join(map(str, files)), "no budget or final-accounts table was recognized")
     chunks = chunk_narrative(layout, meta)
+    meta.problems = list(problems)
     return ParsedReport(
         meta=meta, tables=tables, facts=facts, chunks=chunks, problems=problems, source_paths=[str(f) for f in files]
     )
@@ -159,19 +160,34 @@ def ingest_paths(
     files = collect_files(paths)
     groups = group_files(files)
     result = IngestResult()
-    parsed: list[ParsedReport] = []
-    bar = tqdm(total=len(groups), unit="report", disable=not show_progress, desc="ingest")
+    parsed: dict[str, ParsedReport] = {}
+    seen: set[tuple[str, ...]] = set()
+    bar = tqdm(total=sum(_page_count(f) for f in files), unit="page", disable=not show_progress, desc="ingest")
     for group in groups:
         t0 = time.perf_counter()
         bar.set_postfix_str(group[0].name[:40])
+        pages = sum(_page_count(f) for f in group)
+        done = 0
+
+        def page_done(n: int) -> None:
+            nonlocal done
+            done += n
+            bar.update(n)
+
         try:
-            rep = parse_report(group)
+            hashes = tuple(sha256_file(f) for f in group) if all(f.is_file() for f in group) else ()
+            if hashes and hashes in seen:  # the same file given twice (e.g. data/ and a copy in the corpus folder)
+                log.info("skipping %s: the same content was already ingested in this run", group[0])
+                bar.update(pages)
+                continue
+            seen.add(hashes)
+            rep = parse_report(group, progress=page_done)
         except BadReportError as e:
             fail = FileFailure(e.path, e.reason)
             result.failures.append(fail)
             if on_failure:
                 on_failure(fail)
-            bar.update(1)
+            bar.update(pages - done)
             continue
         except Exception as e:  # an unexpected parser bug must not lose the other files
             log.exception("failed to ingest %s", group)
@@ -179,7 +195,7 @@ def ingest_paths(
             result.failures.append(fail)
             if on_failure:
                 on_failure(fail)
-            bar.update(1)
+            bar.update(pages - done)
             continue
         checks = run_checks(facts_to_frame(rep.facts), rep.meta)
         summary = ReportSummary(
@@ -194,12 +210,25 @@ def ingest_paths(
             seconds=time.perf_counter() - t0,
             problems=rep.problems,
         )
-        parsed.append(rep)
+        parsed[rep.meta.report_id] = rep  # a later file with the same report id replaces the earlier one
         result.reports.append(summary)
         if on_report:
             on_report(summary)
-        bar.update(1)
+        bar.update(pages - done)
     bar.close()
     if parsed:
-        result.index_version = write_index(Path(index_dir), parsed, embedder=embedder)
+        result.index_version = write_index(Path(index_dir), list(parsed.values()), embedder=embedder)
     return result
+
+
+def _page_count(path: Path) -> int:
+    """Pages of a PDF for the progress bar (1 for text files and for files that cannot be opened)."""
+    if path.suffix.lower() != ".pdf":
+        return 1
+    try:
+        import pymupdf
+
+        with pymupdf.open(path) as doc:
+            return max(1, doc.page_count)
+    except Exception:  # a corrupt file is reported by the reader, not here
+        return 1
