@@ -14,6 +14,7 @@ any failure falls back to the deterministic plan. The model never supplies a fig
 
 from __future__ import annotations
 
+import datetime
 import logging
 import re
 from dataclasses import dataclass, field
@@ -181,8 +182,8 @@ def build_vocab(index: Any) -> Vocab:
         facts=facts,
         by_report=by_report,
         tables=index.tables,
-        term_zh=sorted(set(tzh), key=lambda x: -len(x[0])),
-        term_en=sorted(set(ten), key=lambda x: -len(x[0])),
+        term_zh=sorted(set(tzh), key=lambda x: (-len(x[0]), x)),
+        term_en=sorted(set(ten), key=lambda x: (-len(x[0]), x)),
     )
     if hasattr(index, "extra"):
         index.extra[VOCAB_KEY] = v
@@ -222,7 +223,9 @@ OP_PATTERNS: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
 ]  # fmt: skip
 
 KIND_COMPOUNDS = ("一般公共预算", "政府性基金预算", "国有资本经营预算", "预算执行率", "全年预算", "年初预算", "预算数", "执行率")
-RELATIVE_YEARS = {"前年": -2, "去年": -1, "上年": -1, "上一年": -1, "今年": 0, "本年度": 0, "本年": 0}
+# Relative to the calendar year of asking, as a person means them ("去年" asked in 2026 is 2025);
+# 本年/本年度 are left out: they are table words (本年支出合计), not a year.
+RELATIVE_YEARS = {"前年": -2, "去年": -1, "上一年": -1, "今年": 0}
 RELATIVE_YEARS_EN = {"the year before last": -2, "last year": -1, "previous year": -1, "this year": 0, "current year": 0}
 FOLLOWUP_ZH = ("那", "那么", "还有", "再看", "换成", "改成", "呢")
 FOLLOWUP_EN = ("and ", "what about", "how about", "and in", "same for", "what of", "now for")
@@ -310,9 +313,7 @@ def _years(q: str, vocab: Vocab, departments: list[str]) -> tuple[list[int], int
             rel = d
             break
     if rel is not None and not ys:
-        pool = [r.year for r in vocab.reports if not departments or r.department in departments]
-        if pool:
-            ys = [max(pool) + rel]
+        ys = [datetime.date.today().year + rel]
     seen: list[int] = []
     for y in ys:
         if y not in seen:
@@ -441,7 +442,7 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
     # items: glossary terms and row labels printed in the reports (longest first), English terms, then codes
     needles = sorted(
         [*vocab.term_zh, *((lab.lower(), "label:" + lab) for lab in vocab.label_list if CJK.search(lab))],
-        key=lambda x: -len(x[0]),
+        key=lambda x: (-len(x[0]), x[1].startswith("label:"), x),
     )
     spans_zh = _find_spans(q, needles)
     spans_en = [

@@ -1,0 +1,405 @@
+"""The app's server-side state and services (no gradio here): the served index (reloaded when another
+process or an upload swaps it), report scoping, asking (streamed with an LLM), the per-client rate
+limiter, per-session LLM settings, source images, chat export, review, and first-start ingestion.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import tempfile
+import threading
+import time
+from collections import OrderedDict, defaultdict, deque
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import FiscalQAError, IndexMissingError
+from assistant.i18n import question_language, tr
+from assistant.models import Answer, ReportMeta
+from assistant.present import answer_markdown, select_reports
+from assistant.store import IndexData, current_version, load_index
+
+log = logging.getLogger("fiscal_qa.app")
+
+AskFn = Callable[..., Answer]
+
+WIDGET_MAX_CHARS = 500
+"""The public widget refuses longer questions (with a message)."""
+WIDGET_PER_MINUTE = 10
+"""Widget requests per client IP per minute."""
+
+
+class RateLimiter:
+    """At most ``per_minute`` calls per key in any 60-second window (sliding, thread-safe)."""
+
+    def __init__(self, per_minute: int, window: float = 60.0) -> None:
+        self.per_minute = per_minute
+        self.window = window
+        self._hits: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def check(self, key: str, now: float | None = None) -> float:
+        """Record a call; return 0 when allowed, else the seconds until the next call is allowed."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            q = self._hits[key]
+            while q and now - q[0] >= self.window:
+                q.popleft()
+            if len(q) >= self.per_minute:
+                return max(0.1, self.window - (now - q[0]))
+            q.append(now)
+            if len(self._hits) > 10000:  # forget idle clients
+                for k in [k for k, v in self._hits.items() if not v or now - v[-1] >= self.window]:
+                    del self._hits[k]
+            return 0.0
+
+
+class AppState:
+    """The index the app serves, reloaded when ``CURRENT`` changes (an upload or another process ingested)."""
+
+    def __init__(
+        self, index_dir: Path | str, *, ask_fn: AskFn | None = None, llm: Any = None, index: IndexData | None = None
+    ) -> None:
+        self.index_dir = Path(index_dir)
+        self._ask_fn = ask_fn
+        self.llm = llm
+        self._index = index
+        self._lock = threading.Lock()
+        self._ingest_lock = threading.Lock()
+        self._scoped: dict[tuple[str, frozenset[str]], IndexData] = {}
+        self._llms: OrderedDict[tuple[str, str, str, float], Any] = OrderedDict()
+
+    # -- index
+    def index(self) -> IndexData | None:
+        v = current_version(self.index_dir)
+        with self._lock:
+            if v is not None and (self._index is None or Path(self._index.path) != v):
+                self._index = load_index(self.index_dir)
+                self._scoped.clear()
+            return self._index
+
+    def reports(self) -> list[ReportMeta]:
+        idx = self.index()
+        return list(idx.reports) if idx else []
+
+    def select(
+        self, department: str | None = None, year: Any = None, kind: str | None = None, scope: str | None = None
+    ) -> list[str]:
+        """Report ids matching the picker; [] when the picker says 'all'."""
+        return select_reports(self.reports(), department, year, kind, scope)
+
+    def resolve_filter(self, text: str | None) -> list[str]:
+        """A report filter as typed in the API: a report id, or words matched against department, year and kind."""
+        text = (text or "").strip()
+        if not text:
+            return []
+        reports = self.reports()
+        exact = [r.report_id for r in reports if r.report_id == text]
+        if exact:
+            return exact
+        words = text.replace(",", " ").split()
+        hits = [
+            r.report_id
+            for r in reports
+            if all(w in r.report_id or w in r.department or w in (str(r.year), r.kind, r.scope, r.scope + r.kind) for w in words)
+        ]
+        if not hits:
+            raise FiscalQAError(
+                f"no ingested report matches {text!r}; use a report id or department/year/kind words, e.g. "
+                + ", ".join(f"{r.report_id}" for r in reports[:5])
+            )
+        return hits
+
+    def _scope(self, idx: IndexData, report_ids: Sequence[str]) -> IndexData:
+        """The index restricted to ``report_ids`` (cached per index version and selection)."""
+        ids = frozenset(report_ids)
+        if ids >= {r.report_id for r in idx.reports}:
+            return idx
+        key = (str(idx.path), ids)
+        with self._lock:
+            sub = self._scoped.get(key)
+            if sub is None:
+                sub = IndexData(
+                    path=idx.path,
+                    reports=[r for r in idx.reports if r.report_id in ids],
+                    tables=idx.tables[idx.tables.report_id.isin(ids)].reset_index(drop=True) if len(idx.tables) else idx.tables,
+                    facts=idx.facts[idx.facts.report_id.isin(ids)].reset_index(drop=True),
+                    chunks=idx.chunks[idx.chunks.report_id.isin(ids)].reset_index(drop=True) if len(idx.chunks) else idx.chunks,
+                )
+                self._scoped[key] = sub
+            return sub
+
+    # -- asking
+    def ask(
+        self, question: str, report_ids: Sequence[str] = (), history: list[Answer] | None = None, *, llm: Any = None
+    ) -> Answer:
+        """Answer a question; never raises (a failure becomes an answer that says what went wrong).
+
+        ``llm``: a session's own LLM; None uses the server's (``FISCALQA_LLM_*``), if any.
+        """
+        try:
+            target = self._target(report_ids)
+            fn = self._ask_fn
+            if fn is None:
+                from assistant.ask import ask as fn  # looked up per call: the engine may be replaced while serving
+            return fn(question, index=target, history=history or None, llm=llm or self.llm)
+        except Exception as e:
+            return self._failure(question, e)
+
+    def ask_stream(
+        self, question: str, report_ids: Sequence[str] = (), history: list[Answer] | None = None, *, llm: Any = None
+    ) -> Iterator[str | Answer]:
+        """Text pieces of the answer as an LLM writes them, then always the final ``Answer`` last; never raises.
+
+        Without an LLM (or with a test engine) the whole answer text comes once. The final Answer's
+        text may differ from the pieces (a sentence failed grounding): show the final one.
+        """
+        llm = llm or self.llm
+        if llm is None or self._ask_fn is not None:
+            a = self.ask(question, report_ids, history)
+            yield a.answer
+            yield a
+            return
+        try:
+            from assistant.llm import ask_stream
+
+            target = self._target(report_ids)
+            for item in ask_stream(question, target, llm=llm, history=history or None):
+                yield item
+                if isinstance(item, Answer):
+                    return
+            raise RuntimeError("the answer stream ended without an answer")
+        except Exception as e:
+            yield self._failure(question, e)
+
+    def _target(self, report_ids: Sequence[str]) -> IndexData:
+        idx = self.index()
+        if idx is None:
+            raise IndexMissingError(str(self.index_dir))
+        return self._scope(idx, report_ids) if report_ids else idx
+
+    def _failure(self, question: str, e: Exception) -> Answer:
+        """The answer shown when asking failed: the error's own message, never a traceback."""
+        lang = question_language(question)
+        if isinstance(e, FiscalQAError):
+            return Answer(question=question, route="none", answer=str(e), language=lang, meta={"error": type(e).__name__})
+        if isinstance(e, NotImplementedError):
+            msg = "问答引擎尚未安装。" if lang == "zh" else "The question-answering engine is not installed yet."
+            return Answer(question=question, route="none", answer=msg, language=lang, meta={"error": "NotImplementedError"})
+        log.error("ask failed for %r", question, exc_info=e)
+        msg = (
+            "抱歉，回答这个问题时出错了，请换个问法再试。"
+            if lang == "zh"
+            else "Sorry, answering this question failed; please rephrase it."
+        )
+        return Answer(question=question, route="none", answer=msg, language=lang, meta={"error": type(e).__name__})
+
+    # -- a session's own LLM (set in the app; kept in memory, never written to disk)
+    def session_llm(self, cfg: dict[str, Any] | None) -> Any:
+        """The LLM for a session's settings (``parse_llm_settings``), one client per distinct setting."""
+        if not cfg:
+            return None
+        key = (cfg["base_url"], cfg["model"], cfg.get("api_key") or "", float(cfg["timeout"]))
+        with self._lock:
+            llm = self._llms.get(key)
+            if llm is not None:
+                self._llms.move_to_end(key)
+                return llm
+        from assistant.llm import OpenAICompatibleLLM
+
+        llm = OpenAICompatibleLLM(base_url=key[0], model=key[1], api_key=key[2] or None, timeout=key[3])
+        with self._lock:
+            self._llms[key] = llm
+            while len(self._llms) > 32:
+                self._llms.popitem(last=False)
+        return llm
+
+    def llm_for(self, cfg: dict[str, Any] | None) -> Any:
+        """The LLM a session uses: its own settings, else the server's (None: deterministic answers)."""
+        return self.session_llm(cfg) if cfg else self.llm
+
+    def llm_status(self, cfg: dict[str, Any] | None, lang: str) -> str:
+        """One line saying which LLM answers use in this session (never the key)."""
+        llm = self.llm_for(cfg)
+        if llm is None:
+            return tr("llm_off", lang)
+        return tr("llm_on", lang).format(model=getattr(llm, "model", "?"), url=getattr(llm, "base_url", "?"))
+
+    def fact_raw(self, fact_id: str | None) -> str | None:
+        if not fact_id:
+            return None
+        idx = self.index()
+        if idx is None or not len(idx.facts):
+            return None
+        raw = idx.extra.get("app_fact_raw")
+        if raw is None:
+            raw = dict(zip(idx.facts.fact_id, idx.facts.raw, strict=True))
+            idx.extra["app_fact_raw"] = raw
+        return raw.get(fact_id)
+
+    # -- ingesting
+    def ingest(self, paths: list[Path], *, show_progress: bool = True) -> Any:
+        """Ingest files into the served index (one ingest at a time; the index stays intact on failure)."""
+        from assistant.ingest import ingest_paths
+
+        with self._ingest_lock:
+            res = ingest_paths(paths, self.index_dir, show_progress=show_progress)
+        self.index()
+        return res
+
+
+def as_state(index: Path | str | AppState, ask_fn: AskFn | None = None) -> AppState:
+    return index if isinstance(index, AppState) else AppState(index, ask_fn=ask_fn)
+
+
+def source_image(state: AppState, item: str | list[str]) -> str | None:
+    """A PNG of the printed page region(s) behind a fact, several facts (a computed answer), or a chunk.
+
+    Regions on several pages are stacked into one image. None when there is no page image
+    (the plain-text sample) or the source viewer is not available.
+    """
+    idx = state.index()
+    if idx is None or not item:
+        return None
+    try:
+        from assistant.source import render  # the source viewer (optional module)
+
+        pngs = render(idx, item)
+    except ImportError:
+        return None
+    except FiscalQAError as e:  # no page image: the caller shows the row as text
+        log.info("no page image: %s", e)
+        return None
+    except Exception:
+        log.exception("rendering the source of %s failed", item)
+        return None
+    if not pngs:
+        return None
+    path = Path(tempfile.mkdtemp(prefix="fiscalqa-src-")) / "source.png"
+    if len(pngs) == 1:
+        path.write_bytes(pngs[0])
+        return str(path)
+    from PIL import Image
+
+    images = [Image.open(io.BytesIO(p)).convert("RGB") for p in pngs]
+    gap = 12
+    sheet = Image.new("RGB", (max(i.width for i in images), sum(i.height for i in images) + gap * (len(images) - 1)), "#cbd5e1")
+    y = 0
+    for im in images:
+        sheet.paste(im, (0, y))
+        y += im.height + gap
+    sheet.save(path)
+    return str(path)
+
+
+def export_files(answers: list[Answer], session: str) -> tuple[str | None, str | None]:
+    if not answers:
+        return None, None
+    from assistant.export import answers_csv, answers_markdown
+
+    d = Path(tempfile.gettempdir()) / "fiscalqa-export" / re.sub(r"\W", "", session or "anon")[:32]
+    d.mkdir(parents=True, exist_ok=True)
+    md, csv_ = d / "fiscal-qa-chat.md", d / "fiscal-qa-chat.csv"
+    md.write_text(answers_markdown(answers), encoding="utf-8")
+    csv_.write_text("\ufeff" + answers_csv(answers), encoding="utf-8")
+    return str(md), str(csv_)
+
+
+def run_review(state: AppState, report_id: str | None) -> str:
+    """Markdown of the review of a report (``assistant.review`` is optional: another part of the project)."""
+    try:
+        from assistant.review import render_markdown, review_report
+    except ImportError:
+        return ""
+    idx = state.index()
+    if idx is None or not report_id:
+        return ""
+    try:
+        return render_markdown(review_report(idx, report_id))
+    except FiscalQAError as e:
+        return f"✗ {e}"
+    except Exception as e:
+        log.exception("review of %s failed", report_id)
+        return f"✗ review failed ({type(e).__name__}: {e})"
+
+
+# --------------------------------------------------------------------------- the public widget
+
+
+def widget_reply(
+    state: AppState, limiter: RateLimiter, question: str | None, client: str, *, max_chars: int = WIDGET_MAX_CHARS
+) -> str:
+    """The widget's answer as Markdown, or a friendly refusal (empty, too long, too many requests)."""
+    q = (question or "").strip()
+    lang = question_language(q)
+    if not q:
+        return "请输入问题。" if lang == "zh" else "Please type a question."
+    if len(q) > max_chars:
+        return (
+            f"问题太长（{len(q)} 字），请控制在 {max_chars} 字以内。"
+            if lang == "zh"
+            else f"Your question is too long ({len(q)} characters); please keep it under {max_chars} characters."
+        )
+    wait = limiter.check(client)
+    if wait:
+        return (
+            f"提问太频繁了（每分钟最多 {limiter.per_minute} 次），请 {wait:.0f} 秒后再试。"
+            if lang == "zh"
+            else f"Too many questions (at most {limiter.per_minute} a minute); please try again in {wait:.0f} s."
+        )
+    body, cites = answer_markdown(state.ask(q), state, lang)
+    return body + cites
+
+
+def ensure_ingested(index_dir: Path, paths: list[Path]) -> None:
+    """Ingest the given files/folders that the index does not hold yet (by source file name), with progress."""
+    from assistant.ingest import collect_files, ingest_paths
+
+    have: set[str] = set()
+    if current_version(index_dir) is not None:
+        have = {s for r in load_index(index_dir).reports for s in r.sources}
+    missing: list[Path] = []
+    for f in collect_files(paths):
+        if f.name not in have:  # also drops a second copy of a file (the sample is in data/ and in the corpus)
+            have.add(f.name)
+            missing.append(f)
+    if not missing:
+        return
+    log.warning("ingesting %d file(s) into %s (first start)…", len(missing), index_dir)
+    res = ingest_paths(missing, index_dir, show_progress=True)
+    for s in res.reports:
+        log.warning("%s", s.line())
+    for f in res.failures:
+        log.warning("could not ingest %s: %s", f.path, f.reason)
+
+
+def warm_up(state: AppState) -> None:
+    """Answer a table and a text question so the engine's caches (facts, embeddings, Chroma) are built before users arrive."""
+    t0 = time.perf_counter()
+    for q in ("2023年公务接待费是多少？", "为什么执行率低？"):
+        state.ask(q)
+    log.info("warm-up in %.2f s", time.perf_counter() - t0)
+
+
+def parse_llm_settings(
+    base_url: str | None, model: str | None, api_key: str | None, timeout: Any, lang: str = "zh"
+) -> tuple[dict[str, Any] | None, str | None]:
+    """A session's LLM settings from the app's fields: (settings, None); (None, None) when the URL is empty
+    (the server's own LLM, if ``FISCALQA_LLM_*`` configured one); (None, message) when a field is wrong.
+    """
+    url = (base_url or "").strip()
+    if not url:
+        return None, None
+    if not re.match(r"https?://[^\s/]+", url):
+        return None, tr("llm_bad_url", lang)
+    if not (model or "").strip():
+        return None, tr("llm_need_model", lang)
+    try:
+        t = float(timeout) if timeout not in (None, "") else 20.0
+    except (TypeError, ValueError):
+        t = 20.0
+    t = min(max(t, 1.0), 120.0)
+    return {"base_url": url, "model": model.strip(), "api_key": (api_key or "").strip(), "timeout": t}, None

@@ -1,0 +1,87 @@
+"""Interface strings of the app in Chinese and English, and the language of a question (no gradio here)."""
+
+from __future__ import annotations
+
+import re
+
+EXAMPLES = [
+    "2023年公务接待费是多少？",
+    "how much was spent on reception in 2023",
+    "“三公”经费决算数是多少？",
+    "为什么招商工作经费执行率低？",
+    "What were the basic and project expenditures?",
+]
+
+# --------------------------------------------------------------------------- interface language
+
+T: dict[str, tuple[str, str]] = {
+    "title": ("财政预决算问答", "Budget & final-accounts Q&A"),
+    "subtitle": (
+        "就已公开的部门预算、决算提问：每个数字都注明出自哪张表、哪一行、哪一列。",
+        "Ask about published department budgets and final accounts: every figure is cited to its table, row and column.",
+    ),
+    "tab_chat": ("问答", "Ask"),
+    "tab_facts": ("数据浏览", "Facts"),
+    "tab_charts": ("图表", "Charts"),
+    "tab_upload": ("上传报告", "Add a report"),
+    "tab_review": ("审查", "Review"),
+    "question": ("问题", "Question"),
+    "placeholder": ("例如：2023年公务接待费是多少？", "e.g. how much was spent on reception in 2023"),
+    "send": ("提问", "Ask"),
+    "clear": ("清空", "Clear"),
+    "department": ("部门", "Department"),
+    "year": ("年度", "Year"),
+    "kind": ("类型", "Kind"),
+    "scope": ("部门/单位", "Dept./unit"),
+    "examples": ("示例问题（点击提问）", "Example questions (click to ask)"),
+    "sources": ("引用来源（最近一次回答）", "Sources of the last answer"),
+    "source_view": ("原文位置", "Printed source"),
+    "export_md": ("导出 Markdown", "Download Markdown"),
+    "export_csv": ("导出 CSV", "Download CSV"),
+    "report": ("报告", "Report"),
+    "table": ("表", "Table"),
+    "row_filter": ("行名包含", "Row label contains"),
+    "facts": ("数据", "Facts"),
+    "download_csv": ("下载 CSV", "Download CSV"),
+    "upload": ("PDF 报告（可多选）", "PDF reports (one or more)"),
+    "ingest": ("导入", "Ingest"),
+    "chart_report": ("图表报告", "Report for the charts"),
+    "chart_item": ("跨报告比较的项目", "Item to compare across reports"),
+    "review_btn": ("生成审查意见", "Review this report"),
+    "lang": ("界面语言", "Interface"),
+    "chart_three": ("“三公”经费构成（万元）", "Three public expenses by part (万元)"),
+    "chart_bva": ("“三公”预算与决算（万元）", "Three public expenses: budget vs actual (万元)"),
+    "chart_func": ("支出按功能分类（类，万元）", "Spending by function class (万元)"),
+    "chart_across": ("跨部门、跨年度比较（万元）", "Across departments and years (万元)"),
+    "llm": ("大模型设置（可选，仅本次会话）", "LLM settings (optional, this session only)"),
+    "llm_base_url": ("接口地址（OpenAI 兼容）", "Base URL (OpenAI-compatible)"),
+    "llm_model": ("模型", "Model"),
+    "llm_api_key": ("API 密钥", "API key"),
+    "llm_timeout": ("超时（秒）", "Timeout (s)"),
+    "llm_apply": ("应用", "Apply"),
+    "all": ("全部", "All"),
+    "no_match": ("没有符合所选部门、年度和类型的报告。", "No ingested report matches the department, year and kind selected."),
+    "pick_pdf": ("请先选择 PDF 文件。", "Choose a PDF file first."),
+    "ingest_failed": ("导入失败，索引未改变", "Ingest failed; the index is unchanged"),
+    "could_not_ingest": ("导入失败", "Could not ingest"),
+    "index_unchanged": ("索引未改变，之前导入的报告仍可提问。", "The index is unchanged; earlier reports still answer."),
+    "llm_off": (
+        "未使用大模型：回答由确定性引擎给出。",
+        "No LLM: answers come from the deterministic engine.",
+    ),
+    "llm_on": (
+        "使用大模型 {model}（{url}），数字仍只来自报告。",
+        "Using LLM {model} at {url}; figures still come only from the reports.",
+    ),
+    "llm_bad_url": ("接口地址须以 http:// 或 https:// 开头。", "The base URL must start with http:// or https://."),
+    "llm_need_model": ("请填写模型名称。", "Please enter the model name."),
+}
+
+
+def tr(key: str, lang: str) -> str:
+    zh, en = T[key]
+    return en if lang == "en" else zh
+
+
+def question_language(q: str) -> str:
+    return "zh" if re.search(r"[\u4e00-\u9fff]", q) else "en"

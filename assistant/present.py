@@ -1,0 +1,324 @@
+"""What the app shows, as plain data and Markdown (no gradio here): an answer with its figures tied to
+their cited cells, the citation table, the sources side table, a fact's printed row, the report
+picker's options, the facts browser's rows, and the upload summary.
+
+Functions that need a fact's printed text take ``cells``: any object with ``fact_raw(fact_id)``
+(the app's ``AppState``), or None to use the citation's own text.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+
+from assistant.i18n import tr
+from assistant.models import Answer, Citation, ReportMeta
+from assistant.store import IndexData
+
+
+class CellText(Protocol):
+    def fact_raw(self, fact_id: str | None) -> str | None: ...
+
+
+ALL = ""
+"""Picker value meaning 'any'."""
+
+
+def fmt_value(a: Answer) -> str:
+    if a.value is None:
+        return ""
+    return f"{a.value:,.2f}" if a.unit in ("万元", "元", "亿元") else f"{a.value:g}"
+
+
+def _number_pattern(raw: str) -> re.Pattern[str] | None:
+    raw = raw.strip()
+    if not re.fullmatch(r"-?[\d,]*\d(\.\d+)?%?", raw):
+        return None
+    bare = raw.replace(",", "")
+    variants = {raw, bare}
+    if "." in bare or len(bare) > 3:
+        try:
+            num = float(bare.rstrip("%"))
+            decimals = len(bare.split(".")[1].rstrip("%")) if "." in bare else 0
+            variants.add(f"{num:,.{decimals}f}")
+        except ValueError:
+            pass
+    alts = "|".join(re.escape(v) for v in sorted(variants, key=len, reverse=True))
+    return re.compile(rf"(?<![\d.,])(?:{alts})(?![\d])")
+
+
+def mark_figures(text: str, figures: list[tuple[int, str]]) -> str:
+    """Bold each cited figure in ``text`` and tie it to its citation number: 50.00 → **50.00**<sup>[1]</sup>.
+
+    ``figures``: (citation number, the cell's raw text). Each figure is marked at its first
+    unmarked occurrence; figures not found in the text are left to the citation table.
+    """
+    taken: list[tuple[int, int, int]] = []
+    for n, raw in figures:
+        pat = _number_pattern(raw)
+        if pat is None:
+            continue
+        for m in pat.finditer(text):
+            if any(s < m.end() and m.start() < e for s, e, _ in taken):
+                continue
+            taken.append((m.start(), m.end(), n))
+            break
+    out, pos = [], 0
+    for s, e, n in sorted(taken):
+        out += [text[pos:s], f"**{text[s:e]}**<sup>[{n}]</sup>"]
+        pos = e
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def md_cell(v: object) -> str:
+    if v in (None, ""):
+        return "—"
+    return html.escape(str(v)).replace("|", "&#124;").replace("\n", " ")
+
+
+def shorten(text: str | None, n: int = 180) -> str:
+    t = re.sub(r"\s+", " ", text or "").strip()
+    return t if len(t) <= n else t[: n - 1] + "…"
+
+
+CITE_HEAD = {
+    "zh": ("#", "报告", "表", "行", "列", "页", "数值"),
+    "en": ("#", "report", "table", "row", "column", "page", "value"),
+}
+
+
+def _who(c: Citation) -> str:
+    return " ".join(str(x) for x in (c.department, c.year) if x) or c.report
+
+
+def citation_markdown(a: Answer, cells: CellText | None, lang: str) -> str:
+    """The citation block under an answer: a small table of cited cells, then cited passages.
+
+    When every cited cell comes from one report, the report is named once above the table.
+    """
+    if not a.citations:
+        return ""
+    figures = [(i, c) for i, c in enumerate(a.citations, 1) if c.table or c.fact_id]
+    passages = [(i, c) for i, c in enumerate(a.citations, 1) if not (c.table or c.fact_id)]
+    reports = {_who(c) for _, c in figures}
+    one = len(reports) == 1
+    head = list(CITE_HEAD[lang])
+    if one:
+        head.pop(1)
+    out: list[str] = []
+    if figures:
+        out.append("| " + " | ".join(head) + " |")
+        out.append("|" + "---|" * len(head))
+        for i, c in figures:
+            raw = (cells.fact_raw(c.fact_id) if cells else None) or c.text
+            cells = [f"[{i}]", _who(c), c.table, c.row, c.column, c.page, shorten(raw, 14)]
+            if one:
+                cells.pop(1)
+            out.append("| " + " | ".join(md_cell(x) for x in cells) + " |")
+    for i, c in passages:
+        where = " · ".join(str(x) for x in (c.department, c.year, c.section) if x)
+        page = (f"，第 {c.page} 页" if lang == "zh" else f", p. {c.page}") if c.page else ""
+        out.append(f"\n> **[{i}]** {html.escape(where)}{page}  \n> {html.escape(shorten(c.text, 220))}")
+    label = "来源" if lang == "zh" else "Sources"
+    if one:
+        label += f"：{html.escape(next(iter(reports)))}" if lang == "zh" else f": {html.escape(next(iter(reports)))}"
+    return f"\n\n**{label}**\n\n" + "\n".join(out)
+
+
+def answer_markdown(a: Answer, cells: CellText | None, lang: str | None = None) -> tuple[str, str]:
+    """(answer text with figures tied to their citations, citation block)."""
+    lang = lang or a.language or "zh"
+    figures = [
+        (i, (cells.fact_raw(c.fact_id) if cells else None) or (c.text or ""))
+        for i, c in enumerate(a.citations, 1)
+        if c.fact_id or c.table
+    ]
+    body = mark_figures(html.escape(a.answer, quote=False), figures)
+    if a.value is not None and "<sup>" not in body and a.citations:
+        body += f"  \n**{fmt_value(a)} {html.escape(a.unit or '')}**<sup>[1]</sup>"
+    return body, citation_markdown(a, cells, lang)
+
+
+SOURCE_COLUMNS = {
+    "zh": ["#", "出处", "行", "列", "页", "原文"],
+    "en": ["#", "source", "row", "column", "page", "text"],
+}
+
+
+def sources_frame(a: Answer | None, lang: str = "zh") -> pd.DataFrame:
+    """The citations of an answer as the side table (click a row to see its printed source)."""
+    rows = []
+    for i, c in enumerate(a.citations if a else [], 1):
+        where = c.table or c.section or c.report
+        rows.append([i, where, c.row or "", c.column or "", c.page or "", shorten(c.text, 120)])
+    return pd.DataFrame(rows, columns=SOURCE_COLUMNS[lang]).astype(object)
+
+
+def cite_caption(c: Citation) -> str:
+    return " · ".join(str(x) for x in (c.department, c.year, c.table, c.row, c.column, c.section) if x) + (
+        f" · p.{c.page}" if c.page else ""
+    )
+
+
+def fact_row_markdown(idx: IndexData, fact_id: str) -> str:
+    """The whole printed row of a fact as a small table (column → value), the cited cell in bold."""
+    f = idx.facts
+    hit = f[f.fact_id == fact_id]
+    if not len(hit):
+        return ""
+    h = hit.iloc[0]
+    row = f[(f.report_id == h.report_id) & (f.table_id == h.table_id) & (f.row_index == h.row_index)]
+    code = h.code if isinstance(h.code, str) and h.code else ""
+    lines = [f"**{html.escape(str(h.row_label))}**" + (f"（{code}）" if code else ""), "", "| 列 | 值 |", "|---|---|"]
+    for r in row.itertuples():
+        unit = r.unit if isinstance(r.unit, str) and r.value is not None and not str(r.raw).endswith(r.unit) else ""
+        cell = md_cell(f"{r.raw} {unit}".strip() if r.raw else "")
+        lines.append(f"| {md_cell(r.column)} | {'**' + cell + '**' if r.fact_id == fact_id else cell} |")
+    return "\n".join(lines)
+
+
+def stream_steps(text: str, steps: int = 12) -> Iterator[str]:
+    """Prefixes of ``text`` that end outside markup (no half-written **, <sup>)."""
+    if len(text) < 24:
+        yield text
+        return
+    size = max(4, len(text) // steps)
+    pos = 0
+    while pos < len(text):
+        pos = min(len(text), pos + size)
+        cut = text[:pos]
+        if cut.count("**") % 2 or cut.rfind("<") > cut.rfind(">"):
+            continue
+        yield cut
+    if pos != len(text):
+        yield text
+
+
+def plain_reason(reason: str) -> str:
+    """An ingest failure reason without server paths (uploads live in gradio's temp folders)."""
+    return re.sub(r"(?:/[^/\s'\"]+)+/([^/\s'\"]+)", r"\1", reason)
+
+
+# --------------------------------------------------------------------------- facts and charts
+
+FACT_VIEW = ["table", "code", "row_label", "column", "raw", "unit", "page"]
+FACT_VIEW_WIDTHS = ["10%", "9%", "28%", "27%", "12%", "7%", "7%"]
+FACT_CSV = [
+    "table_number",
+    "table_title",
+    "code",
+    "row_label",
+    "column",
+    "raw",
+    "unit",
+    "page",
+    "value",
+    "value_wan",
+    "status",
+    "fact_id",
+]
+
+
+def report_label(r: ReportMeta, reports: Iterable[ReportMeta] = ()) -> str:
+    """The label "department · year · kind", telling a 单位 (unit) report from the 部门 (department) one of the same year.
+
+    Shanghai publishes both for one department and year (08 部门预算 and 09 单位预算 of 司法局 2026).
+    """
+    twin = any(o.report_id != r.report_id and (o.department, o.year, o.kind) == (r.department, r.year, r.kind) for o in reports)
+    kind = f"{r.scope}{r.kind}" if r.scope == "单位" or twin else r.kind
+    return f"{r.department} · {r.year} · {kind}"
+
+
+def report_choices(reports: list[ReportMeta]) -> list[tuple[str, str]]:
+    """(label, report id) for the report dropdowns of the facts browser, charts and review."""
+    return [(report_label(r, reports), r.report_id) for r in reports]
+
+
+def picker_choices(reports: list[ReportMeta], lang: str = "zh") -> dict[str, list[tuple[str, str]]]:
+    """Options of the chat's report picker: department, year, kind, scope (部门/单位), each with 'all' first.
+
+    The scope list offers 单位 only when an ingested report is a unit's own (单位) report.
+    """
+    all_ = [(f"{tr('all', 'zh')} / {tr('all', 'en')}", ALL)]
+    scopes = sorted({r.scope for r in reports} | {"部门"}, key=["部门", "单位"].index)
+    return {
+        "department": all_ + sorted({(r.department, r.department) for r in reports}),
+        "year": all_ + [(str(y), str(y)) for y in sorted({r.year for r in reports})],
+        "kind": all_ + [("决算", "决算"), ("预算", "预算")],
+        "scope": all_ + [(s, s) for s in scopes],
+    }
+
+
+def select_reports(
+    reports: Iterable[ReportMeta],
+    department: str | None = None,
+    year: Any = None,
+    kind: str | None = None,
+    scope: str | None = None,
+) -> list[str]:
+    """Report ids matching the picker; [] when the picker says 'all'."""
+    if not (department or year or kind or scope):
+        return []
+    y = int(year) if year not in (None, "") else None
+    return [
+        r.report_id
+        for r in reports
+        if (not department or r.department == department)
+        and (y is None or r.year == y)
+        and (not kind or r.kind == kind)
+        and (not scope or r.scope == scope)
+    ]
+
+
+def table_choices(idx: IndexData | None, report_id: str | None) -> list[tuple[str, str]]:
+    if idx is None or not report_id or not len(idx.tables):
+        return []
+    t = idx.tables[idx.tables.report_id == report_id]
+    return [
+        (f"{r.number or r.table_id} {r.title}".strip() + (" （空表）" if r.empty else ""), r.table_id) for r in t.itertuples()
+    ]
+
+
+def facts_view(
+    idx: IndexData | None, report_id: str | None, table_id: str | None, row_filter: str = "", *, columns: list[str] = FACT_VIEW
+) -> pd.DataFrame:
+    """Facts of a report / table (row label substring filter), as shown in the browser."""
+    if idx is None:
+        return pd.DataFrame(columns=columns)
+    df = idx.facts
+    if report_id:
+        df = df[df.report_id == report_id]
+    if table_id:
+        df = df[df.table_id == table_id]
+    if row_filter:
+        df = df[df.row_label.str.contains(row_filter, regex=False, na=False)]
+    df = df.assign(table=[n or t for n, t in zip(df.table_number, df.table_title, strict=True)])
+    return df[columns].astype(object).where(lambda d: d.notna(), "").reset_index(drop=True)
+
+
+def facts_csv(idx: IndexData | None, report_id: str | None, table_id: str | None, row_filter: str = "") -> str:
+    df = facts_view(idx, report_id, table_id, row_filter, columns=FACT_CSV)
+    stem = "-".join(x for x in (report_id or "all", table_id or "") if x)
+    path = Path(tempfile.mkdtemp(prefix="fiscalqa-facts-")) / f"facts-{stem}.csv"
+    df.to_csv(path, index=False, encoding="utf-8-sig")  # BOM: Excel opens the Chinese text correctly
+    return str(path)
+
+
+def ingest_summary(res: Any, lang: str) -> str:
+    """Markdown of an ingest result: one line per report ingested or file refused (no server paths)."""
+    lines = [
+        f"✓ **{s.department} {s.year} {s.kind}** — {s.facts} facts, {s.chunks} chunks, checks {s.checks_passed}/{s.checks_run}"
+        for s in res.reports
+    ]
+    for f in res.failures:
+        lines.append(f"✗ **{tr('could_not_ingest', lang)}** `{Path(f.path).name}`: {plain_reason(f.reason)}")
+    if res.failures and not res.reports:
+        lines.append("\n" + tr("index_unchanged", lang))
+    return "\n\n".join(lines)
