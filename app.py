@@ -13,11 +13,15 @@ API (the same JSON object as ``fiscal-qa ask --json``)::
          -d '{"data": ["how much was spent on reception in 2023", ""]}'        # → {"event_id": "…"}
     curl -s -N http://127.0.0.1:7860/gradio_api/call/ask/<event_id>           # → event: complete / data: [{…}]
 
-The second argument is an optional report filter: a report id or department/year/kind words.
+The second argument is an optional report filter: a report id or department/year/kind/scope words
+(``司法局 2026 单位预算``).
 
-The app never computes an answer itself: every question goes to ``assistant.ask.ask``; the app
-renders the ``Answer`` (text, the figures tied to their cells, the citation table) and keeps the
-chat for export (``assistant.export``).
+This module is the Gradio layout and event wiring only. The logic lives in gradio-free modules:
+``assistant.appstate`` (served index, asking and streaming, rate limiter, session LLM, export),
+``assistant.present`` (answer Markdown, citations, picker options, facts browser),
+``assistant.charts`` (chart frames) and ``assistant.i18n`` (interface strings). The app never
+computes an answer itself: every question goes to ``assistant.ask`` (``assistant.llm.ask_stream``
+when an LLM is configured by ``FISCALQA_LLM_*`` or in the app's settings, per session).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from assistant.appstate import (
     AskFn,
     RateLimiter,
     as_state,
+    chat_turn,
     ensure_ingested,
     export_files,
     parse_llm_settings,
@@ -53,12 +58,11 @@ from assistant.appstate import (
 )
 from assistant.charts import CROSS_ITEMS, chart_across, chart_budget_vs_actual, chart_by_function, chart_three_public
 from assistant.errors import FiscalQAError
-from assistant.i18n import EXAMPLES, T, question_language, tr
+from assistant.i18n import EXAMPLES, T, tr
 from assistant.models import Answer
 from assistant.present import (
     ALL,
     FACT_VIEW_WIDTHS,
-    answer_markdown,
     cite_caption,
     fact_row_markdown,
     facts_csv,
@@ -68,7 +72,6 @@ from assistant.present import (
     report_choices,
     shorten,
     sources_frame,
-    stream_steps,
     table_choices,
 )
 from assistant.settings import REPO_DIR, SAMPLE_REPORT, Settings
@@ -88,7 +91,6 @@ QUEUE_MAX = 256
 def _plot(df: pd.DataFrame, x: str) -> Any:
     """A BarPlot update that keeps the frame's row order on the x axis."""
     return gr.BarPlot(value=df, sort=list(dict.fromkeys(df[x].tolist())) if len(df) else None)
-
 
 
 # --------------------------------------------------------------------------- the full app
@@ -131,8 +133,13 @@ def _review_fn() -> Callable[..., Any] | None:
     return review_report
 
 
-def build_app(index_dir: Path | str | AppState, *, ask_fn: AskFn | None = None, stream_delay: float = 0.02) -> gr.Blocks:
-    """The full app: chat with citations, report picker, facts browser, charts, upload, review, and the ``ask`` API."""
+def build_app(
+    index_dir: Path | str | AppState, *, ask_fn: AskFn | None = None, stream_delay: float = 0.02, llm_settings: bool = True
+) -> gr.Blocks:
+    """The full app: chat with citations, report picker, facts browser, charts, upload, review, and the ``ask`` API.
+
+    ``llm_settings``: show the per-session LLM settings (off for a server that must not call user-given URLs).
+    """
     state = as_state(index_dir, ask_fn)
     reports = state.reports()
     picks = picker_choices(reports)
@@ -165,9 +172,7 @@ def build_app(index_dir: Path | str | AppState, *, ask_fn: AskFn | None = None, 
                 with gr.Row():
                     with gr.Column(scale=3):
                         with gr.Row():
-                            dept = L(
-                                gr.Dropdown(picks["department"], value=ALL, label=T["department"][0], scale=3), "department"
-                            )
+                            dept = L(gr.Dropdown(picks["department"], value=ALL, label=T["department"][0], scale=3), "department")
                             year = L(gr.Dropdown(picks["year"], value=ALL, label=T["year"][0], scale=1), "year")
                             kind = L(gr.Dropdown(picks["kind"], value=ALL, label=T["kind"][0], scale=1), "kind")
                             scope = L(gr.Dropdown(picks["scope"], value=ALL, label=T["scope"][0], scale=1), "scope")
@@ -229,7 +234,7 @@ def build_app(index_dir: Path | str | AppState, *, ask_fn: AskFn | None = None, 
                         with gr.Row():
                             dl_md = L(gr.DownloadButton(T["export_md"][0], visible=False, size="sm"), "export_md", "value")
                             dl_csv = L(gr.DownloadButton(T["export_csv"][0], visible=False, size="sm"), "export_csv", "value")
-                        with gr.Accordion(T["llm"][0], open=False, elem_id="fqa-llm") as llm_box:
+                        with gr.Accordion(T["llm"][0], open=False, elem_id="fqa-llm", visible=llm_settings) as llm_box:
                             llm_url = L(
                                 gr.Textbox(label=T["llm_base_url"][0], placeholder="https://api.deepseek.com/v1", max_lines=1),
                                 "llm_base_url",
@@ -254,7 +259,9 @@ def build_app(index_dir: Path | str | AppState, *, ask_fn: AskFn | None = None, 
                 with gr.Row():
                     f_report = L(gr.Dropdown(choices, value=first, label=T["report"][0], scale=3), "report")
                     f_table = L(
-                        gr.Dropdown([("全部 / All", "")] + table_choices(state.index(), first), value="", label=T["table"][0], scale=3),
+                        gr.Dropdown(
+                            [("全部 / All", "")] + table_choices(state.index(), first), value="", label=T["table"][0], scale=3
+                        ),
                         "table",
                     )
                     f_row = L(gr.Textbox(label=T["row_filter"][0], scale=2), "row_filter")
@@ -363,31 +370,14 @@ def build_app(index_dir: Path | str | AppState, *, ask_fn: AskFn | None = None, 
             if not question:
                 yield history, "", past, *idle
                 return
-            history = list(history or []) + [{"role": "user", "content": question}, {"role": "assistant", "content": "…"}]
-            yield history, "", past, *idle
             ids = state.select(d, y, k, sc)
-            streamed = ""
-            if (d or y or k or sc) and not ids:
-                a = Answer(question=question, route="none", language=question_language(question), answer=tr("no_match", lg))
-            else:
-                a, llm = None, state.llm_for(cfg)
-                # LLM text streams as it is written (each sentence checked before it comes); the final
-                # Answer replaces it below, with its figures tied to their cells and its citations.
-                for item in state.ask_stream(question, ids, past, llm=llm):
-                    if isinstance(item, Answer):
-                        a = item
-                    elif llm is not None:
-                        streamed += item
-                        history[-1] = {"role": "assistant", "content": html.escape(streamed, quote=False) + " ▍"}
-                        yield history, "", past, *idle
-                assert a is not None
-            body, cites = answer_markdown(a, state, question_language(question))
-            if not streamed:  # no LLM: reveal the computed answer progressively
-                for part in stream_steps(body):
-                    history[-1] = {"role": "assistant", "content": part}
+            turn = chat_turn(
+                state, question, history, past, ids, lg, llm=state.llm_for(cfg), no_match=bool(d or y or k or sc) and not ids
+            )
+            for history, a in turn:
+                if a is None:
                     yield history, "", past, *idle
                     time.sleep(stream_delay)
-            history[-1] = {"role": "assistant", "content": body + cites}
             past = [*past, a]
             md, csv_ = export_files(past, getattr(request, "session_hash", "") or "anon")
             yield (
@@ -445,17 +435,28 @@ def build_app(index_dir: Path | str | AppState, *, ask_fn: AskFn | None = None, 
 
         # facts
         def on_report(rid: str) -> tuple:
-            return gr.update(choices=[("全部 / All", "")] + table_choices(state.index(), rid), value=""), facts_view(state.index(), rid, None)
+            return gr.update(choices=[("全部 / All", "")] + table_choices(state.index(), rid), value=""), facts_view(
+                state.index(), rid, None
+            )
 
         f_report.change(on_report, f_report, [f_table, f_df], api_visibility="undocumented")
         f_table.change(
-            lambda r, t, q: facts_view(state.index(), r, t or None, q), [f_report, f_table, f_row], f_df, api_visibility="undocumented"
+            lambda r, t, q: facts_view(state.index(), r, t or None, q),
+            [f_report, f_table, f_row],
+            f_df,
+            api_visibility="undocumented",
         )
         f_row.submit(
-            lambda r, t, q: facts_view(state.index(), r, t or None, q), [f_report, f_table, f_row], f_df, api_visibility="undocumented"
+            lambda r, t, q: facts_view(state.index(), r, t or None, q),
+            [f_report, f_table, f_row],
+            f_df,
+            api_visibility="undocumented",
         )
         f_dl.click(
-            lambda r, t, q: facts_csv(state.index(), r, t or None, q), [f_report, f_table, f_row], f_dl, api_visibility="undocumented"
+            lambda r, t, q: facts_csv(state.index(), r, t or None, q),
+            [f_report, f_table, f_row],
+            f_dl,
+            api_visibility="undocumented",
         )
 
         # charts
@@ -474,39 +475,21 @@ def build_app(index_dir: Path | str | AppState, *, ask_fn: AskFn | None = None, 
         # upload
         def do_ingest(files: list[str] | None, lg: str, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple:  # noqa: B008
             if not files:
-                return ("请先选择 PDF 文件。" if lg == "zh" else "Choose a PDF file first."), *([gr.skip()] * 6)
+                return tr("pick_pdf", lg), *([gr.skip()] * 7)
             progress(0, desc="ingest")
             try:
                 res = state.ingest([Path(f) for f in files], show_progress=True)
             except Exception as e:  # the orchestrator reports bad files itself; this is a store/write failure
                 log.exception("ingest failed")
-                return (f"✗ {'导入失败，索引未改变' if lg == 'zh' else 'Ingest failed; the index is unchanged'}: {e}"), *(
-                    [gr.skip()] * 6
-                )
-            lines = []
-            for s in res.reports:
-                lines.append(
-                    f"✓ **{s.department} {s.year} {s.kind}** — {s.facts} facts, {s.chunks} chunks, checks {s.checks_passed}/{s.checks_run}"
-                )
-            for f in res.failures:
-                head = "导入失败" if lg == "zh" else "Could not ingest"
-                lines.append(f"✗ **{head}** `{Path(f.path).name}`: {_plain_reason(f.reason)}")
-            if res.failures and not res.reports:
-                lines.append(
-                    "\n"
-                    + (
-                        "索引未改变，之前导入的报告仍可提问。"
-                        if lg == "zh"
-                        else "The index is unchanged; earlier reports still answer."
-                    )
-                )
-            ch = report_choices(state)
+                return f"✗ {tr('ingest_failed', lg)}: {e}", *([gr.skip()] * 7)
             rep = state.reports()
-            upd = gr.update(choices=ch)
+            new = picker_choices(rep)
+            upd = gr.update(choices=report_choices(rep))
             return (
-                "\n\n".join(lines),
-                gr.update(choices=[("全部 / All", ALL)] + sorted({(r.department, r.department) for r in rep})),
-                gr.update(choices=[("全部 / All", ALL)] + [(str(y), str(y)) for y in sorted({r.year for r in rep})]),
+                ingest_summary(res, lg, rep),
+                gr.update(choices=new["department"]),
+                gr.update(choices=new["year"]),
+                gr.update(choices=new["scope"]),
                 upd,
                 upd,
                 upd,
@@ -516,7 +499,7 @@ def build_app(index_dir: Path | str | AppState, *, ask_fn: AskFn | None = None, 
         up_btn.click(
             do_ingest,
             [up_files, lang],
-            [up_status, dept, year, f_report, c_report, r_report, up_files],
+            [up_status, dept, year, scope, f_report, c_report, r_report, up_files],
             concurrency_limit=1,
             api_visibility="undocumented",
         )
@@ -525,9 +508,26 @@ def build_app(index_dir: Path | str | AppState, *, ask_fn: AskFn | None = None, 
         if review is not None:
             r_btn.click(lambda rid: run_review(state, rid), r_report, r_out, concurrency_limit=2, api_visibility="undocumented")
 
+        # this session's LLM
+        def apply_llm(url: str, model: str, key: str, timeout: float, cfg: dict | None, lg: str) -> tuple:
+            if not llm_settings:
+                return None, state.llm_status(None, lg)
+            new, problem = parse_llm_settings(url, model, key, timeout, lg)
+            if problem:
+                return cfg, f"✗ {problem}"
+            return new, state.llm_status(new, lg)
+
+        llm_apply.click(
+            apply_llm,
+            [llm_url, llm_model, llm_key, llm_timeout, llm_cfg, lang],
+            [llm_cfg, llm_status],
+            queue=False,
+            api_visibility="private",  # never an API: it would let any caller point the server at any URL
+        )
+
         # language
-        def switch(lg: str) -> list:
-            ups: list[Any] = [lg, gr.update(value=f"# {tr('title', lg)}\n{tr('subtitle', lg)}")]
+        def switch(lg: str, cfg: dict | None) -> list:
+            ups: list[Any] = [lg, gr.update(value=f"# {tr('title', lg)}\n{tr('subtitle', lg)}"), state.llm_status(cfg, lg)]
             for _comp, key, prop in labelled:
                 if prop == "md":
                     ups.append(gr.update(value=f"**{tr(key, lg)}**"))
@@ -539,8 +539,8 @@ def build_app(index_dir: Path | str | AppState, *, ask_fn: AskFn | None = None, 
 
         lang_radio.change(
             switch,
-            lang_radio,
-            [lang, header, *[c for c, _, _ in labelled], *[t for t, _ in tabs], chat],
+            [lang_radio, llm_cfg],
+            [lang, header, llm_status, *[c for c, _, _ in labelled], *[t for t, _ in tabs], chat],
             queue=False,
             api_visibility="undocumented",
         )
@@ -558,7 +558,6 @@ def build_app(index_dir: Path | str | AppState, *, ask_fn: AskFn | None = None, 
 
     demo.queue(max_size=QUEUE_MAX, default_concurrency_limit=API_CONCURRENCY)
     return demo
-
 
 
 def answer_sources(state: AppState, past: list[Answer]) -> tuple:
@@ -583,8 +582,6 @@ def render_source(state: AppState, a: Answer, row: int) -> tuple:
     if shot is None and c.fact_id and idx is not None:
         text += "\n\n" + fact_row_markdown(idx, c.fact_id)
     return gr.update(value=shot, visible=shot is not None), gr.update(value=text, visible=True)
-
-
 
 
 def build_widget(
@@ -631,7 +628,9 @@ def build_widget(
 # --------------------------------------------------------------------------- serving
 
 
-def create_server(state: AppState, *, widget_only: bool = False, widget_kwargs: dict[str, Any] | None = None) -> Any:
+def create_server(
+    state: AppState, *, widget_only: bool = False, widget_kwargs: dict[str, Any] | None = None, llm_settings: bool = True
+) -> Any:
     """A FastAPI app: the widget at ``/widget`` and (unless ``widget_only``) the full app and API at ``/``."""
     from fastapi import FastAPI
     from fastapi.responses import RedirectResponse
@@ -650,7 +649,15 @@ def create_server(state: AppState, *, widget_only: bool = False, widget_kwargs: 
     if widget_only:
         app.add_api_route("/", lambda: RedirectResponse("/widget/"), include_in_schema=False)
     else:
-        app = gr.mount_gradio_app(app, build_app(state), path="/", theme=THEME, css=APP_CSS, ssr_mode=False, footer_links=["api"])
+        app = gr.mount_gradio_app(
+            app,
+            build_app(state, llm_settings=llm_settings),
+            path="/",
+            theme=THEME,
+            css=APP_CSS,
+            ssr_mode=False,
+            footer_links=["api"],
+        )
     return app
 
 
@@ -705,8 +712,6 @@ def start_server(
     return Server(url=f"http://{host}:{port}", _server=server, _thread=thread)
 
 
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Serve the fiscal-qa app (full app at /, widget at /widget, API ask).")
     p.add_argument("--host", default="127.0.0.1")
@@ -717,6 +722,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--widget", action="store_true", help="serve only the public widget")
     p.add_argument("--no-sample", action="store_true", help="do not ingest the bundled sample")
+    p.add_argument(
+        "--no-llm-settings", action="store_true", help="hide the per-session LLM settings (only FISCALQA_LLM_* is used)"
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
@@ -737,7 +745,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
-    app = create_server(state, widget_only=args.widget)
+    app = create_server(state, widget_only=args.widget, llm_settings=not args.no_llm_settings)
     log.warning("serving on http://%s:%d/ (widget: /widget/)", args.host, args.port)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

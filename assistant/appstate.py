@@ -5,6 +5,7 @@ limiter, per-session LLM settings, source images, chat export, review, and first
 
 from __future__ import annotations
 
+import html
 import io
 import logging
 import re
@@ -19,7 +20,7 @@ from typing import Any
 from assistant.errors import FiscalQAError, IndexMissingError
 from assistant.i18n import question_language, tr
 from assistant.models import Answer, ReportMeta
-from assistant.present import answer_markdown, select_reports
+from assistant.present import answer_markdown, select_reports, stream_steps
 from assistant.store import IndexData, current_version, load_index
 
 log = logging.getLogger("fiscal_qa.app")
@@ -92,7 +93,8 @@ class AppState:
         return select_reports(self.reports(), department, year, kind, scope)
 
     def resolve_filter(self, text: str | None) -> list[str]:
-        """A report filter as typed in the API: a report id, or words matched against department, year and kind."""
+        """A report filter as typed in the API: a report id, or words matched against department, year, kind and
+        scope (部门/单位, or 单位预算 …)."""
         text = (text or "").strip()
         if not text:
             return []
@@ -108,7 +110,7 @@ class AppState:
         ]
         if not hits:
             raise FiscalQAError(
-                f"no ingested report matches {text!r}; use a report id or department/year/kind words, e.g. "
+                f"no ingested report matches {text!r}; use a report id or department/year/kind/scope words, e.g. "
                 + ", ".join(f"{r.report_id}" for r in reports[:5])
             )
         return hits
@@ -253,6 +255,49 @@ class AppState:
 
 def as_state(index: Path | str | AppState, ask_fn: AskFn | None = None) -> AppState:
     return index if isinstance(index, AppState) else AppState(index, ask_fn=ask_fn)
+
+
+def chat_turn(
+    state: AppState,
+    question: str,
+    history: list[dict[str, str]] | None,
+    past: list[Answer],
+    report_ids: Sequence[str] = (),
+    lang: str = "zh",
+    *,
+    llm: Any = None,
+    no_match: bool = False,
+) -> Iterator[tuple[list[dict[str, str]], Answer | None]]:
+    """One chat turn as (chat messages, None) snapshots while the answer comes, then (messages, Answer).
+
+    With an LLM its text streams as written (each sentence checked before it comes); the final
+    Answer then replaces it, with its figures tied to their cells and the citation table. Without
+    one, the computed answer is revealed progressively. ``no_match``: the picker matched no report.
+    """
+    msgs = [*(history or []), {"role": "user", "content": question}, {"role": "assistant", "content": "…"}]
+    yield list(msgs), None
+    ql = question_language(question)
+    if no_match:
+        a = Answer(question=question, route="none", language=ql, answer=tr("no_match", lang))
+        items: Iterator[str | Answer] = iter([a])
+    else:
+        items = state.ask_stream(question, report_ids, past, llm=llm)
+    streamed = ""
+    for item in items:
+        if isinstance(item, Answer):
+            a = item
+            break
+        if llm is not None:
+            streamed += item
+            msgs[-1] = {"role": "assistant", "content": html.escape(streamed, quote=False) + " ▍"}
+            yield list(msgs), None
+    body, cites = answer_markdown(a, state, ql)
+    if not streamed:
+        for part in stream_steps(body):
+            msgs[-1] = {"role": "assistant", "content": part}
+            yield list(msgs), None
+    msgs[-1] = {"role": "assistant", "content": body + cites}
+    yield msgs, a
 
 
 def source_image(state: AppState, item: str | list[str]) -> str | None:

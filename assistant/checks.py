@@ -307,9 +307,9 @@ def _segments(col: str) -> list[str]:
 
 def _check_columns(res: CheckResult, facts: list[dict[str, Any]], all_facts: list[dict[str, Any]]) -> None:
     """Within a row: 合计/小计 column = Σ sibling columns; a column with sub-columns = Σ them."""
-    by_table_cols: dict[str, set[str]] = defaultdict(set)
+    by_table_cols: dict[str, dict[str, None]] = defaultdict(dict)  # columns in table order (a set's order varies per run)
     for f in all_facts:
-        by_table_cols[f["table_id"]].add(f["column"])
+        by_table_cols[f["table_id"]].setdefault(f["column"], None)
     rows: dict[tuple[str, int, str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
     for f in facts:
         if f.get("table_kind") in ("assets", "performance_indicators", "project_performance", "performance_narrative"):
@@ -427,7 +427,7 @@ def _outline_level(label: str) -> int | None:
 
 def _check_three_public_rows(res: CheckResult, facts: list[dict[str, Any]], all_facts: list[dict[str, Any]]) -> None:
     """Row outline of 三公 tables printed as rows: a numbered row = Σ its numbered sub-rows (money rows only)."""
-    tables = {f["table_id"] for f in all_facts if f.get("table_kind") == "three_public_expenses"}
+    tables = sorted({f["table_id"] for f in all_facts if f.get("table_kind") == "three_public_expenses"})
     for tid in tables:
         rows_all = sorted({(int(f["row_index"]), str(f.get("row_label") or "")) for f in all_facts if f["table_id"] == tid})
         if len(rows_all) < 3:

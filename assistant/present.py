@@ -118,10 +118,10 @@ def citation_markdown(a: Answer, cells: CellText | None, lang: str) -> str:
         out.append("|" + "---|" * len(head))
         for i, c in figures:
             raw = (cells.fact_raw(c.fact_id) if cells else None) or c.text
-            cells = [f"[{i}]", _who(c), c.table, c.row, c.column, c.page, shorten(raw, 14)]
+            row = [f"[{i}]", _who(c), c.table, c.row, c.column, c.page, shorten(raw, 14)]
             if one:
-                cells.pop(1)
-            out.append("| " + " | ".join(md_cell(x) for x in cells) + " |")
+                row.pop(1)
+            out.append("| " + " | ".join(md_cell(x) for x in row) + " |")
     for i, c in passages:
         where = " · ".join(str(x) for x in (c.department, c.year, c.section) if x)
         page = (f"，第 {c.page} 页" if lang == "zh" else f", p. {c.page}") if c.page else ""
@@ -311,12 +311,17 @@ def facts_csv(idx: IndexData | None, report_id: str | None, table_id: str | None
     return str(path)
 
 
-def ingest_summary(res: Any, lang: str) -> str:
-    """Markdown of an ingest result: one line per report ingested or file refused (no server paths)."""
-    lines = [
-        f"✓ **{s.department} {s.year} {s.kind}** — {s.facts} facts, {s.chunks} chunks, checks {s.checks_passed}/{s.checks_run}"
-        for s in res.reports
-    ]
+def ingest_summary(res: Any, lang: str, reports: list[ReportMeta] | None = None) -> str:
+    """Markdown of an ingest result: one line per report ingested or file refused (no server paths).
+
+    ``reports``: the index's reports after the ingest, to name a 单位 report apart from its 部门 twin.
+    """
+    by_id = {r.report_id: r for r in reports or []}
+    lines = []
+    for s in res.reports:
+        meta = by_id.get(getattr(s, "report_id", ""))
+        name = report_label(meta, reports or []).replace(" · ", " ") if meta else f"{s.department} {s.year} {s.kind}"
+        lines.append(f"✓ **{name}** — {s.facts} facts, {s.chunks} chunks, checks {s.checks_passed}/{s.checks_run}")
     for f in res.failures:
         lines.append(f"✗ **{tr('could_not_ingest', lang)}** `{Path(f.path).name}`: {plain_reason(f.reason)}")
     if res.failures and not res.reports:

@@ -11,6 +11,9 @@ import pandas as pd
 import pytest
 
 import app
+from assistant import charts, present
+from assistant.appstate import AppState, RateLimiter, chat_turn, parse_llm_settings, widget_reply
+from assistant.errors import FiscalQAError
 from assistant.export import answers_csv, answers_markdown
 from assistant.models import FACT_COLUMNS, Answer, Citation, ReportMeta
 from assistant.store import IndexData, current_version
@@ -104,8 +107,8 @@ def fake_ask(question: str, *, index: IndexData, history: list | None = None, ll
 
 
 @pytest.fixture()
-def fake_state() -> app.AppState:
-    return app.AppState("/nonexistent-index", ask_fn=fake_ask, index=fake_index())
+def fake_state() -> AppState:
+    return AppState("/nonexistent-index", ask_fn=fake_ask, index=fake_index())
 
 
 # --------------------------------------------------------------------------- rendering
@@ -131,12 +134,12 @@ def fake_state() -> app.AppState:
     ],
 )
 def test_mark_figures_ties_each_figure_to_its_citation(text: str, figures: list, expected: str) -> None:
-    assert app.mark_figures(text, figures) == expected
+    assert present.mark_figures(text, figures) == expected
 
 
-def test_answer_markdown_has_figure_marker_and_citation_table(fake_state: app.AppState) -> None:
+def test_answer_markdown_has_figure_marker_and_citation_table(fake_state: AppState) -> None:
     a = fake_state.ask("2023年公务接待费是多少？")
-    body, cites = app.answer_markdown(a, fake_state)
+    body, cites = present.answer_markdown(a, fake_state)
     assert "**50.00**<sup>[1]</sup>" in body
     assert "公开10表" in cites and "公务接待费" in cites and "决算统计数" in cites and "| [1] |" in cites
 
@@ -145,21 +148,92 @@ def test_ask_failures_become_plain_answers() -> None:
     def broken(question: str, **_: object) -> Answer:
         raise RuntimeError("boom\nTraceback")
 
-    st = app.AppState("/nonexistent-index", ask_fn=broken, index=fake_index())
+    st = AppState("/nonexistent-index", ask_fn=broken, index=fake_index())
     a = st.ask("公务接待费？")
     assert a.route == "none" and "Traceback" not in a.answer and "出错" in a.answer
-    missing = app.AppState("/nonexistent-index", ask_fn=fake_ask)
+    missing = AppState("/nonexistent-index", ask_fn=fake_ask)
     assert "fiscal-qa ingest" in missing.ask("reception?").answer
 
 
-def test_report_picker_and_filter(fake_state: app.AppState) -> None:
+def test_report_picker_and_filter(fake_state: AppState) -> None:
     assert fake_state.select("", "", "") == []
     assert fake_state.select("曲靖市投资促进局", "2023", "决算") == [RID]
     assert fake_state.select("", "2024", "") == []
     assert fake_state.resolve_filter("曲靖 2023") == [RID]
     assert fake_state.resolve_filter(RID) == [RID]
-    with pytest.raises(app.FiscalQAError, match="no ingested report matches"):
+    with pytest.raises(FiscalQAError, match="no ingested report matches"):
         fake_state.resolve_filter("上海 2030")
+
+
+SIFAJU = [
+    ReportMeta(report_id="08_sifaju_bumen", department="上海市普陀区司法局", year=2026, kind="预算", scope="部门"),
+    ReportMeta(report_id="09_sifaju_danwei", department="上海市普陀区司法局", year=2026, kind="预算", scope="单位"),
+    ReportMeta(report_id="07_zhengfuban", department="上海市普陀区人民政府办公室", year=2025, kind="预算"),
+]
+
+
+def test_picker_tells_department_from_unit_reports() -> None:
+    """08 and 09 are both 司法局 2026 预算: one is the department's (部门), the other the unit's own (单位)."""
+    labels = dict((rid, label) for label, rid in present.report_choices(SIFAJU))
+    assert labels == {
+        "08_sifaju_bumen": "上海市普陀区司法局 · 2026 · 部门预算",
+        "09_sifaju_danwei": "上海市普陀区司法局 · 2026 · 单位预算",
+        "07_zhengfuban": "上海市普陀区人民政府办公室 · 2025 · 预算",  # no twin: no scope word
+    }
+    picks = present.picker_choices(SIFAJU)
+    assert [v for _, v in picks["scope"]] == [present.ALL, "部门", "单位"]
+    assert [v for _, v in present.picker_choices(SIFAJU[2:])["scope"]] == [present.ALL, "部门"]
+    assert [v for _, v in picks["year"]] == [present.ALL, "2025", "2026"]
+    sel = present.select_reports
+    assert sel(SIFAJU, "上海市普陀区司法局", "2026", "预算") == ["08_sifaju_bumen", "09_sifaju_danwei"]
+    assert sel(SIFAJU, "上海市普陀区司法局", "2026", "预算", "单位") == ["09_sifaju_danwei"]
+    assert sel(SIFAJU, scope="部门") == ["08_sifaju_bumen", "07_zhengfuban"]
+    assert sel(SIFAJU) == []
+    st = AppState("/nonexistent-index", index=fake_index())
+    st._index.reports = SIFAJU  # the API's report filter understands 单位 / 单位预算 too
+    assert st.resolve_filter("司法局 单位预算") == ["09_sifaju_danwei"]
+    assert st.resolve_filter("司法局 2026 部门") == ["08_sifaju_bumen"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2023年公务接待费决算数为 **50.00**<sup>[1]</sup> 万元（500,000 元），比预算 **55.00**<sup>[2]</sup> 少。" * 2,
+        "short",
+    ],
+)
+def test_stream_steps_never_cut_inside_markup(text: str) -> None:
+    steps = list(present.stream_steps(text))
+    assert steps[-1] == text
+    for cut in steps:
+        assert text.startswith(cut) and cut.count("**") % 2 == 0 and cut.rfind("<") <= cut.rfind(">")
+
+
+def test_sources_frame_and_fact_row(fake_state: AppState) -> None:
+    a = fake_state.ask("2023年公务接待费是多少？")
+    df = present.sources_frame(a, "en")
+    assert df.columns.tolist() == ["#", "source", "row", "column", "page", "text"]
+    assert df.iloc[0].tolist() == [1, "公开10表", "公务接待费", "决算统计数", "", "50.00"]
+    assert present.sources_frame(None).empty
+    row = present.fact_row_markdown(fake_state.index(), a.citations[0].fact_id)
+    assert "**公务接待费**" in row and "| 预算数 | 55.00 万元 |" in row and "| 决算统计数 | **50.00 万元** |" in row
+    assert present.cite_caption(a.citations[0]) == "曲靖市投资促进局 · 2023 · 公开10表 · 公务接待费 · 决算统计数"
+
+
+def test_ingest_summary_hides_server_paths() -> None:
+    from types import SimpleNamespace
+
+    bad = SimpleNamespace(path="/tmp/gradio/abc123/broken.pdf", reason="not a PDF: /tmp/gradio/abc123/broken.pdf is damaged")
+    out = present.ingest_summary(SimpleNamespace(reports=[], failures=[bad]), "zh")
+    assert "`broken.pdf`" in out and "/tmp/gradio" not in out and "索引未改变" in out
+    ok = SimpleNamespace(department="曲靖市投资促进局", year=2023, kind="决算", facts=10, chunks=2, checks_passed=3, checks_run=3)
+    assert present.ingest_summary(SimpleNamespace(reports=[ok], failures=[]), "en") == (
+        "✓ **曲靖市投资促进局 2023 决算** — 10 facts, 2 chunks, checks 3/3"
+    )
+    unit = SimpleNamespace(report_id="09_sifaju_danwei", department="上海市普陀区司法局", year=2026, kind="预算")
+    unit.__dict__.update(facts=391, chunks=17, checks_passed=216, checks_run=227)
+    out = present.ingest_summary(SimpleNamespace(reports=[unit], failures=[]), "zh", SIFAJU)
+    assert out.startswith("✓ **上海市普陀区司法局 2026 单位预算** — 391 facts")
 
 
 # --------------------------------------------------------------------------- widget limits
@@ -173,22 +247,22 @@ def test_report_picker_and_filter(fake_state: app.AppState) -> None:
         ("   ", "Please type a question"),
     ],
 )
-def test_widget_refuses_with_a_message(fake_state: app.AppState, question: str, needle: str) -> None:
-    out = app.widget_reply(fake_state, app.RateLimiter(5), question, "1.2.3.4")
+def test_widget_refuses_with_a_message(fake_state: AppState, question: str, needle: str) -> None:
+    out = widget_reply(fake_state, RateLimiter(5), question, "1.2.3.4")
     assert needle in out and "50.00" not in out
 
 
-def test_widget_rate_limit_per_client(fake_state: app.AppState) -> None:
-    limiter = app.RateLimiter(2)
+def test_widget_rate_limit_per_client(fake_state: AppState) -> None:
+    limiter = RateLimiter(2)
     for _ in range(2):
-        assert "50.00" in app.widget_reply(fake_state, limiter, "2023年公务接待费是多少？", "10.0.0.1")
-    assert "提问太频繁" in app.widget_reply(fake_state, limiter, "2023年公务接待费是多少？", "10.0.0.1")
-    assert "50.00" in app.widget_reply(fake_state, limiter, "2023年公务接待费是多少？", "10.0.0.2")  # another client
-    assert "太长" not in app.widget_reply(fake_state, app.RateLimiter(5), "公" * 500, "x")  # exactly 500 is allowed
+        assert "50.00" in widget_reply(fake_state, limiter, "2023年公务接待费是多少？", "10.0.0.1")
+    assert "提问太频繁" in widget_reply(fake_state, limiter, "2023年公务接待费是多少？", "10.0.0.1")
+    assert "50.00" in widget_reply(fake_state, limiter, "2023年公务接待费是多少？", "10.0.0.2")  # another client
+    assert "太长" not in widget_reply(fake_state, RateLimiter(5), "公" * 500, "x")  # exactly 500 is allowed
 
 
 def test_rate_limiter_window() -> None:
-    lim = app.RateLimiter(2, window=60)
+    lim = RateLimiter(2, window=60)
     assert lim.check("a", now=0) == 0 and lim.check("a", now=1) == 0
     assert lim.check("a", now=2) == pytest.approx(58)
     assert lim.check("a", now=60.5) == 0  # the first call left the window
@@ -197,27 +271,27 @@ def test_rate_limiter_window() -> None:
 # --------------------------------------------------------------------------- facts and charts
 
 
-def test_facts_view_and_csv(fake_state: app.AppState) -> None:
-    df = app.facts_view(fake_state, RID, "t10", "接待")
+def test_facts_view_and_csv(fake_state: AppState) -> None:
+    df = present.facts_view(fake_state.index(), RID, "t10", "接待")
     assert df.raw.tolist() == ["55.00", "50.00", "50.00"] and set(df.table) == {"公开10表"}
-    path = Path(app.facts_csv(fake_state, RID, "t10", "接待"))
+    path = Path(present.facts_csv(fake_state.index(), RID, "t10", "接待"))
     rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
     assert [r["raw"] for r in rows] == ["55.00", "50.00", "50.00"] and rows[0]["fact_id"].startswith(RID)
 
 
-def test_charts_from_facts(fake_state: app.AppState) -> None:
-    three = app.chart_three_public(fake_state, RID)
+def test_charts_from_facts(fake_state: AppState) -> None:
+    three = charts.chart_three_public(fake_state.index(), RID)
     assert dict(zip(three["项目"], three["万元"], strict=True)) == {
         "因公出国（境）费": 7.58,
         "公务用车购置及运行维护费": 2.84,
         "公务接待费": 50.0,
     }
-    bva = app.chart_budget_vs_actual(fake_state, RID)
+    bva = charts.chart_budget_vs_actual(fake_state.index(), RID)
     got = dict(zip(bva["项目"], bva["万元"], strict=True))
     assert got["合计·预算"] == 58.84 and got["合计·决算"] == 60.42 and got["出国·预算"] == 0.0 and got["出国·决算"] == 7.58
-    func = app.chart_by_function(fake_state, RID)
+    func = charts.chart_by_function(fake_state.index(), RID)
     assert func["万元"].tolist() == [1587.54, 121.24]
-    across = app.chart_across(fake_state, "公务接待费")
+    across = charts.chart_across(fake_state.index(), "公务接待费")
     assert across["万元"].tolist() == [50.0]
 
 
@@ -277,36 +351,31 @@ def _client(url: str):
     return Client(url, verbose=False)
 
 
-def test_api_returns_the_answer_json_fake(fake_state: app.AppState) -> None:
-    """The API object is exactly ``Answer.to_json()`` (independent of the engine)."""
-    demo = app.build_app(fake_state)
-    _, url, _ = demo.launch(prevent_thread_lock=True, server_port=app.free_port(), quiet=True)
-    try:
-        got = _client(url).predict(RECEPTION_Q, "", api_name="/ask")
-        assert got == fake_ask(RECEPTION_Q, index=fake_index()).to_json()
-    finally:
-        demo.close()
-
-
 @pytest.fixture(scope="module")
 def live(sample_index: IndexData):
-    """The full app on the sample index with the real engine, launched in-process."""
-    state = app.AppState(Path(sample_index.path).parent)
-    demo = app.build_app(state)
-    _, url, _ = demo.launch(prevent_thread_lock=True, server_port=app.free_port(), quiet=True)
-    yield state, url
-    demo.close()
+    """The one server of this module: the full app, the widget and the API on the sample index, real engine."""
+    state = AppState(Path(sample_index.path).parent)
+    srv = app.start_server(state)
+    yield state, srv.url
+    srv.close()
 
 
 def test_api_round_trip_reception(live) -> None:
-    _, url = live
-    got = _client(url).predict(RECEPTION_Q, "", api_name="/ask")
+    state, url = live
+    client = _client(url)
+    got = client.predict(RECEPTION_Q, "", api_name="/ask")
+    assert got == state.ask(RECEPTION_Q).to_json()  # exactly the object of ``fiscal-qa ask --json``
     assert got["value"] == 50.0 and f"{got['value']:.2f}" == "50.00"
     assert got["unit"] == "万元" and "50.00" in got["answer"]
     assert got["citations"] and any(c["row"] and "接待" in c["row"] for c in got["citations"])
     assert set(got) == {"question", "route", "answer", "value", "unit", "citations"}
-    scoped = _client(url).predict(RECEPTION_Q, "曲靖市投资促进局 2023", api_name="/ask")
+    scoped = client.predict(RECEPTION_Q, "曲靖市投资促进局 2023", api_name="/ask")
     assert scoped["value"] == 50.0
+
+
+def test_widget_answers_over_http(live) -> None:
+    _, url = live
+    assert "50.00" in _client(url + "/widget/").predict("2023年公务接待费是多少？", fn_index=0)
 
 
 def test_corrupt_upload_keeps_the_index(live, tmp_path: Path) -> None:
@@ -320,40 +389,144 @@ def test_corrupt_upload_keeps_the_index(live, tmp_path: Path) -> None:
     assert state.ask(RECEPTION_Q).value == 50.0
 
 
-def test_widget_only_server_routes(fake_state: app.AppState) -> None:
-    """``--widget``: only the widget is served; / and /widget lead to it."""
-    import httpx
+def test_widget_only_routes(fake_state: AppState) -> None:
+    """``--widget``: only the widget is served; / and /widget lead to it (no server needed: ASGI in-process)."""
+    from fastapi.testclient import TestClient
 
-    srv = app.start_server(fake_state, widget_only=True)
-    try:
-        with httpx.Client(base_url=srv.url, follow_redirects=False, timeout=30) as h:
-            assert h.get("/").headers["location"] == "/widget/"
-            assert h.get("/widget").headers["location"] == "/widget/"
-            page = h.get("/widget/")
-            assert page.status_code == 200 and "x-frame-options" not in page.headers  # embeddable in an iframe
-            assert h.get("/gradio_api/info").status_code == 404  # no full app, no ask API
-        assert "50.00" in _client(srv.url + "/widget/").predict("2023年公务接待费是多少？", fn_index=0)
-    finally:
-        srv.close()
+    with TestClient(app.create_server(fake_state, widget_only=True), follow_redirects=False) as h:
+        assert h.get("/").headers["location"] == "/widget/"
+        assert h.get("/widget").headers["location"] == "/widget/"
+        page = h.get("/widget/")
+        assert page.status_code == 200 and "x-frame-options" not in page.headers  # embeddable in an iframe
+        assert h.get("/gradio_api/info").status_code == 404  # no full app, no ask API
+
+
+# --------------------------------------------------------------------------- LLM tokens stream to the chat
+
+
+@pytest.fixture(scope="module")
+def fake_llm_server():
+    from fake_openai import FakeOpenAI
+
+    with FakeOpenAI() as fake:
+        yield fake
+
+
+def _phrase_reply(text: str):
+    from fake_openai import Reply, echo_responder
+
+    def respond(body: dict):
+        if "Checked answer" in body["messages"][-1]["content"]:
+            return Reply(text, stream=True)
+        return echo_responder(body)
+
+    return respond
+
+
+@pytest.mark.parametrize(
+    ("reply", "streamed", "final"),
+    [
+        # grounded: both sentences stream, then the answer with its figure tied to the cell
+        (
+            "In 2023 the reception expenses were 50.00 万元. That is 500,000 元 in total.",
+            ["In 2023 the reception expenses were 50.00 万元. ▍", "That is 500,000 元 in total. ▍"],
+            "In 2023 the reception expenses were **50.00**<sup>[1]</sup> 万元. That is 500,000 元 in total.",
+        ),
+        # the second sentence invents a figure: it never shows, and the deterministic answer replaces the stream
+        ("In 2023 the reception expenses were 50.00 万元. The budget was 999 万元.", ["50.00 万元. ▍"], None),
+    ],
+)
+def test_llm_tokens_stream_to_the_chat(sample_index, fake_llm_server, reply: str, streamed: list[str], final: str | None) -> None:
+    from assistant.llm import OpenAICompatibleLLM
+
+    fake_llm_server.reset()
+    fake_llm_server.responder = _phrase_reply(reply)
+    llm = OpenAICompatibleLLM(base_url=fake_llm_server.base_url, model="fake", api_key="sk-test", timeout=5)
+    state = AppState(Path(sample_index.path).parent)
+    snaps = list(chat_turn(state, RECEPTION_Q, [], [], llm=llm))
+    texts = [m[-1]["content"] for m, a in snaps if a is None]
+    msgs, answer = snaps[-1]
+    assert texts[0] == "…" and all(any(s in t for t in texts) for s in streamed), texts
+    assert "999" not in "".join(texts) + msgs[-1]["content"]
+    assert answer is not None and answer.value == 50.0 and answer.unit == "万元"
+    assert [m["role"] for m in msgs] == ["user", "assistant"] and msgs[0]["content"] == RECEPTION_Q
+    shown = msgs[-1]["content"]
+    assert "**50.00**<sup>[1]</sup>" in shown and "公务接待费" in shown and "| [1] |" in shown  # the citation table
+    if final:
+        assert shown.startswith(final) and answer.meta["llm_used"] == ["phrase"]
+    else:
+        assert answer.answer == state.ask(RECEPTION_Q).answer and "ungrounded" in answer.meta["llm_fallback"]
+    assert any(b.get("stream") for b in fake_llm_server.requests)
+
+
+def test_chat_turn_without_llm_reveals_the_answer(fake_state: AppState) -> None:
+    snaps = list(chat_turn(fake_state, "2023年公务接待费是多少？", [{"role": "user", "content": "earlier"}], []))
+    texts = [m[-1]["content"] for m, a in snaps if a is None]
+    assert texts[0] == "…" and len(texts) > 2 and "▍" not in "".join(texts)
+    msgs, answer = snaps[-1]
+    assert len(msgs) == 3 and answer is not None and answer.value == 50.0 and "| [1] |" in msgs[-1]["content"]
+    none = list(chat_turn(fake_state, "公务接待费？", [], [], no_match=True))[-1]
+    assert none[1].route == "none" and "没有符合" in none[0][-1]["content"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "cfg", "problem"),
+    [
+        (("", "", "", 20), None, None),  # empty: the server's own LLM (if any)
+        (
+            (" https://api.example.com/v1 ", "deepseek-chat", " sk-1 ", 300),
+            {"base_url": "https://api.example.com/v1", "model": "deepseek-chat", "api_key": "sk-1", "timeout": 120.0},
+            None,
+        ),
+        (("ftp://x", "m", "", 20), None, "http://"),
+        (("http://127.0.0.1:8000/v1", " ", "", 20), None, "模型"),
+    ],
+)
+def test_llm_settings_from_the_app(fields: tuple, cfg: dict | None, problem: str | None) -> None:
+    got, msg = parse_llm_settings(*fields)
+    assert got == cfg and (problem in msg if problem else msg is None)
+
+
+def test_session_llm_is_cached_and_status_hides_the_key() -> None:
+    st = AppState("/nonexistent-index")
+    cfg, _ = parse_llm_settings("http://127.0.0.1:9/v1", "m1", "sk-secret", 3)
+    llm = st.session_llm(cfg)
+    assert llm is st.session_llm(dict(cfg)) and llm.timeout == 3.0 and llm.model == "m1"
+    assert st.llm_for(None) is None and st.llm_for(cfg) is llm
+    status = st.llm_status(cfg, "en")
+    assert "m1" in status and "sk-secret" not in status
+    assert "deterministic" in st.llm_status(None, "en")
 
 
 @needs_corpus
 def test_three_public_charts_across_the_corpus(corpus_index: IndexData) -> None:
     """三公 items as rows (Yunnan) or as columns (Shanghai, Jiangsu); a printed budget is never shown as an actual."""
-    st = app.AppState(Path(corpus_index.path).parent)
-    across = dict(zip(app.chart_across(st, "公务接待费")["报告"], app.chart_across(st, "公务接待费")["万元"], strict=True))
+    st = AppState(Path(corpus_index.path).parent)
+    across = dict(
+        zip(
+            charts.chart_across(st.index(), "公务接待费")["报告"],
+            charts.chart_across(st.index(), "公务接待费")["万元"],
+            strict=True,
+        )
+    )
     assert across["江苏省高级人民法院 2019预算"] == 86.95
     assert across["曲靖市投资促进局 2023决算"] == 50.0
     assert across["普陀区规划和自然资源局 2024决算"] == 0.39
     assert not any("财政局" in k for k in across)  # 01_…caizhengju prints only the budget 0.95
-    total = dict(zip(app.chart_across(st, "“三公”经费合计")["报告"], app.chart_across(st, "“三公”经费合计")["万元"], strict=True))
+    total = dict(
+        zip(
+            charts.chart_across(st.index(), "“三公”经费合计")["报告"],
+            charts.chart_across(st.index(), "“三公”经费合计")["万元"],
+            strict=True,
+        )
+    )
     assert total["江苏省高级人民法院 2019预算"] == 513.75  # the 三公 subtotal, not 合计 with 会议费 and 培训费
-    bva = app.chart_budget_vs_actual(st, "02_shanghai_putuo_guihuaziranziyuan_2024_juesuan")
+    bva = charts.chart_budget_vs_actual(st.index(), "02_shanghai_putuo_guihuaziranziyuan_2024_juesuan")
     got = dict(zip(bva["项目"], bva["万元"], strict=True))
     assert {k: got[k] for k in ("合计·预算", "合计·决算", "接待·决算")} == {
         "合计·预算": 2.85,
         "合计·决算": 0.39,
         "接待·决算": 0.39,
     }
-    three = app.chart_three_public(st, "01_shanghai_putuo_caizhengju_2024_juesuan")
+    three = charts.chart_three_public(st.index(), "01_shanghai_putuo_caizhengju_2024_juesuan")
     assert three["项目"].tolist() == ["公务接待费（预算数）"]

@@ -111,6 +111,8 @@ def test_chat_shows_figure_and_citation(server, browser, out_dir: Path) -> None:
     assert "接待" in sources
     page.locator("#fqa-sources [data-testid='cell-0-1']").click()
     page.locator("#fqa-source-text").wait_for(state="visible")
+    # the session's LLM settings live in the full app (the key in a password field), never in the widget
+    assert "大模型设置" in page.locator("#fqa-llm").inner_text()
     page.wait_for_timeout(300)
     page.screenshot(path=str(out_dir / "app_chat.png"), full_page=True)
 
@@ -137,6 +139,7 @@ def test_corrupt_upload_shows_error_and_earlier_reports_answer(server, browser, 
 def test_widget_refuses_long_question_then_answers(server, browser, out_dir: Path) -> None:
     _, url = server
     page = _open(browser, url + "/widget/")
+    assert page.locator("#fqa-llm").count() == 0 and page.locator("input[type=password]").count() == 0
     answer = page.locator("#fqa-widget-answer")
     page.fill("#fqa-widget-question textarea", "公务接待费" * 120)  # 600 characters
     page.locator("#fqa-widget-send").click()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,7 +32,7 @@ def _figs(f: Finding) -> dict[str, str]:
 
 
 def _variant(index, *, facts: pd.DataFrame | None = None, chunks: pd.DataFrame | None = None, reports=None):
-    """A copy of an IndexData with other facts / chunks / reports (the source layout cache is kept)."""
+    """A copy of an IndexData with other facts / chunks / reports."""
     return dataclasses.replace(
         index,
         facts=index.facts if facts is None else facts,
@@ -104,6 +105,46 @@ def test_misplaced_total_and_code_typo_are_data_quality(review: Review) -> None:
     assert typo.category == "data_quality" and typo.cells[0].table.startswith("公开07表")
     assert _figs(typo) == {"印刷编码": "20921", "应为": "30921"}
     assert "文物和陈列品购置" in typo.title
+
+
+CODE_NOTE = "公开07表: code 20921 (文物和陈列品购置) is not an economic classification code; probably 30921"
+
+
+@pytest.mark.parametrize(
+    ("note", "page", "figures", "detail"),
+    [
+        (CODE_NOTE, None, {"印刷编码": "20921", "应为": "30921"}, "20921印在309类科目之间，应为30921。"),
+        (
+            CODE_NOTE.replace("(文物和陈列品购置) is", "(文物和陈列品购置) on page 12 is"),
+            12,
+            {"印刷编码": "20921", "应为": "30921"},
+            "应为30921",
+        ),
+        (CODE_NOTE.removesuffix("; probably 30921"), None, {"印刷编码": "20921"}, "20921的前三位209不在其中"),
+    ],
+)
+def test_code_typo_comes_from_the_ingestion_notes(sample_index, note, page, figures, detail) -> None:
+    """A code row without an amount holds no fact: the finding is built from ``ReportMeta.problems``."""
+    others = [p for p in sample_index.reports[0].problems if "code 20921" not in p]
+    meta = dataclasses.replace(sample_index.reports[0], problems=[*others, note])
+    (typo,) = _by_rule(review_report(_variant(sample_index, reports=[meta]), SAMPLE_ID), "economic_code_typo")
+    assert _figs(typo) == figures and detail in typo.detail
+    (cell,) = typo.cells
+    assert (cell.table, cell.row, cell.column, cell.page) == (
+        "公开07表 一般公共预算财政拨款项目支出决算表",
+        "20921 文物和陈列品购置",
+        "科目编码",
+        page,
+    )
+
+
+def test_without_notes_no_code_typo_and_no_printed_row(sample_index) -> None:
+    """Nothing is read from the source files: without ingestion's notes the review knows no more than the facts."""
+    meta = dataclasses.replace(sample_index.reports[0], problems=[])
+    rv = review_report(_variant(sample_index, reports=[meta]), SAMPLE_ID)
+    assert not _by_rule(rv, "economic_code_typo")
+    (moved,) = _by_rule(rv, "misplaced_value")
+    assert moved.title == "公开06表：公用经费合计108.77印在了一行没有科目编码和名称的位置"
 
 
 def test_overseas_spending_without_delegation(review: Review) -> None:
@@ -247,6 +288,17 @@ def test_docx_opens_with_findings_table(review: Review, tmp_path: Path) -> None:
     assert table.rows[1].cells[0].text == "F01"
     text = "\n".join(p.text for p in doc.paragraphs)
     assert review.findings[0].questions[0] in text
+
+
+def test_docx_is_deterministic(review: Review, tmp_path: Path) -> None:
+    from docx import Document
+
+    a = write_docx(review, tmp_path / "a.docx").read_bytes()
+    time.sleep(2.1)  # zip members carry a 2-second clock
+    assert write_docx(review, tmp_path / "b.docx").read_bytes() == a
+    props = Document(str(tmp_path / "b.docx")).core_properties
+    assert props.created == props.modified and props.created.year == 1980
+    assert props.title == "审查意见：曲靖市投资促进局 2023年决算"
 
 
 @pytest.mark.parametrize("fmt", ["md", "json", "docx"])

@@ -558,9 +558,11 @@ def _interpret_grid(ctx: _Ctx) -> None:
     # a figure printed without code or name (sample 公开06表: 公用经费合计 108.77 in the last row's cell)
     for body_index, j, f in orphans:
         cands = [t for t in empty_totals if t[3].value_cols and abs(t[0] - body_index) <= 2]
+        beside = " ".join([x for k, x in enumerate(g.text[body_index + h]) if x and k != j][:2])
         msg = (
             f"{ctx.raw.number or ctx.title}: the figure {f.raw} is printed in row {body_index + 1}, column {j + 1} "
-            f"without a code or name"
+            + (f"beside “{beside}” " if beside else "")
+            + "without a code or name"
         )
         if len(cands) == 1:
             tb, tj, tlabel, tgr = cands[0]
@@ -593,8 +595,10 @@ def _flag_foreign_codes(ctx: _Ctx, g: Grid, h: int, groups: list[Group]) -> None
                     if nb and len(nb) == len(code) and nb[0] == "3" and nb[1:3] == code[1:3]:
                         hint = f"; probably {nb[0]}{code[1:]}"
                         break
+                page = next((g.cells[i][j].page for j in gr.code_cols + gr.label_cols if g.cells[i][j].page), None)
                 ctx.problems.append(
-                    f"{ctx.raw.number or ctx.title}: code {code} ({label}) is not an economic classification code{hint}"
+                    f"{ctx.raw.number or ctx.title}: code {code} ({label}){f' on page {page}' if page else ''}"
+                    f" is not an economic classification code{hint}"
                 )
 
 
