@@ -84,6 +84,8 @@ def test_aliases():
         ("今年的三公经费", [datetime.date.today().year]),
         ("last year reception", [datetime.date.today().year - 1]),
         ("本年支出合计是多少", []),  # a table word, not a year
+        ("曲靖投促局23年招待费花了多少？", [2023]),
+        ("近10年的变化", []),
     ],
 )
 def test_years(vocab, question, years):
@@ -101,6 +103,7 @@ def test_years(vocab, question, years):
         ("hospitality spending 2023", "公务接待费"),
         ("entertainment expenses", "公务接待费"),
         ("出国费是多少", "因公出国（境）费"),
+        ("曲靖投促局23年招待费花了多少？", "公务接待费"),
         ("overseas travel in 2023", "因公出国（境）费"),
         ("公车花了多少", "公务用车购置及运行维护费"),
         ("车辆费", "公务用车购置及运行维护费"),

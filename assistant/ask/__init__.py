@@ -257,14 +257,21 @@ def _report_ids(pq: ParsedQuestion, vocab: Vocab) -> list[str] | None:
     return None
 
 
-def _passages(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, k: int = 5, n: int = 2) -> list[dict[str, Any]]:
-    """Best sentences of the best chunks for the question, filtered by the reports it names."""
+def _passages(
+    q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, k: int = 5, n: int = 2, retrieved: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Best sentences of the best chunks for the question, filtered by the reports it names.
+
+    ``retrieved`` (when given) receives every retrieved chunk, best first, for ``Answer.meta["retrieved"]``.
+    """
     ids = _report_ids(pq, vocab)
     q = retrieval_query(q, pq)
     try:
         from assistant.ask.retrieve import best_sentences, retrieve
 
         chunks = retrieve(idx, q, report_ids=ids, k=k)
+        if retrieved is not None:
+            retrieved.extend({"chunk_id": c.chunk_id, "section": c.section, "page": c.page} for c in chunks)
         best = best_sentences(chunks, q, n=n)
     except Exception as e:  # retrieval trouble (no vectors yet, …) must not sink a table answer
         log.warning("retrieval unavailable (%s)", e)
@@ -315,7 +322,10 @@ def retrieval_query(q: str, pq: ParsedQuestion) -> str:
 
 
 def _text_answer(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, lang: str) -> Answer:
-    return compose_text(q, _passages(q, pq, vocab, idx), vocab, lang, pq)
+    retrieved: list[dict[str, Any]] = []
+    a = compose_text(q, _passages(q, pq, vocab, idx, retrieved=retrieved), vocab, lang, pq)
+    a.meta["retrieved"] = retrieved
+    return a
 
 
 NUM_NEAR = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(万元|亿元|元|个|人次|人|辆|批次|次|%)")

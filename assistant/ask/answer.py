@@ -507,7 +507,7 @@ def combine(question: str, table: Answer, text: Answer, lang: str) -> Answer:
         citations=table.citations + text.citations,
         language=lang,  # type: ignore[arg-type]
         plan=table.plan,
-        meta={**table.meta, "text_status": text.meta.get("status")},
+        meta={**table.meta, "text_status": text.meta.get("status"), "retrieved": text.meta.get("retrieved", [])},
     )
 
 

@@ -223,6 +223,9 @@ OP_PATTERNS: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
 ]  # fmt: skip
 
 KIND_COMPOUNDS = ("一般公共预算", "政府性基金预算", "国有资本经营预算", "预算执行率", "全年预算", "年初预算", "预算数", "执行率")
+SPEND_VERBS = frozenset({"花了多少", "花了多少钱", "支出多少", "一共花", "总共花", "how much was spent", "spent"})
+"""Spending verbs that are aliases of total expenditure but only a verb when an item is named."""
+
 # Relative to the calendar year of asking, as a person means them ("去年" asked in 2026 is 2025);
 # 本年/本年度 are left out: they are table words (本年支出合计), not a year.
 RELATIVE_YEARS = {"前年": -2, "去年": -1, "上一年": -1, "今年": 0}
@@ -307,6 +310,9 @@ def _find_spans(text: str, needles: list[tuple[str, str]], *, word: bool = False
 
 def _years(q: str, vocab: Vocab, departments: list[str]) -> tuple[list[int], int | None]:
     ys = [int(y) for y in re.findall(r"(?<!\d)((?:19|20)\d{2})(?!\d)", q)]
+    # "23年" / "23年度" for 2023 (only plausible report years, so "近10年" stays a duration)
+    this_year = datetime.date.today().year
+    ys += [2000 + int(y) for y in re.findall(r"(?<![\d.近去前])(\d{2})年", q) if 2010 <= 2000 + int(y) <= this_year + 1]
     rel = None
     for w, d in {**RELATIVE_YEARS, **RELATIVE_YEARS_EN}.items():
         if w in q:
@@ -459,6 +465,9 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
     # drop department words picked up as labels
     dept_alias_set = {a for a, _ in vocab.dept_aliases}
     all_spans = [s for s in all_spans if s[2] not in dept_alias_set]
+    # "花了多少" names total spending only when the question names nothing else ("招待费花了多少" is reception)
+    if any(s[2] not in SPEND_VERBS for s in all_spans):
+        all_spans = [s for s in all_spans if s[2] not in SPEND_VERBS]
     items: list[ItemRef] = []
     term_ids: list[str] = []
     ti = term_index()
