@@ -8,6 +8,6 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from assistant.ask import ask  # noqa: E402  (binds assistant.ask to the function, see ask/__init__.py)
+from assistant.ask import ask  # binds assistant.ask to the function (the subpackage stays importable)
 
 __all__ = ["__version__", "ask"]
