@@ -551,9 +551,17 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
     prev = _previous(history)
     if prev is not None and _is_followup(q, pq):
         pq = _merge(pq, prev, vocab)
+    if not pq.plan.items and not pq.followup and pq.departments and TOTAL_CUE.search(q) and AMOUNT_CUE.search(q):
+        # "万里街道2025年的预算比2024年增加了多少" names no item: the report's total spending is meant
+        pq.plan.items = [ItemRef(label=term_index()["total_expenditure"]["zh"])]
+        pq.terms = [*pq.terms, "total_expenditure"]
     if llm is not None and not pq.plan.items and not pq.followup:
         pq = _llm_plan(llm, question, vocab, pq)
     return pq
+
+
+TOTAL_CUE = re.compile(r"预算|决算|budget|final accounts|spending|expenditure", re.I)
+AMOUNT_CUE = re.compile(r"多少|几何|how much|what was|what is|总额|规模", re.I)
 
 
 COUNT_TERMS = {
