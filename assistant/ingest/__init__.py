@@ -134,7 +134,7 @@ def parse_report(files: list[Path], progress: Callable[[int], None] | None = Non
         meta.page_counts = [sum(1 for f, _ in layout.file_pages.values() if f == name) for name in meta.sources]
     tables, facts, problems = interpret_tables(layout, meta)
     if not tables or not any(t.table_kind != "other" for t in tables):
-        raise NotAFiscalReportError(", ".join(map(str, files)), "no budget or final-accounts table was recognized")
+        raise NotAFiscalReportError(", ".join(map(str, files)))
     chunks = chunk_narrative(layout, meta)
     meta.problems = list(problems)
     return ParsedReport(
