@@ -174,6 +174,8 @@ def test_warm_table_latency(sample_index):
         # no item named: the report's total is meant
         ("万里街道2025年的预算比2024年增加了多少？", 33556428, "元", "本年支出合计"),
         ("万里街道2025年预算总额是多少？", 189767551, "元", "本年支出合计"),
+        # the unit-level budget says so: 部门 and 单位 reports of 司法局 share the year
+        ("普陀区司法局2026年单位预算的公务接待费预算是多少？", 0.73, "万元", "2026年度单位预算"),
     ],
 )
 def test_corpus_rank_yoy_scope(corpus_index, question, value, unit, needle):

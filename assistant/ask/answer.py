@@ -98,12 +98,21 @@ def _cites(figs: list[Figure]) -> list[Citation]:
     return out
 
 
+def report_name(r: ReportMeta, lang: str) -> str:
+    """司法局2026年度预算; a unit-level report says so (司法局2026年度单位预算), as 部门 and 单位 reports can share a year."""
+    unit = r.scope == "单位"
+    if lang == "en":
+        return f"{r.department} {r.year} {'unit-level ' if unit else ''}{KIND_EN.get(r.kind, r.kind)}"
+    return f"{r.department}{r.year}年度{'单位' if unit else ''}{r.kind}"
+
+
 def _rep(r: ReportMeta | None, lang: str) -> str:
     if r is None:
         return ""
     if lang == "en":
-        return f"{r.department} ({r.year} {KIND_EN.get(r.kind, r.kind)}, {r.year}年度{r.kind})"
-    return f"{r.department}{r.year}年度{r.kind}"
+        unit = "unit-level " if r.scope == "单位" else ""
+        return f"{r.department} ({r.year} {unit}{KIND_EN.get(r.kind, r.kind)}, {report_name(r, 'zh').removeprefix(r.department)})"
+    return report_name(r, "zh")
 
 
 def _table_ref(fig: Figure, lang: str) -> str:
@@ -159,8 +168,8 @@ def compose_table(question: str, pq: ParsedQuestion, res: TableResult, vocab: Vo
 def ingested_summary(vocab: Vocab, lang: str) -> str:
     rs = sorted(vocab.reports, key=lambda r: (r.department, r.year))
     if lang == "en":
-        return "; ".join(f"{r.department} {r.year} {KIND_EN.get(r.kind, r.kind)}" for r in rs) or "nothing"
-    return "；".join(f"{r.department}{r.year}年度{r.kind}" for r in rs) or "无"
+        return "; ".join(report_name(r, "en") for r in rs) or "nothing"
+    return "；".join(report_name(r, "zh") for r in rs) or "无"
 
 
 def _table_text(pq: ParsedQuestion, res: TableResult, vocab: Vocab, lang: str) -> tuple[str, list[Figure]]:
@@ -445,13 +454,7 @@ def compose_text(
         where = (f"{sec}" + (f", p. {page}" if page else "")) if en else (f"“{sec}”" + (f"，第{page}页" if page else ""))
         rep = vocab_report(vocab, p.get("report_id"))
         who = (
-            (
-                f"{rep.department} {rep.year} {KIND_EN.get(rep.kind, rep.kind)}"
-                if en
-                else f"{rep.department}{rep.year}年度{rep.kind}"
-            )
-            if rep
-            else ""
+            report_name(rep, "en" if en else "zh") if rep else ""
         )
         text = p.get("sentences") or p.get("text") or ""
         lines.append(f"{who}, {where}: {text}" if en else f"{who}{where}：{text}")
