@@ -196,3 +196,16 @@ def test_language_and_text_helpers():
     assert norm_label("3.公务接待费") == "公务接待费"
     assert norm_label("(一)支出合计") == "支出合计"
     assert norm_label("一、“三公”经费支出") == "三公经费支出"
+
+
+@pytest.mark.parametrize(
+    ("department", "short"),
+    [
+        ("上海市普陀区人民政府办公室", "区府办"),
+        ("江苏省人民检察院", "江苏省检"),
+        ("中共江苏省委办公厅", "江苏省委办"),
+        ("中共上海市普陀区委社会工作部", "社工部"),
+    ],
+)
+def test_short_department_names_people_use(department, short):
+    assert short in _dept_aliases(department)

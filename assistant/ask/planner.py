@@ -122,9 +122,12 @@ def _dept_aliases(department: str) -> set[str]:
         ("规划和自然资源局", "规划局"), ("规划和自然资源局", "自然资源局"), ("人大常委会办公厅", "人大常委会"), ("人大常委会办公厅", "人大"),
         ("政协办公厅", "政协"), ("省委办公厅", "省委办"), ("委社会工作部", "社会工作部"), ("委社会工作部", "社工部"),
         ("社会工作部", "社工部"), ("投资促进局", "投促局"), ("街道办事处", "街道"), ("街道办事处", "街道办"),
+        ("人民检察院", "检"), ("人民检察院", "检察"), ("人民政府办公室", "府办"),
     ]  # fmt: skip
+    party = d.removeprefix("中共")  # 中共江苏省委办公厅 is said 江苏省委办公厅 / 江苏省委办
+    out.add(party)
     for a, b in rules:
-        for c in (core, d):
+        for c in (core, d, party):
             if a in c:
                 out.add(c.replace(a, b))
     for tail in ("办公厅", "办公室"):
@@ -133,7 +136,7 @@ def _dept_aliases(department: str) -> set[str]:
     if "省委办公厅" in d:
         out.add("省委办公厅")
     if "人民政府办公室" in d:
-        out |= {"政府办公室", "区政府办公室", "政府办"}
+        out |= {"政府办公室", "区政府办公室", "政府办", "区府办"}
     return {a for a in out if len(a) >= 2}
 
 
