@@ -440,13 +440,8 @@ def build_app(
             )
 
         f_report.change(on_report, f_report, [f_table, f_df], api_visibility="undocumented")
-        f_table.change(
-            lambda r, t, q: facts_view(state.index(), r, t or None, q),
-            [f_report, f_table, f_row],
-            f_df,
-            api_visibility="undocumented",
-        )
-        f_row.submit(
+        gr.on(
+            [f_table.change, f_row.submit],
             lambda r, t, q: facts_view(state.index(), r, t or None, q),
             [f_report, f_table, f_row],
             f_df,

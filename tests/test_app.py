@@ -89,10 +89,9 @@ def fake_index() -> IndexData:
     )
 
 
-def fake_ask(question: str, *, index: IndexData, history: list | None = None, llm: object = None) -> Answer:
-    f = index.facts
-    hit = f[(f.row_label == "公务接待费") & (f.column == "决算统计数")].iloc[0]
-    cite = Citation(
+def reception_citation(fact_id: str | None = None) -> Citation:
+    """The citation of the sample's reception figure (公开10表 公务接待费 决算统计数 = 50.00)."""
+    return Citation(
         report=RID,
         department="曲靖市投资促进局",
         year=2023,
@@ -100,8 +99,14 @@ def fake_ask(question: str, *, index: IndexData, history: list | None = None, ll
         row="公务接待费",
         column="决算统计数",
         text="50.00",
-        fact_id=hit.fact_id,
+        fact_id=fact_id,
     )
+
+
+def fake_ask(question: str, *, index: IndexData, history: list | None = None, llm: object = None) -> Answer:
+    f = index.facts
+    hit = f[(f.row_label == "公务接待费") & (f.column == "决算统计数")].iloc[0]
+    cite = reception_citation(fact_id=hit.fact_id)
     text = "2023年公务接待费决算数为 50.00 万元（500,000 元）。"
     return Answer(question=question, route="table", answer=text, value=50.0, unit="万元", citations=[cite], language="zh")
 
@@ -299,15 +304,7 @@ def test_charts_from_facts(fake_state: AppState) -> None:
 
 
 def _two_answers() -> list[Answer]:
-    c1 = Citation(
-        report=RID,
-        department="曲靖市投资促进局",
-        year=2023,
-        table="公开10表",
-        row="公务接待费",
-        column="决算统计数",
-        text="50.00",
-    )
+    c1 = reception_citation()
     c2 = Citation(
         report=RID,
         department="曲靖市投资促进局",

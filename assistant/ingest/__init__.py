@@ -162,11 +162,12 @@ def ingest_paths(
     result = IngestResult()
     parsed: dict[str, ParsedReport] = {}
     seen: set[tuple[str, ...]] = set()
-    bar = tqdm(total=sum(_page_count(f) for f in files), unit="page", disable=not show_progress, desc="ingest")
+    page_counts = {f: _page_count(f) for f in files}  # opened once: the bar's total and each report's share
+    bar = tqdm(total=sum(page_counts.values()), unit="page", disable=not show_progress, desc="ingest")
     for group in groups:
         t0 = time.perf_counter()
         bar.set_postfix_str(group[0].name[:40])
-        pages = sum(_page_count(f) for f in group)
+        pages = sum(page_counts[f] for f in group)
         done = 0
 
         def page_done(n: int) -> None:

@@ -682,7 +682,8 @@ def _interpret_form(ctx: _Ctx) -> None:
             if first in ("总分",):
                 for j, x in nonempty[1:]:
                     hname = header.get(j, "")
-                    if hname in ("分值", "得分"):
+                    scored = hname in ("分值", "得分")
+                    if scored or not _NUM_RE.match(x):
                         _add_fact(
                             ctx,
                             row_index=i,
@@ -690,19 +691,8 @@ def _interpret_form(ctx: _Ctx) -> None:
                             cell=g.cells[i][j],
                             code=None,
                             row_label=f"{project}{COLUMN_SEP}总分" if project else "总分",
-                            column=hname,
-                            unit="分",
-                        )
-                    elif not _NUM_RE.match(x):
-                        _add_fact(
-                            ctx,
-                            row_index=i,
-                            col_index=j,
-                            cell=g.cells[i][j],
-                            code=None,
-                            row_label=f"{project}{COLUMN_SEP}总分" if project else "总分",
-                            column="自评等级",
-                            unit="",
+                            column=hname if scored else "自评等级",
+                            unit="分" if scored else "",
                         )
                 continue
             if first.startswith("其他需"):
