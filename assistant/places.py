@@ -1,0 +1,197 @@
+"""Places: China's administrative divisions (province, prefecture, county level) from shipped data.
+
+Any province, city, district or county is recognised, in full (上海市普陀区, 江苏省) or short form
+(普陀, 江苏), without a list of the places our reports come from. Divisions below county level
+(街道, 镇, 乡) are not in the national list; they are recognised by their suffix where needed.
+
+Entry points: :func:`find_places` (every division named in a text, most specific first),
+:func:`place_of` (the one place a department name or title names, with its parents),
+:func:`strip_place_prefix` (``上海市普陀区财政局`` → ``("上海市普陀区", "财政局")``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+DATA_FILE = Path(__file__).resolve().parent / "data" / "divisions.tsv"
+
+# Suffixes a division's name may be said without (longest first): 新疆维吾尔自治区 → 新疆, 普陀区 → 普陀.
+_SUFFIXES = (
+    "维吾尔自治区", "壮族自治区", "回族自治区", "特别行政区", "自治区", "自治州", "自治县", "自治旗",
+    "地区", "林区", "新区", "省", "市", "区", "县", "旗", "盟",
+)
+_ETHNIC_RE = re.compile(r"(?:[\u4e00-\u9fff]{1,6}?族)+(?=自治[州县旗])")
+# Below county level: not in the national list, recognised by form.
+TOWNSHIP_RE = re.compile(r"[\u4e00-\u9fff]{2,8}?(?:街道办事处|街道|镇人民政府|乡人民政府|镇|乡)")
+
+
+@dataclass(frozen=True)
+class Division:
+    """One administrative division of the national list."""
+
+    code: str
+    """Six-digit administrative code (310107)."""
+    name: str
+    """Printed full name (普陀区)."""
+
+    @property
+    def level(self) -> int:
+        """1 province, 2 prefecture (city), 3 county (district, county-level city)."""
+        if self.code.endswith("0000"):
+            return 1
+        if self.code.endswith("00"):
+            return 2
+        return 3
+
+    @property
+    def short(self) -> str:
+        """The name without its type suffix (普陀区 → 普陀; 黔东南苗族侗族自治州 → 黔东南)."""
+        return short_name(self.name)
+
+
+def short_name(name: str) -> str:
+    """A division's name without its type suffix; names of two characters keep theirs (沙市 stays)."""
+    n = _ETHNIC_RE.sub("", name)
+    for suf in _SUFFIXES:
+        if n.endswith(suf) and len(n) - len(suf) >= 2:
+            return n[: -len(suf)]
+    return n if len(n) >= 2 else name
+
+
+@cache
+def divisions() -> tuple[Division, ...]:
+    """Every division in the shipped list."""
+    out: list[Division] = []
+    for line in DATA_FILE.read_text(encoding="utf-8").splitlines():
+        if not line or line.startswith("#"):
+            continue
+        code, name = line.split("\t")[:2]
+        out.append(Division(code=code, name=name))
+    return tuple(out)
+
+
+@cache
+def _by_code() -> dict[str, Division]:
+    return {d.code: d for d in divisions()}
+
+
+def parents(d: Division) -> list[Division]:
+    """The division's province and prefecture (outermost first), where the list has them."""
+    by = _by_code()
+    out: list[Division] = []
+    if d.level >= 2 and (p := by.get(d.code[:2] + "0000")):
+        out.append(p)
+    if d.level == 3 and (c := by.get(d.code[:4] + "00")):
+        out.append(c)
+    return out
+
+
+def full_name(d: Division) -> str:
+    """The division with its parents, as a report prints it: 上海市普陀区, 云南省曲靖市."""
+    names = [p.name for p in parents(d)] + [d.name]
+    # a municipality's district: 上海市普陀区 (the province-level city is its only parent)
+    return "".join(names)
+
+
+@cache
+def _names() -> dict[str, list[Division]]:
+    """Full and short names → divisions (a short name may name several: 普陀 in 上海 and 舟山)."""
+    idx: dict[str, list[Division]] = {}
+    for d in divisions():
+        for n in {d.name, d.short}:
+            if len(n) >= 2:
+                idx.setdefault(n, []).append(d)
+    return idx
+
+
+@cache
+def _name_re() -> re.Pattern[str]:
+    names = sorted(_names(), key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, names)))
+
+
+@dataclass(frozen=True)
+class PlaceMatch:
+    """A division named in a text."""
+
+    division: Division
+    start: int
+    end: int
+    text: str
+    """The words as printed (普陀区, or the short form 普陀)."""
+
+
+def find_places(text: str) -> list[PlaceMatch]:
+    """Every division named in ``text``, left to right, each resolved with the others as context.
+
+    A short name that several divisions share (普陀) is resolved by a parent named in the same
+    text (上海市普陀区 → 310107); without one, the first in code order is taken.
+    """
+    raw: list[tuple[int, int, str]] = []
+    pos = 0
+    rx = _name_re()
+    while (m := rx.search(text, pos)) is not None:
+        raw.append((m.start(), m.end(), m.group()))
+        pos = m.end()
+    named_codes = {d.code for _, _, t in raw for d in _names()[t]}
+    out: list[PlaceMatch] = []
+    for s, e, t in raw:
+        cands = _names()[t]
+        full = [d for d in cands if d.name == t]
+        pool = full or cands
+        with_parent = [d for d in pool if any(p.code in named_codes for p in parents(d))]
+        best = (with_parent or pool)[0]
+        out.append(PlaceMatch(division=best, start=s, end=e, text=t))
+    return out
+
+
+def place_of(text: str) -> str:
+    """The full place a department name or title names (``普陀区万里街道`` → ``上海市普陀区``), or ''.
+
+    The most specific division named in the leading place words wins, completed with its parents.
+    """
+    matches = leading_places(text)
+    if not matches:
+        return ""
+    best = max(matches, key=lambda m: m.division.level)
+    return full_name(best.division)
+
+
+def leading_places(text: str) -> list[PlaceMatch]:
+    """The divisions printed at the start of ``text``, one after another (上海市 普陀区 …)."""
+    out: list[PlaceMatch] = []
+    end = 0
+    # a party prefix comes before the place: 中共上海市普陀区委…, 中国共产党江苏省委员会…
+    lead = re.match(r"(?:中国共产党|中共)", text)
+    if lead:
+        end = lead.end()
+    for m in find_places(text):
+        if m.start != end:
+            break
+        out.append(m)
+        end = m.end
+    return out
+
+
+def strip_place_prefix(name: str) -> tuple[str, str]:
+    """Split a department name into its leading place words and the rest.
+
+    ``上海市普陀区财政局`` → ``("上海市普陀区", "财政局")``; ``江苏省人民检察院`` → ``("江苏省", "人民检察院")``;
+    A party prefix stays in front of the rest, with the committee's level: ``中共上海市普陀区委社会工作部``
+    → ``("上海市普陀区", "中共区委社会工作部")``, ``中共江苏省委办公厅`` → ``("江苏省", "中共省委办公厅")``.
+    """
+    lead = re.match(r"(?:中国共产党|中共)", name)
+    party = lead.group() if lead else ""
+    places = leading_places(name)
+    if not places:
+        return "", name
+    end = places[-1].end
+    rest = name[end:]
+    place = "".join(m.text for m in places)
+    # 中共江苏省委办公厅, 江苏省委办公厅: the 省委 after the place is the party committee's (省 + 委)
+    suffix = place[-1] if rest.startswith("委") and place[-1] in "省市区县州旗" else ""
+    rest = party + suffix + rest
+    return place, rest
