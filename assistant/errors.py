@@ -44,6 +44,20 @@ class NotAFiscalReportError(BadReportError):
         )
 
 
+class IdentityUnreadableError(BadReportError):
+    """The report does not print (or we cannot read) its department, year or kind: it is not stored."""
+
+    def __init__(self, path: str, missing: list[str]) -> None:
+        self.missing = list(missing)
+        first = path.split(", ")[0]
+        super().__init__(
+            path,
+            f"cannot read the report's {' and '.join(missing)} from its content, so it was not stored; "
+            f"give it: fiscal-qa ingest {first!s} --department … --year … --kind 预算|决算 "
+            "(in the app: the department, year and kind fields of the upload area)",
+        )
+
+
 class IndexMissingError(FiscalQAError):
     def __init__(self, index_dir: str) -> None:
         super().__init__(f"no index at {index_dir}; build one with `fiscal-qa ingest data/` (or the folder of your reports)")

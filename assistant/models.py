@@ -122,9 +122,39 @@ class ReportMeta:
     """Pages of each source file, same order as ``sources`` (layout page numbers run on across files)."""
     problems: list[str] = field(default_factory=list)
     """What ingestion noticed and did not hide: unreadable cells, a misplaced figure, a code typo."""
+    department_key: str = ""
+    """One key for every printed variant of the department (``orgnames.canonical_key``): reports of one
+    department in different years share it although their ``department`` is printed two ways."""
+    source_roles: list[str] = field(default_factory=list)
+    """Role of each source file, same order as ``sources``: ``narrative`` (text only) or ``tables``."""
+
+    def __post_init__(self) -> None:
+        if not self.department_key and self.department:  # indexes written before the key existed
+            from assistant.orgnames import canonical_key
+
+            self.department_key = canonical_key(self.department)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class ReportIdentity:
+    """Which report a file belongs to, as read from its content or given by the user (CLI, upload form).
+
+    Fields left None were not read (or not given); a given field overrides the one read.
+    """
+
+    department: str | None = None
+    """Department as printed."""
+    year: int | None = None
+    """Fiscal year."""
+    kind: Literal["决算", "预算"] | None = None
+    scope: Literal["部门", "单位"] | None = None
+    place: str | None = None
+    """Province / city / district (read, never given)."""
+    title: str | None = None
+    """The report's title where printed."""
 
 
 @dataclass

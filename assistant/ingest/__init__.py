@@ -7,21 +7,33 @@ ingest. The index is written once, atomically, at the end.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from assistant.errors import BadReportError, EmptyFileError, NotAFiscalReportError, NotAPdfError
-from assistant.models import Layout, ParsedReport
+from assistant.errors import BadReportError, EmptyFileError, IdentityUnreadableError, NotAFiscalReportError, NotAPdfError
+from assistant.ingest.pairing import (
+    FileRead,
+    file_role,
+    layout_chars,
+    merge_layouts,
+    pair_by_identity,
+    report_id_for_paths,
+    stored_partner,
+    stored_reports,
+)
+from assistant.models import Layout, ParsedReport, RawTable, ReportIdentity, TextLine
 
 log = logging.getLogger(__name__)
 
 REPORT_SUFFIXES = (".pdf", ".txt")
-_SPLIT_RE = re.compile(r"^(?P<stem>.+?)[_-](?P<part>text|tables|narrative|tbl)$", re.I)
 
 
 @dataclass
@@ -52,10 +64,30 @@ class ReportSummary:
 
 
 @dataclass
+class IngestTimings:
+    """Where an ingest spent its time (seconds) and how much it read."""
+
+    extract: float = 0.0
+    """Reading and interpreting the files (layout, identity, tables, chunks)."""
+    embed: float = 0.0
+    write: float = 0.0
+    """Writing the index, embedding excluded."""
+    pages: int = 0
+    chars: int = 0
+
+    def line(self) -> str:
+        return (
+            f"timings: extract={self.extract:.2f} embed={self.embed:.2f} write={self.write:.2f} "
+            f"pages={self.pages} chars={self.chars}"
+        )
+
+
+@dataclass
 class IngestResult:
     reports: list[ReportSummary] = field(default_factory=list)
     failures: list[FileFailure] = field(default_factory=list)
     index_version: Path | None = None
+    timings: IngestTimings = field(default_factory=IngestTimings)
 
     @property
     def ok(self) -> bool:
@@ -81,25 +113,38 @@ def collect_files(paths: list[Path]) -> list[Path]:
     return out
 
 
-def group_files(files: list[Path]) -> list[list[Path]]:
-    """Group a narrative PDF and a tables PDF of one report (``…_text.pdf`` + ``…_tables.pdf``)."""
-    groups: dict[str, list[Path]] = {}
-    order: list[str] = []
+def group_files(files: list[Path], identity: ReportIdentity | None = None) -> list[list[Path]]:
+    """The files of each report, grouped by the identity they print (a narrative file with its tables file).
+
+    Reads every file; files that cannot be read stay alone (ingesting them reports why).
+    """
+    reads: list[FileRead] = []
+    alone: list[list[Path]] = []
     for f in files:
-        m = _SPLIT_RE.match(f.stem)
-        key = str(f.parent / m.group("stem")) if m and f.suffix.lower() == ".pdf" else str(f)
-        if key not in groups:
-            groups[key] = []
-            order.append(key)
-        groups[key].append(f)
-    # narrative first, then tables, so pages read in the published order
-    return [sorted(groups[k], key=lambda p: (0 if p.stem.lower().endswith("text") else 1, p.name)) for k in order]
+        try:
+            reads.append(read_file(f, identity=identity))
+        except BadReportError:
+            alone.append([f])
+    return [[r.path for r in g.files] for g in pair_by_identity(reads)] + alone
 
 
 def report_id_for(files: list[Path]) -> str:
-    stem = files[0].stem
-    m = _SPLIT_RE.match(stem)
-    return m.group("stem") if (m and len(files) > 1) else stem
+    """A report's id from its files' names: their common start, else the first file's stem."""
+    return report_id_for_paths(files)
+
+
+def read_file(path: Path, *, identity: ReportIdentity | None = None, progress: Callable[[int], None] | None = None) -> FileRead:
+    """Read one file: its layout, the identity it prints and its role (narrative or tables)."""
+    from assistant.ingest.meta import read_identity
+
+    layout = read_layout([path], progress=progress)
+    return FileRead(
+        path=path,
+        layout=layout,
+        identity=read_identity(layout, [path], identity),
+        role=file_role(layout),
+        sha256=sha256_file(path),
+    )
 
 
 def read_layout(files: list[Path], progress: Callable[[int], None] | None = None) -> Layout:
@@ -122,24 +167,96 @@ def read_layout(files: list[Path], progress: Callable[[int], None] | None = None
     return read_pdf(files, progress=progress)
 
 
-def parse_report(files: list[Path], progress: Callable[[int], None] | None = None) -> ParsedReport:
-    """Read and interpret one report (one or two files)."""
-    from assistant.ingest.meta import detect_meta
+def parse_report(
+    files: list[Path],
+    progress: Callable[[int], None] | None = None,
+    *,
+    identity: ReportIdentity | None = None,
+    layout: Layout | None = None,
+    report_id: str | None = None,
+) -> ParsedReport:
+    """Read and interpret one report (one or two files); ``identity`` overrides what the report prints.
+
+    Raises IdentityUnreadableError (naming the file and how to give the identity) rather than return a
+    report without department, year or kind; NotAFiscalReportError for a file that is no budget report.
+    """
+    from assistant.ingest.meta import detect_meta, missing_identity, read_identity
     from assistant.ingest.narrative import chunk_narrative
     from assistant.ingest.tables import interpret_tables
 
-    layout = read_layout(files, progress=progress)
-    meta = detect_meta(layout, files, report_id=report_id_for(files), sha256=[sha256_file(f) for f in files])
+    if layout is None:
+        layout = read_layout(files, progress=progress)
+    ident = read_identity(layout, files, identity)
+    tables_found = any(isinstance(b, RawTable) for b in layout.blocks)
+    if not tables_found and not _reads_as_report(layout):
+        raise NotAFiscalReportError(", ".join(map(str, files)))
+    missing = missing_identity(ident)
+    if missing:
+        raise IdentityUnreadableError(", ".join(map(str, files)), missing)
+    meta = detect_meta(
+        layout, files, report_id=report_id or report_id_for(files), sha256=[sha256_file(f) for f in files], identity=ident
+    )
     if not meta.page_counts and layout.file_pages:
         meta.page_counts = [sum(1 for f, _ in layout.file_pages.values() if f == name) for name in meta.sources]
     tables, facts, problems = interpret_tables(layout, meta)
-    if not tables or not any(t.table_kind != "other" for t in tables):
-        raise NotAFiscalReportError(", ".join(map(str, files)))
     chunks = chunk_narrative(layout, meta)
+    # a narrative file alone (its tables published as another file) is a report of text; anything else needs tables
+    if not any(t.table_kind != "other" for t in tables) and not (chunks and _reads_as_report(layout)):
+        raise NotAFiscalReportError(", ".join(map(str, files)))
+    meta.source_roles = _roles_of(layout, meta.sources)
     meta.problems = list(problems)
     return ParsedReport(
         meta=meta, tables=tables, facts=facts, chunks=chunks, problems=problems, source_paths=[str(f) for f in files]
     )
+
+
+_REPORT_PHRASE_RE = re.compile(r"(?:19|20)\d{2}\s*年度?\s*(?:省级|市级|区级|县级|乡镇)?(?:部门|单位)?(?:预算|决算)")
+
+
+def _reads_as_report(layout: Layout) -> bool:
+    """A text that calls itself a budget or final-accounts report (2018年度部门预算, 2023年度决算 …)."""
+    lines = [b.text for b in layout.blocks if isinstance(b, TextLine)]
+    return any(_REPORT_PHRASE_RE.search(re.sub(r"\s+", "", t)) for t in lines[:400])
+
+
+def _roles_of(layout: Layout, sources: list[str]) -> list[str]:
+    """Each source file's role (narrative / tables) from the tables printed on its pages."""
+    if len(sources) == 1:
+        return [file_role(layout)]
+    pages_of: dict[str, set[int]] = {}
+    for p, (name, _) in layout.file_pages.items():
+        pages_of.setdefault(name, set()).add(p)
+    out = []
+    for name in sources:
+        pages = pages_of.get(name, set())
+        sub = Layout(blocks=[b for b in layout.blocks if isinstance(b, RawTable) and set(b.pages) & pages], sources=[name])
+        out.append(file_role(sub))
+    return out
+
+
+class _TimedEmbedder:
+    """Wraps the embedder (the default one made on first use) and adds up the seconds spent embedding."""
+
+    def __init__(self, inner: Any | None) -> None:
+        self._inner = inner
+        self.seconds = 0.0
+
+    def _get(self) -> Any:
+        if self._inner is None:
+            from assistant.embed import default_embedder
+
+            self._inner = default_embedder()
+        return self._inner
+
+    def embed_passages(self, texts: list[str]) -> list[list[float]]:
+        t0 = time.perf_counter()
+        try:
+            return self._get().embed_passages(texts)
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._get(), name)
 
 
 def ingest_paths(
@@ -150,24 +267,38 @@ def ingest_paths(
     embedder: object | None = None,
     on_report: Callable[[ReportSummary], None] | None = None,
     on_failure: Callable[[FileFailure], None] | None = None,
+    identity: ReportIdentity | None = None,
 ) -> IngestResult:
-    """Ingest report files and folders into ``index_dir`` (atomically; bad files are reported and skipped)."""
+    """Ingest report files and folders into ``index_dir`` (atomically; bad files are reported and skipped).
+
+    Files are grouped into reports by the identity they print, not by their names: a narrative file
+    and a tables file of one department, year and kind are one report, also when the other half was
+    ingested earlier (it is read back from the index). ``identity`` (department, year, kind, scope
+    given by the user) overrides what the files print, for every file of the call. A file whose
+    department, year or kind cannot be read is refused with a message saying how to give them.
+    """
     from tqdm import tqdm
 
     from assistant.checks import run_checks
     from assistant.store import facts_to_frame, write_index
 
     files = collect_files(paths)
-    groups = group_files(files)
     result = IngestResult()
-    parsed: dict[str, ParsedReport] = {}
-    seen: set[tuple[str, ...]] = set()
-    page_counts = {f: _page_count(f) for f in files}  # opened once: the bar's total and each report's share
+    timings = result.timings
+
+    def fail(path: str, reason: str) -> None:
+        failure = FileFailure(path, reason)
+        result.failures.append(failure)
+        if on_failure:
+            on_failure(failure)
+
+    page_counts = {f: _page_count(f) for f in files}  # opened once: the bar's total and each file's share
     bar = tqdm(total=sum(page_counts.values()), unit="page", disable=not show_progress, desc="ingest")
-    for group in groups:
-        t0 = time.perf_counter()
-        bar.set_postfix_str(group[0].name[:40])
-        pages = sum(page_counts[f] for f in group)
+    reads: list[FileRead] = []
+    seen: set[str] = set()
+    t_extract = time.perf_counter()
+    for f in files:
+        bar.set_postfix_str(f.name[:40])
         done = 0
 
         def page_done(n: int) -> None:
@@ -176,49 +307,76 @@ def ingest_paths(
             bar.update(n)
 
         try:
-            hashes = tuple(sha256_file(f) for f in group) if all(f.is_file() for f in group) else ()
-            if hashes and hashes in seen:  # the same file given twice (e.g. data/ and a copy in the corpus folder)
-                log.info("skipping %s: the same content was already ingested in this run", group[0])
-                bar.update(pages)
+            sha = sha256_file(f) if f.is_file() else ""
+            if sha and sha in seen:  # the same file given twice (e.g. data/ and a copy in the corpus folder)
+                log.info("skipping %s: the same content was already ingested in this run", f)
                 continue
-            seen.add(hashes)
-            rep = parse_report(group, progress=page_done)
+            seen.add(sha)
+            reads.append(read_file(f, identity=identity, progress=page_done))
         except BadReportError as e:
-            fail = FileFailure(e.path, e.reason)
-            result.failures.append(fail)
-            if on_failure:
-                on_failure(fail)
-            bar.update(pages - done)
-            continue
+            fail(e.path, e.reason)
         except Exception as e:  # an unexpected parser bug must not lose the other files
-            log.exception("failed to ingest %s", group)
-            fail = FileFailure(", ".join(map(str, group)), f"could not be read ({type(e).__name__}: {e})")
-            result.failures.append(fail)
-            if on_failure:
-                on_failure(fail)
-            bar.update(pages - done)
-            continue
-        checks = run_checks(facts_to_frame(rep.facts), rep.meta)
-        summary = ReportSummary(
-            report_id=rep.meta.report_id,
-            department=rep.meta.department,
-            year=rep.meta.year,
-            kind=rep.meta.kind,
-            facts=len(rep.facts),
-            chunks=len(rep.chunks),
-            checks_passed=checks.passed,
-            checks_run=checks.run,
-            seconds=time.perf_counter() - t0,
-            problems=rep.problems,
-        )
-        parsed[rep.meta.report_id] = rep  # a later file with the same report id replaces the earlier one
-        result.reports.append(summary)
-        if on_report:
-            on_report(summary)
-        bar.update(pages - done)
+            log.exception("failed to read %s", f)
+            fail(str(f), f"could not be read ({type(e).__name__}: {e})")
+        finally:
+            bar.update(page_counts[f] - done)
     bar.close()
-    if parsed:
-        result.index_version = write_index(Path(index_dir), list(parsed.values()), embedder=embedder)
+
+    parsed: dict[str, ParsedReport] = {}
+    with tempfile.TemporaryDirectory(prefix="fiscalqa-join-") as work:
+        version, stored = stored_reports(Path(index_dir))
+        groups = pair_by_identity(reads)
+        for g in groups:
+            if len(g.files) == 1:
+                joined = stored_partner(g.files[0], version, stored, Path(work))
+                if joined is not None:
+                    meta, halves = joined
+                    with contextlib.suppress(BadReportError):
+                        for h in halves:
+                            part = read_file(h, identity=identity)
+                            part.stored_report = meta.report_id
+                            g.files.append(part)
+                        g.files.sort(key=lambda x: 0 if x.role == "narrative" else 1)
+                        g.report_id = meta.report_id
+                        log.info("%s joins the stored report %s", g.files[0].path.name, meta.report_id)
+            group = [r.path for r in g.files]
+            t0 = time.perf_counter()
+            try:
+                layout = merge_layouts([r.layout for r in g.files])
+                rep = parse_report(group, identity=identity, layout=layout, report_id=g.report_id)
+            except BadReportError as e:
+                fail(e.path, e.reason)
+                continue
+            except Exception as e:
+                log.exception("failed to ingest %s", group)
+                fail(", ".join(map(str, group)), f"could not be read ({type(e).__name__}: {e})")
+                continue
+            timings.pages += layout.page_count
+            timings.chars += layout_chars(layout)
+            checks = run_checks(facts_to_frame(rep.facts), rep.meta)
+            summary = ReportSummary(
+                report_id=rep.meta.report_id,
+                department=rep.meta.department,
+                year=rep.meta.year,
+                kind=rep.meta.kind,
+                facts=len(rep.facts),
+                chunks=len(rep.chunks),
+                checks_passed=checks.passed,
+                checks_run=checks.run,
+                seconds=time.perf_counter() - t0,
+                problems=rep.problems,
+            )
+            parsed[rep.meta.report_id] = rep  # a later file with the same report id replaces the earlier one
+            result.reports.append(summary)
+            if on_report:
+                on_report(summary)
+        timings.extract = time.perf_counter() - t_extract
+        if parsed:
+            t_write = time.perf_counter()
+            timed = _TimedEmbedder(embedder)
+            result.index_version = write_index(Path(index_dir), list(parsed.values()), embedder=timed)
+            timings.embed = timed.seconds
+            timings.write = time.perf_counter() - t_write - timed.seconds
     return result
 
 
