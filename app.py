@@ -330,6 +330,10 @@ def build_app(
                     gr.File(file_count="multiple", file_types=[".pdf", ".txt"], label=T["upload"][0], elem_id="fqa-upload"),
                     "upload",
                 )
+                with gr.Row():  # identity for a report that does not print it readably (overrides what it prints)
+                    up_dept = gr.Textbox(label="部门 Department", elem_id="fqa-up-department")
+                    up_year = gr.Number(label="年度 Year", precision=0, elem_id="fqa-up-year")
+                    up_kind = gr.Dropdown(["", "预算", "决算"], value="", label="预算/决算 Kind", elem_id="fqa-up-kind")
                 up_btn = L(gr.Button(T["ingest"][0], variant="primary", elem_id="fqa-ingest"), "ingest", "value")
                 up_status = gr.Markdown(elem_id="fqa-upload-status")
 
@@ -468,12 +472,24 @@ def build_app(
         c_item.change(lambda i: chart_across(state.index(), i), c_item, p_across, api_visibility="undocumented")
 
         # upload
-        def do_ingest(files: list[str] | None, lg: str, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple:  # noqa: B008
+        def do_ingest(
+            files: list[str] | None,
+            u_dept: str | None,
+            u_year: float | None,
+            u_kind: str | None,
+            lg: str,
+            progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
+        ) -> tuple:
             if not files:
                 return tr("pick_pdf", lg), *([gr.skip()] * 7)
             progress(0, desc="ingest")
+            given = None
+            if (u_dept or "").strip() or u_year or u_kind:
+                from assistant.models import ReportIdentity
+
+                given = ReportIdentity(department=(u_dept or "").strip() or None, year=int(u_year) if u_year else None, kind=u_kind or None)  # type: ignore[arg-type]
             try:
-                res = state.ingest([Path(f) for f in files], show_progress=True)
+                res = state.ingest([Path(f) for f in files], show_progress=True, identity=given)
             except Exception as e:  # the orchestrator reports bad files itself; this is a store/write failure
                 log.exception("ingest failed")
                 return f"✗ {tr('ingest_failed', lg)}: {e}", *([gr.skip()] * 7)
@@ -493,7 +509,7 @@ def build_app(
 
         up_btn.click(
             do_ingest,
-            [up_files, lang],
+            [up_files, up_dept, up_year, up_kind, lang],
             [up_status, dept, year, scope, f_report, c_report, r_report, up_files],
             concurrency_limit=1,
             api_visibility="undocumented",

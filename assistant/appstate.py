@@ -243,12 +243,16 @@ class AppState:
         return raw.get(fact_id)
 
     # -- ingesting
-    def ingest(self, paths: list[Path], *, show_progress: bool = True) -> Any:
-        """Ingest files into the served index (one ingest at a time; the index stays intact on failure)."""
+    def ingest(self, paths: list[Path], *, show_progress: bool = True, identity: Any | None = None) -> Any:
+        """Ingest files into the served index (one ingest at a time; the index stays intact on failure).
+
+        ``identity`` (a ``ReportIdentity``: department, year, kind given in the upload form) overrides
+        what the files print.
+        """
         from assistant.ingest import ingest_paths
 
         with self._ingest_lock:
-            res = ingest_paths(paths, self.index_dir, show_progress=show_progress)
+            res = ingest_paths(paths, self.index_dir, show_progress=show_progress, identity=identity)
         self.index()
         return res
 

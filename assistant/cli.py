@@ -31,19 +31,28 @@ def _emit_json(obj: object) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from assistant.ingest import ingest_paths
+    from rich.markup import escape
 
+    from assistant.ingest import ingest_paths
+    from assistant.models import ReportIdentity
+
+    given = None
+    if args.department or args.year or args.kind or args.scope:
+        given = ReportIdentity(department=args.department, year=args.year, kind=args.kind, scope=args.scope)
     res = ingest_paths(
         [Path(p) for p in args.paths],
         _index(args),
         show_progress=not args.quiet,
-        on_report=lambda s: err.print(s.line()),
-        on_failure=lambda f: err.print(f"[red]failed[/red] {f.path}: {f.reason}"),
+        on_report=lambda s: err.print(escape(s.line())),
+        on_failure=lambda f: err.print(f"[red]failed[/red] {escape(f.path)}: {escape(f.reason)}"),
+        identity=given,
     )
     if not res.reports and not res.failures:
         err.print("no report files (.pdf, .txt) found in the given paths")
         return 1
     err.print(f"{len(res.reports)} reports ingested into {_index(args)}, {len(res.failures)} failed")
+    if args.timings:
+        out.print(res.timings.line())
     return 1 if res.failures else 0
 
 
@@ -57,13 +66,30 @@ def cmd_reports(args: argparse.Namespace) -> int:
         return 0
     from rich.table import Table
 
-    t = Table("report", "department", "year", "kind", "scope", "facts", "chunks", "sources")
+    t = Table("report", "department", "year", "kind", "scope", "place", "facts", "other", "no unit", "chunks", "sources")
     for r in idx.reports:
-        nf = int((idx.facts.report_id == r.report_id).sum())
+        rf = idx.facts[idx.facts.report_id == r.report_id]
+        nf = len(rf)
         nc = int((idx.chunks.report_id == r.report_id).sum()) if len(idx.chunks) else 0
-        t.add_row(r.report_id, r.department, str(r.year), r.kind, r.scope, str(nf), str(nc), ", ".join(r.sources))
+        other, no_unit = _fact_shares(rf)
+        t.add_row(
+            r.report_id, r.department, str(r.year), r.kind, r.scope, r.place, str(nf), other, no_unit, str(nc), ", ".join(r.sources)
+        )
     out.print(t)
     return 0
+
+
+def _fact_shares(facts: object) -> tuple[str, str]:
+    """Share of a report's facts in tables of kind ``other``, and of its figures (status ok) without a unit."""
+    import pandas as pd
+
+    assert isinstance(facts, pd.DataFrame)
+    if not len(facts):
+        return "—", "—"
+    other = float((facts.table_kind == "other").mean())
+    figures = facts[facts.status == "ok"]
+    no_unit = float((figures.unit.fillna("") == "").mean()) if len(figures) else 0.0
+    return f"{other:.1%}", f"{no_unit:.1%}"
 
 
 def cmd_facts(args: argparse.Namespace) -> int:
@@ -193,6 +219,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("ingest", "ingest report files or folders (PDF, or the plain-text sample)", cmd_ingest)
     sp.add_argument("paths", nargs="+")
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    sp.add_argument("--department", help="the department, when the report does not print it readably (overrides)")
+    sp.add_argument("--year", type=int, help="the fiscal year, when the report does not print it readably (overrides)")
+    sp.add_argument("--kind", choices=["预算", "决算"], help="预算 (budget) or 决算 (final accounts) (overrides)")
+    sp.add_argument("--scope", choices=["部门", "单位"], help="部门 (department) or 单位 (unit-level) report (overrides)")
+    sp.add_argument("--timings", action="store_true", help="print a last line: timings: extract=S embed=S write=S pages=N chars=N")
 
     sp = add("reports", "list ingested reports", cmd_reports)
     sp.add_argument("--json", action="store_true")

@@ -330,7 +330,7 @@ def _roles(g: Grid, h: int) -> list[str]:
             roles.append("code")
         elif n and texts >= 0.5 * n:
             roles.append("label")
-        elif n and codes >= 0.8 * n and j + 1 < g.ncols and "金额" not in hd:
+        elif n and codes >= 0.8 * n and j + 1 < g.ncols and "金额" not in hd and _codes_in_context(vals):
             roles.append("code")
         elif n == 0 and any(k in hd for k in ("科目名称", "项目名称")) and "金额" not in hd:
             roles.append("label")
@@ -345,6 +345,24 @@ def _roles(g: Grid, h: int) -> list[str]:
                 if all(b - a == 1 for a, b in zip(nums_, nums_[1:], strict=False)):
                     roles[j] = "rowno"
     return roles
+
+
+MIN_CODE_ROWS = 3
+"""A column without a code header is a code column only with at least this many code-like cells."""
+
+
+def _codes_in_context(vals: list[str]) -> bool:
+    """Digits that form a classification in context: several rows, distinct, and either a hierarchy
+    (a 3-digit class above its 5-digit items, 201 → 20101) or classes in ascending order.
+
+    A one-row table printing whole amounts (三公 ``237``) is not a code column.
+    """
+    codes = [v for v in vals if _is_code(v)]
+    if len(codes) < MIN_CODE_ROWS or len(set(codes)) < len(codes):
+        return False
+    hierarchy = any(a != b and b.startswith(a) for a in codes for b in codes)
+    ascending = all(int(a[:3]) <= int(b[:3]) for a, b in zip(codes, codes[1:], strict=False))
+    return hierarchy or ascending
 
 
 def _groups(roles: list[str]) -> list[Group]:
