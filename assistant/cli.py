@@ -62,7 +62,9 @@ def cmd_reports(args: argparse.Namespace) -> int:
     idx = load_index(_index(args))
     if args.json:
         for r in idx.reports:
-            _emit_json(r.to_dict())
+            rf = idx.facts[idx.facts.report_id == r.report_id]
+            other, no_unit = _fact_shares(rf)
+            _emit_json(r.to_dict() | {"facts": len(rf), "other_share": other, "no_unit_share": no_unit})
         return 0
     from rich.table import Table
 

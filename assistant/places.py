@@ -23,7 +23,17 @@ _SUFFIXES = (
     "维吾尔自治区", "壮族自治区", "回族自治区", "特别行政区", "自治区", "自治州", "自治县", "自治旗",
     "地区", "林区", "新区", "省", "市", "区", "县", "旗", "盟",
 )
-_ETHNIC_RE = re.compile(r"(?:[\u4e00-\u9fff]{1,6}?族)+(?=自治[州县旗])")
+# the 55 ethnic minorities, as autonomous divisions name them (黔东南苗族侗族自治州 → 黔东南)
+_ETHNIC = (
+    "蒙古", "回", "藏", "维吾尔", "苗", "彝", "壮", "布依", "朝鲜", "满", "侗", "瑶", "白", "土家", "哈尼", "哈萨克",
+    "傣", "黎", "傈僳", "佤", "畲", "高山", "拉祜", "水", "东乡", "纳西", "景颇", "柯尔克孜", "土", "达斡尔", "仫佬",
+    "羌", "布朗", "撒拉", "毛南", "仡佬", "锡伯", "阿昌", "普米", "塔吉克", "怒", "乌孜别克", "俄罗斯", "鄂温克",
+    "德昂", "保安", "裕固", "京", "塔塔尔", "独龙", "鄂伦春", "赫哲", "门巴", "珞巴", "基诺", "各",
+)
+_ETHNIC_RE = re.compile(
+    "(?:" + "|".join(map(re.escape, sorted(_ETHNIC, key=len, reverse=True))) + ")族(?:(?:"
+    + "|".join(map(re.escape, sorted(_ETHNIC, key=len, reverse=True))) + ")族)*(?=自治[州县旗])"
+)
 # Below county level: not in the national list, recognised by form.
 TOWNSHIP_RE = re.compile(r"[\u4e00-\u9fff]{2,8}?(?:街道办事处|街道|镇人民政府|乡人民政府|镇|乡)")
 
@@ -89,9 +99,14 @@ def parents(d: Division) -> list[Division]:
     return out
 
 
-def full_name(d: Division) -> str:
-    """The division with its parents, as a report prints it: 上海市普陀区, 云南省曲靖市."""
-    names = [p.name for p in parents(d)] + [d.name]
+def full_name(d: Division, printed: str = "") -> str:
+    """The division with its parents, as a report prints it: 上海市普陀区, 云南省曲靖市.
+
+    ``printed``: the division's own name as the text prints it, kept when its type differs from the
+    list's (a county that became a city: 宁乡县 printed 宁乡市).
+    """
+    own = printed if printed and printed != d.name and short_name(printed) == d.short and printed[-1] in "市县区旗" else d.name
+    names = [p.name for p in parents(d)] + [own]
     # a municipality's district: 上海市普陀区 (the province-level city is its only parent)
     return "".join(names)
 
@@ -101,7 +116,10 @@ def _names() -> dict[str, list[Division]]:
     """Full and short names → divisions (a short name may name several: 普陀 in 上海 and 舟山)."""
     idx: dict[str, list[Division]] = {}
     for d in divisions():
-        for n in {d.name, d.short}:
+        names = {d.name, d.short}
+        if d.name.endswith("自治州"):
+            names.add(d.short + "州")  # 大理白族自治州 is printed 大理州
+        for n in names:
             if len(n) >= 2:
                 idx.setdefault(n, []).append(d)
     return idx
@@ -140,6 +158,9 @@ def find_places(text: str) -> list[PlaceMatch]:
     out: list[PlaceMatch] = []
     for s, e, t in raw:
         cands = _names()[t]
+        if t not in {d.name for d in cands} and text[e : e + 1] in ("市", "县") and not text[e : e + 2].endswith("委"):
+            # a short name printed with another type: 宁乡市 (the list's 宁乡县) is one division
+            e, t = e + 1, t + text[e]
         full = [d for d in cands if d.name == t]
         pool = full or cands
         with_parent = [d for d in pool if any(p.code in named_codes for p in parents(d))]
@@ -157,7 +178,7 @@ def place_of(text: str) -> str:
     if not matches:
         return ""
     best = max(matches, key=lambda m: m.division.level)
-    return full_name(best.division)
+    return full_name(best.division, best.text)
 
 
 def leading_places(text: str) -> list[PlaceMatch]:

@@ -1,6 +1,7 @@
 """Report metadata (department, year, kind, scope) of every corpus report, from its first pages only.
 
 Fast: each file's first three pages are copied to a small PDF and read; no corpus index is built.
+The report's files are found by the identity they print (never by their names).
 """
 
 from __future__ import annotations
@@ -10,18 +11,23 @@ from pathlib import Path
 import pymupdf
 import pytest
 
-from assistant.ingest import group_files, report_id_for
+from assistant.ingest import report_id_for
 from assistant.ingest.meta import detect_meta
 from assistant.ingest.pdf import read_pdf
 from assistant.ingest.text import read_text
 from assistant.models import ReportMeta
-from tests.conftest import SAMPLE, SHARED_REPORTS, needs_corpus
+from tests.conftest import SAMPLE, needs_corpus
+from tests.corpus_cache import corpus_groups
 
 FIRST_PAGES = 3
 
 
+def _corpus_groups() -> list[list[Path]]:
+    return corpus_groups()
+
+
 def _meta_from_first_pages(stem: str, tmp_path: Path) -> ReportMeta:
-    files = next(g for g in group_files(sorted(SHARED_REPORTS.glob("*.pdf"))) if report_id_for(g) == stem)
+    files = next(g for g in _corpus_groups() if report_id_for(g) == stem)
     heads = []
     for f in files:
         with pymupdf.open(f) as doc, pymupdf.open() as head:
