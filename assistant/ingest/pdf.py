@@ -1050,9 +1050,80 @@ def _continue(prev: RawTable, prev_grid: _Grid, g: _Grid) -> bool:
     k = 0
     while k < len(rows) and k < len(prev.rows) and _row_texts(rows[k]) == _row_texts(prev.rows[k]) and any(_row_texts(rows[k])):
         k += 1
+    if k < len(rows) and _rejoin_label(prev.rows, rows[k]):
+        k += 1
     prev.rows.extend(rows[k:])
     prev.pages.append(g.page)
     prev.notes.extend(g.notes)
+    return True
+
+
+_FOOT_HEAD_LINES = 4
+"""At most this many lines at a page's foot are taken as the head of a table on the next page."""
+
+
+def _adopt_foot_head(blocks: list[RawTable | TextLine], table: RawTable, page_no: int) -> None:
+    """A table without title whose title, number, unit or preamble lines were printed at the previous page's foot.
+
+    Takes the trailing text lines of page ``page_no - 1`` (walking up) while each is a unit line, a
+    preamble (部门：…), a table number or a title-like line (ends in 表, at most 40 characters), and
+    only when a title or number is among them.
+    """
+    k = len(blocks)
+    taken: list[str] = []
+    while k > 0 and len(taken) < _FOOT_HEAD_LINES:
+        b = blocks[k - 1]
+        if not isinstance(b, TextLine) or b.page != page_no - 1:
+            break
+        t = b.text.strip()
+        if _PAGENUM_RE.match(t):
+            k -= 1
+            continue
+        num, _ = _split_number(t)
+        if not (_UNIT_RE.search(t) or _PREAMBLE_RE.match(t) or num or (len(t) <= 40 and _TITLE_HINT_RE.search(t))):
+            break
+        taken.insert(0, t)
+        k -= 1
+    heads = [t for t in taken if not (_UNIT_RE.search(t) or _PREAMBLE_RE.match(t))]
+    if not heads:
+        return
+    title_parts: list[str] = []
+    for t in taken:
+        um = _UNIT_RE.search(t)
+        if um or _PREAMBLE_RE.match(t):
+            table.preamble.append(t)
+            table.unit = table.unit or (um.group(1) if um else "")
+            continue
+        num, rest = _split_number(t)
+        if num:
+            table.number = table.number or num
+            if rest:
+                title_parts.append(rest)
+        else:
+            title_parts.append(t)
+    table.title = table.title or "".join(title_parts)
+    del blocks[k:]
+
+
+_FIGURE_RE = re.compile(r"^[-−\d,.%]+$")
+_LABEL_START_RE = re.compile(r"^(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[)）]|\d|其中|合计|总计|小计)")
+
+
+def _rejoin_label(rows: list[list[RawCell]], first: list[RawCell]) -> bool:
+    """A row label continued over a page break (八、社会保障和就 / 业支出): the next page's first row holds
+    only the rest of the label. Appends it to the previous page's last row; True when it did."""
+    if not rows:
+        return False
+    filled = [(j, c.text.strip()) for j, c in enumerate(first) if c.text.strip()]
+    if len(filled) != 1:
+        return False
+    j, rest = filled[0]
+    last = rows[-1]
+    label = last[j].text.strip() if j < len(last) else ""
+    has_figures = any(_FIGURE_RE.match(c.text.strip()) for c in last if c.text.strip())
+    if not label or _FIGURE_RE.match(label) or _FIGURE_RE.match(rest) or _LABEL_START_RE.match(rest) or not has_figures:
+        return False
+    last[j].text = label + rest
     return True
 
 
@@ -1155,6 +1226,8 @@ def read_pdf(files: list[Path], progress: Callable[[int], None] | None = None) -
                     prev_grid = it
                     continue
                 prev_table, prev_grid = _to_table(it), it
+                if not it.has_head:
+                    _adopt_foot_head(layout.blocks, prev_table, pg.no)
                 layout.blocks.append(prev_table)
             else:
                 assert isinstance(it, _Line)
