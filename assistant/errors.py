@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 
 class FiscalQAError(Exception):
     """Base of all errors this package raises on purpose."""
@@ -49,11 +51,11 @@ class IdentityUnreadableError(BadReportError):
 
     def __init__(self, path: str, missing: list[str]) -> None:
         self.missing = list(missing)
-        first = path.split(", ")[0]
+        first = path.split(", ")[0].replace("\\", "/").rsplit("/", 1)[-1]  # the name: no server paths in the app
         super().__init__(
             path,
             f"cannot read the report's {' and '.join(missing)} from its content, so it was not stored; "
-            f"give it: fiscal-qa ingest {first!s} --department … --year … --kind 预算|决算 "
+            f"give it: fiscal-qa ingest {shlex.quote(first)} --department … --year … --kind 预算|决算 "
             "(in the app: the department, year and kind fields of the upload area)",
         )
 

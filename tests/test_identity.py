@@ -218,6 +218,11 @@ def test_unreadable_identity_is_refused_naming_the_file_then_given(tmp_path: Pat
     rep = parse_report([dest], identity=given)
     assert (rep.meta.department, rep.meta.year, rep.meta.kind, rep.meta.place) == ("江苏省人大常委会办公厅", 2019, "预算", "江苏省")
     assert len(rep.facts) > 100
+    # the file name, whatever its form, is the last resort
+    named = tmp_path / "江苏省人大常委会办公厅2019年预算公开表格.PDF"
+    shutil.copyfile(dest, named)
+    ident = read_file(named).identity
+    assert (ident.department, ident.year, ident.kind) == ("江苏省人大常委会办公厅", 2019, "预算")
 
 
 # --------------------------------------------------------------------------- cover and title forms
@@ -246,6 +251,7 @@ def _layout(cover: list[str], *, titles: tuple[str, ...] = (), preamble: tuple[s
         (_layout(["2018 年度江苏省高级", "人民法院预算公开"]), "江苏省高级人民法院", 2018, "预算", "部门", "江苏省"),
         (_layout(["2022", "杭州市西湖区教育局", "部门决算"]), "杭州市西湖区教育局", 2022, "决算", "部门", "浙江省杭州市西湖区"),
         (_layout(["部门预算", "成都市武侯区卫生健康局", "2023年度"]), "成都市武侯区卫生健康局", 2023, "预算", "部门", "四川省成都市武侯区"),
+        (_layout(["湖南省财政厅", "二〇一九年度部门决算"]), "湖南省财政厅", 2019, "决算", "部门", "湖南省"),
         # 单位预算, 县 / 乡镇, 学校, 医院
         (_layout(["湘潭县人民医院", "2024年单位预算"]), "湘潭县人民医院", 2024, "预算", "单位", "湖南省湘潭市湘潭县"),
         (_layout(["2021年度单位决算", "单位名称：宁乡市第一高级中学"]), "宁乡市第一高级中学", 2021, "决算", "单位", "湖南省长沙市宁乡市"),

@@ -65,8 +65,14 @@ _PAGENUM_RE = re.compile(r"^[-—–－\s]*\d{1,3}[-—–－\s]*$")
 _FILE_KIND = (("juesuan", "决算"), ("yusuan", "预算"), ("决算", "决算"), ("预算", "预算"))
 
 
+_CN_DIGITS = str.maketrans("〇零○一二三四五六七八九０１２３４５６７８９", "0001234567890123456789")
+_CN_YEAR_RE = re.compile(r"[〇零○一二三四五六七八九]{4}(?=\s*年)|[０-９]{4}")
+
+
 def _clean(s: str) -> str:
-    return re.sub(r"\s+", "", s or "")
+    """Without spaces; a year printed in Chinese numerals or full-width digits (二〇二四年, ２０２４) as digits."""
+    s = re.sub(r"\s+", "", s or "")
+    return _CN_YEAR_RE.sub(lambda m: m.group().translate(_CN_DIGITS), s)
 
 
 def _text_lines(layout: Layout, max_page: int | None = None) -> list[TextLine]:
