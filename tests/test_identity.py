@@ -268,6 +268,13 @@ def test_cover_and_title_forms(layout: Layout, department: str, year: int, kind:
     assert ident.place == place
 
 
+def test_a_subordinate_unit_in_performance_tables_is_not_the_department() -> None:
+    layout = _layout(["2024年度部门决算"], titles=("收入支出决算表",), preamble=("部门：南京市江宁区水务局",))
+    for _ in range(4):
+        layout.blocks.append(RawTable(rows=[[RawCell("项目名称")]], title="项目支出绩效自评表", preamble=["单位名称：南京市江宁区河道管理所"]))
+    assert read_identity(layout, [Path("a.pdf")]).department == "南京市江宁区水务局"
+
+
 def test_nothing_printed_leaves_the_identity_missing() -> None:
     ident = read_identity(_layout(["目录"], titles=("收支总表",)), [Path("scan0001.pdf")])
     assert set(missing_identity(ident)) == {"department", "year", "kind"}

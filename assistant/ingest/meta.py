@@ -34,6 +34,7 @@ _YEAR = r"(?:19|20)\d{2}"
 _LABEL_RE = re.compile(
     r"^(?:预算主管部门|主管部门|编制部门|编制单位|填报单位|报送单位|部门名称|单位名称|预算单位|预算部门|部门|单位)[：:](?P<d>.*)$"
 )
+_DEPT_LABEL_RE = re.compile(r"^(?:预算主管部门|主管部门|编制部门|部门名称|预算部门|部门)[：:]")
 _UNIT_VALUE_RE = re.compile(r"^(?:亿元|万元|千元|元|人|个|%)")
 _CUT_RE = re.compile(r"(?:金额)?单位[：:].*$|(?:19|20)\d{2}年\d{1,2}月.*$")
 # level words a title puts between the year and the kind (区级, 省级, 乡镇 …)
@@ -121,11 +122,17 @@ def _label_value(line: str) -> str:
     return "" if not v or _UNIT_VALUE_RE.match(v) else v
 
 
-def _labelled_names(lines: Iterable[str]) -> list[str]:
-    """Department names from labelled lines; a name broken over two lines is rejoined with the next line."""
+def _labelled_names(lines: Iterable[str], *, department_labels_only: bool = False) -> list[str]:
+    """Department names from labelled lines; a name broken over two lines is rejoined with the next line.
+
+    ``department_labels_only``: only 部门：/部门名称：/预算主管部门：/编制部门： lines (a 部门 report's
+    performance tables may name a subordinate unit under 单位名称：).
+    """
     seq = [_clean(s) for s in lines if _clean(s)]
     out: list[str] = []
     for i, s in enumerate(seq):
+        if department_labels_only and not _DEPT_LABEL_RE.match(s):
+            continue
         v = _label_value(s)
         if not v:
             continue
@@ -238,9 +245,14 @@ def read_identity(layout: Layout, files: list[Path], given: ReportIdentity | Non
     all_text = [_clean(t.text) for t in _text_lines(layout)]
     notes = [_clean(n) for t in tables for n in t.notes]
 
-    labelled = _labelled_names(cover_lines) + _labelled_names(p for t in tables for p in t.preamble)
+    preambles = [p for t in tables for p in t.preamble]
+    dept_labelled = _labelled_names(cover_lines, department_labels_only=True) + _labelled_names(
+        preambles, department_labels_only=True
+    )
+    labelled = _labelled_names(cover_lines) + _labelled_names(preambles)
     department = (
-        _best_name(labelled)
+        _best_name(dept_labelled)
+        or _best_name(labelled)
         or _cover_name(cover)
         or _best_name(_named_before_year(titles))
         or _best_name(_named_before_year(first_text + notes + all_text[:400]))
