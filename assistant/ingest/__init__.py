@@ -20,7 +20,7 @@ from assistant.models import Layout, ParsedReport
 
 log = logging.getLogger(__name__)
 
-REPORT_SUFFIXES = (".pdf", ".txt")
+REPORT_SUFFIXES = (".pdf", ".txt", ".xlsx", ".xlsm", ".xls", ".docx", ".doc", ".html", ".htm")
 _SPLIT_RE = re.compile(r"^(?P<stem>.+?)[_-](?P<part>text|tables|narrative|tbl)$", re.I)
 
 
@@ -109,6 +109,11 @@ def read_layout(files: list[Path], progress: Callable[[int], None] | None = None
             raise BadReportError(str(f), "no such file")
         if f.stat().st_size == 0:
             raise EmptyFileError(str(f))
+    from assistant.ingest.formats import read_other_format
+
+    other = read_other_format(files, progress=progress)  # Excel, Word, HTML, scanned/garbled PDFs (normalized)
+    if other is not None:
+        return other
     if all(f.suffix.lower() == ".txt" for f in files):
         from assistant.ingest.text import read_text
 
@@ -129,10 +134,16 @@ def parse_report(files: list[Path], progress: Callable[[int], None] | None = Non
     from assistant.ingest.tables import interpret_tables
 
     layout = read_layout(files, progress=progress)
+    from assistant.ingest.normalize import normalize_layout
+
+    normalize_layout(layout)  # full-width digits and number punctuation → ASCII, for every format
     meta = detect_meta(layout, files, report_id=report_id_for(files), sha256=[sha256_file(f) for f in files])
     if not meta.page_counts and layout.file_pages:
         meta.page_counts = [sum(1 for f, _ in layout.file_pages.values() if f == name) for name in meta.sources]
     tables, facts, problems = interpret_tables(layout, meta)
+    from assistant.ingest.formats import mark_read_facts
+
+    problems += mark_read_facts(layout, facts, meta)  # OCR confidence, sheet cells; OCR'd tables failing checks flagged
     if not tables or not any(t.table_kind != "other" for t in tables):
         raise NotAFiscalReportError(", ".join(map(str, files)))
     chunks = chunk_narrative(layout, meta)
