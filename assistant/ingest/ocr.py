@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pymupdf
 
-from assistant.errors import BadReportError
+from assistant.errors import BadReportError, NotAPdfError
 from assistant.ingest import pdf as P
 from assistant.models import Layout, RawCell, RawTable, TextLine
 
@@ -80,13 +80,13 @@ def _odd_char(ch: str) -> bool:
     return not (cat.startswith("P") or cat.startswith("Z") or 0x4E00 <= o <= 0x9FFF or 0xFF00 <= o <= 0xFFEF)
 
 
-def page_needs_ocr(page: pymupdf.Page) -> str:
-    """Why this page's text layer cannot be used ('' when it can)."""
-    text = "".join(page.get_text("text").split())
+def text_layer_problem(text: str, image_share: float) -> str:
+    """Why a page's extracted text cannot be used ('' when it can); ``image_share``: page area covered by images."""
+    text = "".join(text.split())
     n = len(text)
-    has_image = bool(page.get_images(full=False))
     if n < MIN_TEXT_CHARS:
-        return "no text layer" if (has_image or n == 0) else ""
+        # a scan (a stamp or page number may have text); a cover with a picture and a short title is not
+        return "no text layer" if (n == 0 and image_share >= 0.3) or image_share >= 0.8 else ""
     odd = sum(1 for ch in text if _odd_char(ch))
     if odd >= 0.15 * n:
         return f"{odd} of {n} characters are private-use, undecodable or not Chinese (a broken ToUnicode map)"
@@ -95,6 +95,18 @@ def page_needs_ocr(page: pymupdf.Page) -> str:
     if cjk == 0 and digits >= 0.7 * n:
         return "only the figures have text (the labels are drawn as images)"
     return ""
+
+
+def page_needs_ocr(page: pymupdf.Page) -> str:
+    """Why this page's text layer cannot be used ('' when it can)."""
+    return text_layer_problem(page.get_text("text"), _image_share(page))
+
+
+def _image_share(page: pymupdf.Page) -> float:
+    """The share of the page area covered by images (a scan is one image over the whole page)."""
+    area = abs(page.rect) or 1.0
+    boxes = [pymupdf.Rect(i["bbox"]) & page.rect for i in page.get_image_info()]
+    return min(1.0, sum(abs(b) for b in boxes) / area)
 
 
 def pages_needing_ocr(path: Path) -> dict[int, str]:
@@ -352,7 +364,7 @@ def read_pdf_ocr(
                 except ImportError as e:
                     raise OcrUnavailableError(str(path), str(e)) from e
                 except Exception as e:
-                    raise P.NotAPdfError(str(path), f"page {pno + 1} cannot be read ({type(e).__name__}: {e})") from e
+                    raise NotAPdfError(str(path), f"page {pno + 1} cannot be read ({type(e).__name__}: {e})") from e
                 rect = page.rect
                 pages.append(P._Page(n, rect.height, P._derot(page), grids, raw_lines))
                 layout.page_sizes[n] = (round(rect.width, 2), round(rect.height, 2))
