@@ -23,8 +23,8 @@ def provenance_text(fact: dict[str, Any], lang: str = "zh") -> str:
     page = fact.get("page")
     conf = fact.get("confidence")
     if _present(fact.get("ocr")) and bool(fact.get("ocr")):
-        p = int(page) if _present(page) else "?"
-        c = f"{float(conf):.2f}" if _present(conf) else ""
+        p = int(page) if page is not None and _present(page) else "?"
+        c = f"{float(conf):.2f}" if conf is not None and _present(conf) else ""
         if lang == "en":
             out.append(f"read by OCR from page {p}" + (f" (confidence {c})" if c else ""))
         else:

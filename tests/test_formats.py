@@ -74,21 +74,26 @@ def test_word_headings_become_sections(published):
     assert any("部门基本情况" in c.section for c in rep.chunks)
 
 
-def test_formats_ingest_together_into_one_index(published, tmp_path):
-    res = ingest_paths([published["html"]], tmp_path / "idx", show_progress=False)
-    assert res.ok, res.failures
-    assert res.reports[0].checks_run > 0 and res.reports[0].facts == 725
-
-
-def test_answer_cites_the_sheet_cell(published, tmp_path):
-    from assistant.ask import ask
+@pytest.fixture(scope="module")
+def xlsx_index(published, tmp_path_factory):
     from assistant.store import load_index
 
-    res = ingest_paths([published["xlsx"]], tmp_path / "idx", show_progress=False)
+    from tests.test_store import CountingEmbedder  # hash vectors: this index is for figures, not retrieval
+
+    d = tmp_path_factory.mktemp("xlsx_index")
+    res = ingest_paths([published["xlsx"]], d, show_progress=False, embedder=CountingEmbedder())
     assert res.ok, res.failures
-    ans = ask("2023年公务接待费决算数是多少？", index=load_index(tmp_path / "idx"))
+    assert res.reports[0].checks_run > 0 and res.reports[0].facts == 725
+    return load_index(d)
+
+
+def test_answer_cites_the_sheet_cell(xlsx_index):
+    from assistant.ask import ask
+
+    ans = ask("2023年公务接待费决算数是多少？", index=xlsx_index)
     assert "50" in ans.answer
     assert any(c.provenance and "公开10表!" in c.provenance for c in ans.citations), ans.citations
+    assert "provenance" in ans.to_json()["citations"][0]
 
 
 @pytest.mark.parametrize(
@@ -184,3 +189,12 @@ def test_html_layout_table_and_rowspan(tmp_path: Path):
     rep = parse_report([page])
     f = next(f for f in rep.facts if f.column == "合计")
     assert f.raw == "12.50" and str(f.value) == "12.50"
+
+
+def test_source_view_draws_the_sheet_region(xlsx_index):
+    from assistant.source import render
+
+    idx = xlsx_index
+    f = idx.facts[(idx.facts.table_number == "公开10表") & (idx.facts.status == "ok")].iloc[0]
+    pngs = render(idx, str(f["fact_id"]))
+    assert pngs and pngs[0][:4] == b"\x89PNG"

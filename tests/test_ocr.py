@@ -14,6 +14,7 @@ import pymupdf
 import pytest
 
 from tests.conftest import corpus_file, needs_corpus
+from tests.test_store import CountingEmbedder
 
 SOURCE = "01_shanghai_putuo_caizhengju_2024_juesuan.pdf"
 IMAGE_DPI = 150
@@ -160,7 +161,7 @@ def test_misread_table_is_flagged_and_answered_with_the_warning(scanned, ocr_cac
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(ocr, "_ENGINE", CachingEngine(ocr_cache, edit=misread))
-        res = ingest_paths([scan], tmp_path / "idx", show_progress=False)
+        res = ingest_paths([scan], tmp_path / "idx", show_progress=False, embedder=CountingEmbedder())
     assert res.ok, res.failures
     assert any("read by OCR" in p and "identity" in p for p in res.reports[0].problems)
     idx = load_index(tmp_path / "idx")
@@ -180,7 +181,7 @@ def test_source_view_shows_the_page_image_with_the_box(scanned, ocr_cache, tmp_p
     scan = scanned[0]
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(ocr, "_ENGINE", CachingEngine(ocr_cache))
-        assert ingest_paths([scan], tmp_path / "idx", show_progress=False).ok
+        assert ingest_paths([scan], tmp_path / "idx", show_progress=False, embedder=CountingEmbedder()).ok
     idx = load_index(tmp_path / "idx")
     fact = idx.facts[idx.facts.status == "ok"].iloc[0]
     pngs = render(idx, str(fact["fact_id"]))
@@ -224,3 +225,16 @@ def test_ruling_lines_found_in_an_image():
     hs, vs = ruling_lines(img, [(195, 55, 235, 80)], 72 / 150)
     assert len({round(h[0]) for h in hs}) == 2
     assert len({round(v[0]) for v in vs}) == 3
+
+
+def test_pdf_without_any_text_goes_to_ocr(tmp_path):
+    from assistant.ingest.ocr import pages_needing_ocr
+
+    path = tmp_path / "scan.pdf"
+    doc = pymupdf.open()
+    page = doc.new_page()
+    pix = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 40, 40), False)
+    page.insert_image(pymupdf.Rect(50, 50, 300, 300), pixmap=pix)
+    doc.new_page()
+    doc.save(path)
+    assert pages_needing_ocr(path) == {0: "no text layer", 1: "no text layer"}

@@ -98,8 +98,9 @@ def mark_read_facts(layout: Layout, facts: list[Fact], meta: ReportMeta) -> list
     for f in facts:
         if f.page in layout.ocr_pages:
             f.ocr = True
-            c = cells.get(_cell_key(f.page, f.bbox))  # type: ignore[arg-type]
-            f.confidence = c.confidence if c is not None else None
+            key = _cell_key(f.page, f.bbox)
+            cell = cells.get(key) if key is not None else None
+            f.confidence = cell.confidence if cell is not None else None
         elif has_refs:
             f.ref = _ref_for(f, raws, heads)
     if layout.ocr_pages:

@@ -119,13 +119,19 @@ def pages_needing_ocr(path: Path) -> dict[int, str]:
     with doc:
         if doc.needs_pass or not doc.is_pdf:
             return out
+        chars = 0
         for pno in range(doc.page_count):
             try:
-                why = page_needs_ocr(doc[pno])
+                page = doc[pno]
+                text = page.get_text("text")
+                chars += len("".join(text.split()))
+                why = text_layer_problem(text, _image_share(page))
             except Exception:  # a page the text layer cannot even be listed for
                 why = "the text layer cannot be read"
             if why:
                 out[pno] = why
+        if chars == 0:  # no text anywhere: every page is an image of one (however small the picture)
+            out = {pno: "no text layer" for pno in range(doc.page_count)}
     return out
 
 
