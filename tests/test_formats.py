@@ -105,6 +105,8 @@ def test_answer_cites_the_sheet_cell(xlsx_index):
         ("－３．５", "-3.5"),
         ("公务接待费（万元），合计", "公务接待费（万元），合计"),
         ("ＡＢＣ\u3000表", "ABC 表"),
+        ("１．一般公共预算资金", "1.一般公共预算资金"),
+        ("2023年12月。", "2023年12月。"),
     ],
 )
 def test_full_width_normalized(raw, want):

@@ -2,7 +2,7 @@
 
 Full-width digits and Latin letters become ASCII (１２３ → 123, ＡＢ → AB); full-width
 punctuation *inside a number* becomes ASCII too (１，２３４．５６ → 1,234.56; ５０％ → 50%;
-－３ → -3), while Chinese punctuation in running text (，。（）) is left as printed.
+－３ → -3; the ordinal dot of １．一般公共预算 → 1.), while Chinese punctuation in running text (，。（）) is left as printed.
 Ideographic and no-break spaces become plain spaces.
 """
 
@@ -16,7 +16,7 @@ _FW_ALNUM = {cp: cp - 0xFEE0 for cp in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0
 _SPACES = {0x3000: 0x20, 0xA0: 0x20}
 _NUM_PUNCT = {"，": ",", "．": ".", "％": "%", "－": "-", "＋": "+", "。": "."}
 # full-width punctuation between digits (1，234 / 12．5), after a digit (50％) or before one (－3)
-_NUM_PUNCT_RE = re.compile(r"(?<=\d)[，．](?=\d)|(?<=\d)％|(?<![\w\u4e00-\u9fff])－(?=\d)|(?<=\d)。(?=\d{2}(?!\d))")
+_NUM_PUNCT_RE = re.compile(r"(?<=\d)，(?=\d)|(?<=\d)．|(?<=\d)％|(?<![\w\u4e00-\u9fff])－(?=\d)|(?<=\d)。(?=\d{2}(?!\d))")
 
 
 def normalize_text(text: str) -> str:

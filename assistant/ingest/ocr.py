@@ -175,6 +175,10 @@ def _render(page: pymupdf.Page, dpi: int) -> np.ndarray:
     return np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.h, pix.w, pix.n).copy()
 
 
+_NO_DOUBLE = set("、，。：；")
+"""Punctuation never printed twice in a row: OCR's doubled reading is one mark."""
+
+
 def _char_weights(text: str) -> list[float]:
     """Relative widths to split a word box among its characters (CJK full, Latin/digits half)."""
     return [1.0 if (unicodedata.east_asian_width(c) in "WF") else 0.55 for c in text]
@@ -205,6 +209,9 @@ def _chars_of_line(item: list[Any], scale: float) -> tuple[list[P._Ch], list[flo
         x = a
         for c, w in zip(wt, weights, strict=True):
             dx = (b - a) * w / total
+            if c in _NO_DOUBLE and chars and chars[-1].c == c:
+                x += dx  # 二、、公共安全支出: a stroke read twice
+                continue
             chars.append(P._Ch(x, y0, x + dx, y1, c, 0.0, False, (x, y0, x + dx, y1)))
             confs.append(min(ws, score) if ws else score)
             x += dx
