@@ -34,7 +34,11 @@ def provenance_text(fact: dict[str, Any], lang: str = "zh") -> str:
         out.append(f"cell {ref}" if lang == "en" else f"单元格 {ref}")
     warning = fact.get("warning")
     if _present(warning):
-        out.append(("warning: " if lang == "en" else "注意：") + str(warning))
+        out.append(
+            f"warning: {warning}"
+            if lang == "en"
+            else "注意：此表经OCR识别，其勾稽关系校验未通过，数字可能识读有误，请对照原页图像核实"
+        )
     return ("; " if lang == "en" else "；").join(out)
 
 
