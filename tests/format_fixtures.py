@@ -62,12 +62,9 @@ def _groups(cols: list[int], facts: list[Fact]) -> list[list[int]]:
     return groups
 
 
-def _header(paths: list[list[str]], lead: list[str]) -> list[list[Cell | None]]:
-    """Header rows: ``lead`` columns (code, name) span all rows; value columns' path parts merge across."""
-    depth = max([len(p) for p in paths] + [1])
-    rows: list[list[Cell | None]] = [[None] * (len(lead) + len(paths)) for _ in range(depth)]
-    for j, t in enumerate(lead):
-        rows[0][j] = Cell(t, rowspan=depth)
+def _header(paths: list[list[str]], depth: int) -> list[list[Cell | None]]:
+    """``depth`` header rows over value columns: a parent label spans its sub-columns, a short path spans down."""
+    rows: list[list[Cell | None]] = [[None] * len(paths) for _ in range(depth)]
     for k in range(depth):
         j = 0
         while j < len(paths):
@@ -81,7 +78,7 @@ def _header(paths: list[list[str]], lead: list[str]) -> list[list[Cell | None]]:
             ):
                 span += 1
             rowspan = depth - k if k == len(p) - 1 else 1
-            rows[k][len(lead) + j] = Cell(p[k], colspan=span, rowspan=rowspan)
+            rows[k][j] = Cell(p[k], colspan=span, rowspan=rowspan)
             j += span
     return rows
 
@@ -95,8 +92,6 @@ def _grid_spec(raw: RawTable, facts: list[Fact], title: str) -> Spec:
     cols = sorted({c for _, c in by_pos})
     path = {c: next(f.column for (r, cc), f in by_pos.items() if cc == c) for c in cols}
     body_rows = sorted({r for r, _ in by_pos} | {r for r, _ in moved})
-    header_parts: list[list[str]] = []
-    lead: list[str] = []
     columns: list[tuple[str, int | None, list[int]]] = []  # (role, value col, group cols)
     for g in _groups(cols, facts):
         nameless = all(not by_pos[(r, c)].row_label for (r, c) in by_pos if c in g)
@@ -105,8 +100,7 @@ def _grid_spec(raw: RawTable, facts: list[Fact], title: str) -> Spec:
             columns.append(("code", None, g))
         columns.append(("label", None, g))
         columns += [("value", c, g) for c in g]
-    # a lead column per group: put them before the group's values in the header too
-    rows_hdr: list[list[Cell | None]] = []
+    # header: the code and name columns span all header rows; each group's value columns below their labels
     depth = max([len(path[c].split(COLUMN_SEP)) for c in cols] + [1])
     hdr = [[None for _ in columns] for _ in range(depth)]
     j = 0
@@ -122,12 +116,10 @@ def _grid_spec(raw: RawTable, facts: list[Fact], title: str) -> Spec:
         k0 = j
         while j < len(columns) and columns[j][0] == "value" and columns[j][2] is g:
             j += 1
-        sub = _header([path[columns[x][1]].split(COLUMN_SEP) for x in range(k0, j)], [])  # type: ignore[index]
+        sub = _header([path[columns[x][1]].split(COLUMN_SEP) for x in range(k0, j)], depth)  # type: ignore[index]
         for k in range(depth):
             for x in range(k0, j):
-                hdr[k][x] = sub[k][x - k0] if k < len(sub) else None
-    rows_hdr = hdr
-    del header_parts, lead
+                hdr[k][x] = sub[k][x - k0]
     body: list[list[Cell | None]] = []
     for r in body_rows:
         row: list[Cell | None] = []
@@ -143,7 +135,7 @@ def _grid_spec(raw: RawTable, facts: list[Fact], title: str) -> Spec:
                 f = by_pos.get((r, c))  # type: ignore[arg-type]
                 row.append(Cell(f.raw if f else ""))
         body.append(row)
-    return Spec(raw.number, title, raw.unit, list(raw.preamble), list(raw.notes), rows_hdr + body, merged=True)
+    return Spec(raw.number, title, raw.unit, list(raw.preamble), list(raw.notes), hdr + body, merged=True)
 
 
 def _raw_spec(raw: RawTable, title: str) -> Spec:
