@@ -3,7 +3,7 @@
     nice python eval/bench_ocr.py [--reports-dir ../shared/reports] [--limit N] [--max-pages K] [--dpi 150] [--json out.json]
 
 For each corpus PDF (sorted by name, the first ``--limit``): the pages holding tables (as the
-text layer reads them; the first ``--max-pages`` of them when given) are copied twice — once
+text layer reads them; with ``--max-pages``, whole tables in order while they fit) are copied twice — once
 with their text layer, once rendered to images and re-assembled as an image-only PDF (what a
 scan is). Both are ingested; the image-only copy goes through OCR. Printed per report and in
 total: OCR seconds per page (median), the share of tables whose identity checks all pass
@@ -39,12 +39,22 @@ def _subset(src: Path, pages: list[int], out: Path, *, image_only: bool, dpi: in
     return out
 
 
-def _table_pages(path: Path) -> list[int]:
+def _table_pages(path: Path, max_pages: int | None) -> list[int]:
+    """0-based pages holding tables; with ``max_pages``, whole tables in order while they fit (at least one),
+    so a table is not cut off (a cut table fails its sums)."""
     from assistant.ingest.pdf import read_pdf
     from assistant.models import RawTable
 
     layout = read_pdf([path])
-    return sorted({p - 1 for b in layout.blocks if isinstance(b, RawTable) and b.rows for p in b.pages})
+    chosen: set[int] = set()
+    for b in layout.blocks:
+        if not (isinstance(b, RawTable) and b.rows):
+            continue
+        pages = {p - 1 for p in b.pages}
+        if max_pages and chosen and len(chosen | pages) > max_pages:
+            continue
+        chosen |= pages
+    return sorted(chosen)
 
 
 def _per_table(rep) -> dict[str, tuple[int, int]]:
@@ -69,9 +79,7 @@ def _key(f) -> tuple:
 def bench_report(path: Path, tmp: Path, dpi: int, max_pages: int | None) -> dict:
     from assistant.ingest import ocr, parse_report
 
-    pages = _table_pages(path)
-    if max_pages:
-        pages = pages[:max_pages]
+    pages = _table_pages(path, max_pages)
     text = _subset(path, pages, tmp / f"{path.stem}_text.pdf", image_only=False, dpi=dpi)
     scan = _subset(path, pages, tmp / f"{path.stem}_scan.pdf", image_only=True, dpi=dpi)
     ref = parse_report([text])

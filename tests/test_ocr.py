@@ -238,3 +238,13 @@ def test_pdf_without_any_text_goes_to_ocr(tmp_path):
     doc.new_page()
     doc.save(path)
     assert pages_needing_ocr(path) == {0: "no text layer", 1: "no text layer"}
+
+
+@pytest.mark.parametrize(
+    "read,want",
+    [("本年收人合计", "本年收入合计"), ("财政拔款收入", "财政拨款收入"), ("一般公共顶算", "一般公共预算"), ("收入", "收入")],
+)
+def test_known_misreadings_fixed(read, want):
+    from assistant.ingest.ocr import fix_misreadings
+
+    assert fix_misreadings(read) == want

@@ -175,6 +175,33 @@ def _render(page: pymupdf.Page, dpi: int) -> np.ndarray:
     return np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.h, pix.w, pix.n).copy()
 
 
+_FIXES: list[tuple[str, str]] | None = None
+
+
+def ocr_fixes() -> list[tuple[str, str]]:
+    """(misread, printed) pairs from ``assistant/data/ocr_fixes.tsv``, longest first."""
+    global _FIXES
+    if _FIXES is None:
+        path = Path(__file__).resolve().parents[1] / "data" / "ocr_fixes.tsv"
+        pairs: list[tuple[str, str]] = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip() or line.startswith("#"):
+                continue
+            bad, good = line.split("\t")[:2]
+            if len(bad) == len(good):
+                pairs.append((bad, good))
+        _FIXES = sorted(pairs, key=lambda p: -len(p[0]))
+    return _FIXES
+
+
+def fix_misreadings(text: str) -> str:
+    """Known OCR confusions of fiscal words (收人 → 收入, 拔款 → 拨款); the length never changes."""
+    for bad, good in ocr_fixes():
+        if bad in text:
+            text = text.replace(bad, good)
+    return text
+
+
 _NO_DOUBLE = set("、，。：；")
 """Punctuation never printed twice in a row: OCR's doubled reading is one mark."""
 
@@ -215,6 +242,9 @@ def _chars_of_line(item: list[Any], scale: float) -> tuple[list[P._Ch], list[flo
             chars.append(P._Ch(x, y0, x + dx, y1, c, 0.0, False, (x, y0, x + dx, y1)))
             confs.append(min(ws, score) if ws else score)
             x += dx
+    fixed = fix_misreadings("".join(ch.c for ch in chars))
+    for ch, c in zip(chars, fixed, strict=True):
+        ch.c = c
     # font size: the width of a full-width character is the em
     full = sorted(ch.x1 - ch.x0 for ch in chars if unicodedata.east_asian_width(ch.c) in "WF")
     half = sorted(ch.x1 - ch.x0 for ch in chars if unicodedata.east_asian_width(ch.c) not in "WF")
