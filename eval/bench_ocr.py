@@ -80,6 +80,8 @@ def bench_report(path: Path, tmp: Path, dpi: int, max_pages: int | None) -> dict
     from assistant.ingest import ocr, parse_report
 
     pages = _table_pages(path, max_pages)
+    if not pages:
+        raise LookupError("no table pages (a narrative-only file)")
     text = _subset(path, pages, tmp / f"{path.stem}_text.pdf", image_only=False, dpi=dpi)
     scan = _subset(path, pages, tmp / f"{path.stem}_scan.pdf", image_only=True, dpi=dpi)
     ref = parse_report([text])
@@ -136,6 +138,9 @@ def main() -> None:
         for p in pdfs:
             try:
                 r = bench_report(p, Path(tmp), args.dpi, args.max_pages or None)
+            except LookupError as e:
+                print(f"{p.name}: skipped ({e})", flush=True)
+                continue
             except Exception as e:  # one unreadable report must not stop the benchmark
                 print(f"{p.name}: failed ({type(e).__name__}: {e})", flush=True)
                 continue
