@@ -44,6 +44,10 @@ class RawCell:
     """Grid rows this cell covers; covered cells below hold ''."""
     readable: bool = True
     """False when the characters inside the box could not be decoded (no guessing)."""
+    confidence: float | None = None
+    """OCR recognition confidence (0–1, the lowest of the cell's words); None when read from a text layer or file."""
+    ref: str = ""
+    """Where the cell sits in a file without pages: ``公开03表!D12`` (Excel sheet!cell), ``表2!R5C3`` (Word/HTML table)."""
 
 
 @dataclass
@@ -90,6 +94,8 @@ class Layout:
     """1-based page → (width, height) in points."""
     file_pages: dict[int, tuple[str, int]] = field(default_factory=dict)
     """Layout page → (source file name, 1-based page in that file); for split reports."""
+    ocr_pages: dict[int, float] = field(default_factory=dict)
+    """Layout page → median OCR confidence, for pages read by OCR (no or garbage text layer)."""
 
 
 # --------------------------------------------------------------------------- store records
@@ -205,6 +211,10 @@ FACT_COLUMNS = [
     "bbox",
     "row_bbox",
     "header_bbox",
+    "ocr",
+    "confidence",
+    "ref",
+    "warning",
 ]
 
 
@@ -245,6 +255,14 @@ class Fact:
     bbox: BBox | None = None
     row_bbox: BBox | None = None
     header_bbox: BBox | None = None
+    ocr: bool = False
+    """True when the figure was read by OCR from a page image (see ``confidence`` and ``warning``)."""
+    confidence: float | None = None
+    """OCR confidence of the cell (0–1); None when read from a text layer or a spreadsheet/document file."""
+    ref: str = ""
+    """Cell reference in a file without pages: ``公开03表!D12`` (Excel), ``表2!R5C3`` (Word/HTML)."""
+    warning: str = ""
+    """Why the figure must be read with care (its OCR'd table fails an identity check); '' when none."""
 
 
 @dataclass
@@ -329,6 +347,9 @@ class Citation(BaseModel):
     section: str | None = None
     text: str | None = None
     fact_id: str | None = Field(None, description="The fact behind a figure (for the source viewer).")
+    provenance: str | None = Field(
+        None, description="How the figure was read when not from a text layer: 'read by OCR from page 7', a sheet cell, a warning."
+    )
     chunk_id: str | None = Field(None, description="The chunk behind a passage.")
 
 
@@ -354,5 +375,10 @@ class Answer(BaseModel):
             "answer": self.answer,
             "value": self.value,
             "unit": self.unit,
-            "citations": [{k: getattr(c, k) for k in keys} | {"fact_id": c.fact_id, "chunk_id": c.chunk_id} for c in self.citations],
+            "citations": [
+                {k: getattr(c, k) for k in keys}
+                | {"fact_id": c.fact_id, "chunk_id": c.chunk_id}
+                | ({"provenance": c.provenance} if c.provenance else {})
+                for c in self.citations
+            ],
         }

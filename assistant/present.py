@@ -118,7 +118,8 @@ def citation_markdown(a: Answer, cells: CellText | None, lang: str) -> str:
         out.append("|" + "---|" * len(head))
         for i, c in figures:
             raw = (cells.fact_raw(c.fact_id) if cells else None) or c.text
-            row = [f"[{i}]", _who(c), c.table, c.row, c.column, c.page, shorten(raw, 14)]
+            where = f"{c.page} · {c.provenance}" if c.page and c.provenance else (c.provenance or c.page)  # OCR / sheet cell
+            row = [f"[{i}]", _who(c), c.table, c.row, c.column, where, shorten(raw, 14)]
             if one:
                 row.pop(1)
             out.append("| " + " | ".join(md_cell(x) for x in row) + " |")

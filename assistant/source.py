@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pymupdf
@@ -46,6 +46,8 @@ class Region:
     shade_header: list[BBox]
     text: str
     """What the region shows, as text (the fallback for the text sample)."""
+    fact_ids: list[str] = field(default_factory=list)
+    """The facts behind the region (a sheet or document table without pages is drawn from them)."""
 
 
 def _fact_regions(index: IndexData, fact_ids: list[str]) -> list[Region]:
@@ -60,6 +62,7 @@ def _fact_regions(index: IndexData, fact_ids: list[str]) -> list[Region]:
         r = regions.setdefault(key, Region(f.report_id, page or 0, [], [], [], ""))
         label = f"{f.table_number or f.table_title} · {f.row_label} · {f.column} = {f.raw} {f.unit} (p.{page})"
         r.text = (r.text + "\n" + label).strip()
+        r.fact_ids.append(str(f.fact_id))
         if f.bbox is not None:
             r.outline.append(tuple(f.bbox))
         if f.row_bbox is not None:
@@ -97,6 +100,12 @@ def _union(boxes: list[BBox]) -> pymupdf.Rect:
 def render_region(index: IndexData, region: Region, *, zoom: float = ZOOM) -> bytes:
     """PNG bytes of the page region with the cells outlined and row/header shaded."""
     located = source_pdf(index, region.report_id, region.page) if region.page else None
+    if (located is None or not region.outline) and region.fact_ids and not region.page:
+        from assistant.source_cells import render_cells
+
+        png = render_cells(index, region.fact_ids, zoom=zoom)  # Excel/Word/HTML: the table region, drawn
+        if png is not None:
+            return png
     if located is None or not region.outline:
         raise NoPageImageError(
             f"{region.report_id} has no page image for this item (the plain-text form has no pages); it reads: {region.text}"

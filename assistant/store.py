@@ -67,6 +67,10 @@ FACT_SCHEMA = pa.schema(
         ("bbox", pa.list_(pa.float64(), 4)),
         ("row_bbox", pa.list_(pa.float64(), 4)),
         ("header_bbox", pa.list_(pa.float64(), 4)),
+        ("ocr", pa.bool_()),
+        ("confidence", pa.float64()),
+        ("ref", pa.string()),
+        ("warning", pa.string()),
     ]
 )
 

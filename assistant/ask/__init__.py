@@ -115,6 +115,9 @@ def ask(question: str, *, index: Any = None, history: list[Any] | None = None, l
         )
         ans = _none(q, msg, lang, "error")
         ans.meta["error"] = repr(e)
+    from assistant.provenance import add_provenance
+
+    ans = add_provenance(ans, idx)  # "read by OCR from page 7", sheet cells, warnings of OCR'd tables failing checks
     ans.meta["ms"] = round((time.perf_counter() - t0) * 1000, 2)
     return ans
 

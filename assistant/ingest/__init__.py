@@ -33,7 +33,7 @@ from assistant.models import Layout, ParsedReport, RawTable, ReportIdentity, Tex
 
 log = logging.getLogger(__name__)
 
-REPORT_SUFFIXES = (".pdf", ".txt")
+REPORT_SUFFIXES = (".pdf", ".txt", ".xlsx", ".xlsm", ".xls", ".docx", ".doc", ".html", ".htm")
 
 
 @dataclass
@@ -148,12 +148,28 @@ def read_file(path: Path, *, identity: ReportIdentity | None = None, progress: C
 
 
 def read_layout(files: list[Path], progress: Callable[[int], None] | None = None) -> Layout:
-    """Read one report's files into a layout. Raises a BadReportError naming the problem."""
+    """Read one report's files into a layout, full-width digits and number punctuation made ASCII.
+
+    Raises a BadReportError naming the problem.
+    """
+    from assistant.ingest.normalize import normalize_layout
+
+    layout = _read_layout_as_printed(files, progress)
+    normalize_layout(layout)
+    return layout
+
+
+def _read_layout_as_printed(files: list[Path], progress: Callable[[int], None] | None) -> Layout:
     for f in files:
         if not f.exists():
             raise BadReportError(str(f), "no such file")
         if f.stat().st_size == 0:
             raise EmptyFileError(str(f))
+    from assistant.ingest.formats import read_other_format
+
+    other = read_other_format(files, progress=progress)  # Excel, Word, HTML, scanned/garbled PDFs (normalized)
+    if other is not None:
+        return other
     if all(f.suffix.lower() == ".txt" for f in files):
         from assistant.ingest.text import read_text
 
@@ -199,6 +215,9 @@ def parse_report(
     if not meta.page_counts and layout.file_pages:
         meta.page_counts = [sum(1 for f, _ in layout.file_pages.values() if f == name) for name in meta.sources]
     tables, facts, problems = interpret_tables(layout, meta)
+    from assistant.ingest.formats import mark_read_facts
+
+    problems += mark_read_facts(layout, facts, meta)  # OCR confidence, sheet cells; OCR'd tables failing checks flagged
     chunks = chunk_narrative(layout, meta)
     # a narrative file alone (its tables published as another file) is a report of text; anything else needs tables
     if not any(t.table_kind != "other" for t in tables) and not (chunks and _reads_as_report(layout)):
