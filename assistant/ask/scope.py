@@ -2,8 +2,8 @@
 
 The planner and the table query run on the same pandas frame as for a small index, only holding
 the facts of the reports the question (and its history) names: its departments, all their years.
-A question naming no department gets every report's facts (a ranking across departments needs
-them). Report metadata, the tables list and the label → report index stay those of the whole index,
+Any other report's facts are read when the table query first asks for them (a question naming no
+department reads only the reports its item leads to; a ranking reads those it ranks). Report metadata, the tables list and the label → report index stay those of the whole index,
 so the planner sees the same vocabulary and gives the same answer as with every fact in memory.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -130,7 +131,8 @@ def named_reports(idx: IndexData, question: str, history: list[Any] | None = Non
     depts = {dept_key(d) for d in [*pq.departments, *pq.dept_ambiguous, *_history_departments(history)]}
     if not depts:
         return None
-    ids = [r.report_id for r in idx.reports if dept_key(r.department) in depts]
+    names = [d for d in [*pq.departments, *_history_departments(history)] if d]
+    ids = [r.report_id for r in idx.reports if dept_key(r.department) in depts or any(d in r.department for d in names)]
     return ids or None
 
 
@@ -152,23 +154,98 @@ def global_labels(idx: IndexData) -> tuple[dict[str, set[str]], list[str], set[s
     return got
 
 
-def question_index(idx: Any, question: str, history: list[Any] | None = None) -> Any:
-    """``idx`` itself when its facts are in memory; else an index holding the facts the question needs."""
-    if not isinstance(idx, IndexData) or not idx.lazy_facts or isinstance(idx, ScopedIndex):
-        return idx
+def _prepared(facts: pd.DataFrame) -> pd.DataFrame:
+    """A report's facts with the planner's helper columns, as ``build_vocab`` prepares them."""
     from assistant.ask.planner import build_vocab
 
-    ids = named_reports(idx, question, history)
-    key = tuple(sorted(ids)) if ids is not None else None
+    if not len(facts):
+        return build_vocab(_bare(facts)).facts
+    rid = str(facts["report_id"].iloc[0])
+    return build_vocab(_bare(facts)).by_report[rid]
+
+
+def _bare(facts: pd.DataFrame) -> IndexData:
+    return IndexData(path=Path("."), reports=[], tables=pd.DataFrame(), facts=facts)
+
+
+class LazyReports(dict):  # type: ignore[type-arg]
+    """``Vocab.by_report`` that reads a report's facts (DuckDB) the first time the table query asks for it."""
+
+    def __init__(self, loaded: dict[str, pd.DataFrame], index: IndexData, vocab: Any) -> None:
+        super().__init__(loaded)
+        self._index = index
+        self._vocab = vocab
+        self._known = {r.report_id for r in index.reports}
+
+    def _load(self, rid: str) -> bool:
+        if dict.__contains__(self, rid):
+            return True
+        if rid not in self._known:
+            return False
+        f = self._index.facts_for([rid])
+        if not len(f):
+            return False
+        dict.__setitem__(self, rid, _prepared(f))
+        self._vocab._dirty = True
+        return True
+
+    def get(self, rid: str, default: Any = None) -> Any:  # type: ignore[override]
+        return dict.__getitem__(self, rid) if self._load(rid) else default
+
+    def __getitem__(self, rid: str) -> pd.DataFrame:
+        if not self._load(rid):
+            raise KeyError(rid)
+        return dict.__getitem__(self, rid)
+
+    def __contains__(self, rid: object) -> bool:
+        return isinstance(rid, str) and self._load(rid)
+
+
+def _lazy_vocab_class(base: type) -> type:
+    """A subclass of the planner's Vocab whose ``facts`` are the reports read so far."""
+
+    class LazyVocab(base):  # type: ignore[misc, valid-type]
+        @property  # type: ignore[misc]
+        def facts(self) -> pd.DataFrame:
+            cached = self.__dict__.get("_facts_cache")
+            if cached is None or self.__dict__.get("_dirty"):
+                frames = [dict.__getitem__(self.by_report, k) for k in dict.keys(self.by_report)]
+                base_frame = self.__dict__["facts"]
+                cached = pd.concat([base_frame.iloc[0:0], *frames], ignore_index=True) if frames else base_frame
+                self.__dict__["_facts_cache"] = cached
+                self.__dict__["_dirty"] = False
+            return cached
+
+        @facts.setter
+        def facts(self, value: pd.DataFrame) -> None:
+            self.__dict__["facts"] = value
+            self.__dict__["_facts_cache"] = None
+
+    return LazyVocab
+
+
+def question_index(idx: Any, question: str, history: list[Any] | None = None) -> Any:
+    """``idx`` itself when its facts are in memory; else an index holding the facts the question needs:
+    those of the reports it names, read at once, and any other report's when the table query asks for it."""
+    if not isinstance(idx, IndexData) or not idx.lazy_facts or isinstance(idx, ScopedIndex):
+        return idx
+    from assistant.ask.planner import VOCAB_KEY, build_vocab
+
+    ids = named_reports(idx, question, history) or []
+    key = tuple(sorted(ids))
     cache: OrderedDict[Any, ScopedIndex] = idx.extra.setdefault(_SUBSETS, OrderedDict())
-    sub = cache.get(key)
+    sub = cache.get(key) if key else None
     if sub is None:
-        sub = ScopedIndex(idx, ids if ids is not None else [r.report_id for r in idx.reports])
+        sub = ScopedIndex(idx, ids)
         v = build_vocab(sub)
         v.labels, v.label_list, v.codes = global_labels(idx)
-        cache[key] = sub
-        while len(cache) > MAX_SUBSETS:
-            cache.popitem(last=False)
+        v.__class__ = _lazy_vocab_class(type(v))
+        v.by_report = LazyReports(dict(v.by_report), idx, v)
+        sub.extra[VOCAB_KEY] = v
+        if key:  # a question naming no department reads what it asks for, and forgets it after
+            cache[key] = sub
+            while len(cache) > MAX_SUBSETS:
+                cache.popitem(last=False)
     else:
         cache.move_to_end(key)
     return sub
