@@ -265,3 +265,71 @@ def test_ingest_in_a_worker_process_does_not_hold_up_answers(tmp_path):
         assert a.value == 50.0
     finally:
         jobs.close()
+
+
+# --------------------------------------------------------------------------- Chroma client/server mode
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory):
+    """``chroma run`` on 127.0.0.1 (a free port), for the tests in server mode."""
+    import shutil
+    import socket
+
+    exe = shutil.which("chroma")
+    if exe is None:
+        pytest.skip("the chroma CLI is not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    d = tmp_path_factory.mktemp("chroma_server")
+    proc = subprocess.Popen([exe, "run", "--path", str(d), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    url = f"127.0.0.1:{port}"
+    try:
+        import chromadb
+
+        for _ in range(120):
+            try:
+                chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat()
+                break
+            except Exception:
+                time.sleep(0.25)
+        else:
+            pytest.fail("chroma run did not answer in 30 s")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture
+def server_mode(chroma_server, monkeypatch):
+    from assistant import vectors
+
+    vectors.close_clients()
+    monkeypatch.setenv("FISCALQA_CHROMA_URL", chroma_server)
+    yield chroma_server
+    vectors.close_clients()
+
+
+def test_the_store_tests_pass_with_a_chroma_server(tmp_path, server_mode):
+    """The store tests above (embedded Chroma) again with vectors on a Chroma server (``chroma run``)."""
+    from tests import test_store
+
+    for name, fn in [
+        ("replace", test_store.test_reingest_replaces_by_report_id_and_by_content_hash),
+        ("reuse", test_store.test_unchanged_text_is_not_embedded_again),
+        ("versions", test_old_versions_are_kept_to_n_and_removed_reports_lose_their_vectors),
+        ("kill", test_kill_9_during_an_incremental_ingest_leaves_the_previous_manifest_answering),
+    ]:
+        d = tmp_path / name
+        d.mkdir()
+        t0 = time.perf_counter()
+        fn(d)
+        print(name, round(time.perf_counter() - t0, 2))
+        assert not (d / "chroma").exists(), "the vectors are on the server, not under the index"
+    from assistant.vectors import chroma_client, collection_name
+
+    names = {c.name for c in chroma_client(tmp_path / "replace").list_collections()}
+    assert collection_name(tmp_path / "replace") in names and collection_name(tmp_path / "kill") in names, "one collection per index"
