@@ -176,7 +176,9 @@ class DuckDBFactStore:
         con = duckdb.connect()
         try:
             cols = ", ".join(f'"{c}"' for c in FACT_SCHEMA.names)
-            t = con.sql(f"SELECT {cols} FROM read_parquet($files, hive_partitioning = false)", params={"files": files}).to_arrow_table()
+            t = con.sql(
+                f"SELECT {cols} FROM read_parquet($files, hive_partitioning = false)", params={"files": files}
+            ).to_arrow_table()
         finally:
             con.close()
         return facts_frame_from_arrow(t.cast(FACT_SCHEMA))
@@ -456,8 +458,15 @@ class StagedIngest:
 
     staging: Path
     entries: list[dict[str, Any]]
-    """One per report: {"meta": ReportMeta dict, "rel": part path, "source_paths": [...]}."""
+    """One per report: {"meta": ReportMeta dict, "rel": part path, "source_paths": [...], "staging": folder}."""
     timings: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def merge(cls, staged: list[StagedIngest]) -> StagedIngest:
+        """Several stagings (e.g. one per Ray task) committed as one new version."""
+        if not staged:
+            raise ValueError("nothing staged")
+        return cls(staging=staged[0].staging, entries=[e for s in staged for e in s.entries])
 
 
 def stage_reports(
@@ -467,6 +476,7 @@ def stage_reports(
     embedder: Any | None = None,
     replace_sources: bool = True,
     timings: dict[str, float] | None = None,
+    settings: Any = None,
 ) -> StagedIngest:
     """Embed and write the reports' parts into a staging folder of ``index_dir`` (the slow half of a write).
 
@@ -497,7 +507,21 @@ def stage_reports(
             t0 = time.perf_counter()
             write_part(d, rep, chunks)
             t["write"] = t.get("write", 0.0) + time.perf_counter() - t0
-            entries.append({"meta": rep.meta.to_dict(), "rel": rel, "source_paths": list(rep.source_paths)})
+            entries.append(
+                {"meta": rep.meta.to_dict(), "rel": rel, "source_paths": list(rep.source_paths), "staging": str(staged)}
+            )
+        from assistant import vectors
+
+        if vectors.chroma_url(settings):  # a server takes writes from any process: upsert here (unseen until published)
+            t0 = time.perf_counter()
+            vectors.upsert_parts(
+                index_dir,
+                [(_part_name(e["rel"]), pd.read_parquet(staged / e["rel"] / "chunks.parquet")) for e in entries],
+                settings=settings,
+            )
+            t["vectors"] = t.get("vectors", 0.0) + time.perf_counter() - t0
+            for e in entries:
+                e["upserted"] = True
         (staged / "staged.json").write_text(json.dumps(entries, ensure_ascii=False), encoding="utf-8")
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
@@ -521,8 +545,13 @@ def commit_staged(
     index_dir = Path(index_dir)
     t = timings if timings is not None else {}
     st = staged.staging
-    (st / "OWNER").write_text(_owner_tag(), encoding="utf-8")  # this process now answers for the staging folder
-    metas = [ReportMeta(**e["meta"]) for e in staged.entries]
+    stagings = {Path(e.get("staging") or st) for e in staged.entries} | {st}
+    for d in stagings:
+        if d.exists():
+            (d / "OWNER").write_text(_owner_tag(), encoding="utf-8")  # this process now answers for the staging
+    last = {ReportMeta(**e["meta"]).report_id: e for e in staged.entries}  # a later copy of a report replaces an earlier
+    entries = list(last.values())
+    metas = [ReportMeta(**e["meta"]) for e in entries]
     man = _live_manifest(index_dir, settings=settings)
     old_reports = [ReportMeta(**r) for r in man["reports"]]
     new_ids = {m.report_id for m in metas}
@@ -534,10 +563,10 @@ def commit_staged(
     try:
         t0 = time.perf_counter()
         parts = {rid: p for rid, p in man["parts"].items() if rid not in replaced_ids}
-        for e, m in zip(staged.entries, metas, strict=True):
+        for e, m in zip(entries, metas, strict=True):
             final = index_dir / e["rel"]
             final.parent.mkdir(parents=True, exist_ok=True)
-            (st / e["rel"]).rename(final)
+            (Path(e.get("staging") or st) / e["rel"]).rename(final)
             (final / "OWNER").write_text(_owner_tag(), encoding="utf-8")
             moved.append(e["rel"])
             parts[m.report_id] = e["rel"]
@@ -545,20 +574,27 @@ def commit_staged(
 
         vectors.upsert_parts(
             index_dir,
-            [(_part_name(rel), pd.read_parquet(index_dir / rel / "chunks.parquet")) for rel in moved],
+            [
+                (_part_name(e["rel"]), pd.read_parquet(index_dir / e["rel"] / "chunks.parquet"))
+                for e in entries
+                if not e.get("upserted")
+            ],
             settings=settings,
         )
         t["vectors"] = t.get("vectors", 0.0) + time.perf_counter() - t0
         t0 = time.perf_counter()
-        _keep_sources(index_dir, [(m, e["source_paths"]) for e, m in zip(staged.entries, metas, strict=True)])
+        _keep_sources(index_dir, [(m, e["source_paths"]) for e, m in zip(entries, metas, strict=True)])
         reports = [r for r in old_reports if r.report_id not in replaced_ids] + metas
         version = _publish(index_dir, st, reports, parts)
         t["manifest"] = t.get("manifest", 0.0) + time.perf_counter() - t0
     except BaseException:
         for rel in moved:
             shutil.rmtree(index_dir / rel, ignore_errors=True)
-        shutil.rmtree(st, ignore_errors=True)
+        for d in stagings:
+            shutil.rmtree(d, ignore_errors=True)
         raise
+    for d in stagings:
+        shutil.rmtree(d, ignore_errors=True)
     t0 = time.perf_counter()
     collect_garbage(index_dir, keep_versions=keep_versions, settings=settings)
     t["gc"] = t.get("gc", 0.0) + time.perf_counter() - t0
@@ -582,7 +618,7 @@ def write_index(
     unchanged passages keep their stored vectors. ``timings`` (when given) receives seconds per stage.
     """
     t = timings if timings is not None else {}
-    staged = stage_reports(index_dir, parsed, embedder=embedder, replace_sources=replace_sources, timings=t)
+    staged = stage_reports(index_dir, parsed, embedder=embedder, replace_sources=replace_sources, timings=t, settings=settings)
     return commit_staged(
         index_dir, staged, replace_sources=replace_sources, keep_versions=keep_versions, settings=settings, timings=t
     )
@@ -703,7 +739,11 @@ def build_chunk_frame(
             r["embedding"] = [float(x) for x in known[t]]
     new = pd.DataFrame(rows, columns=CHUNK_COLUMNS)
     if old_chunks is not None and len(old_chunks):
-        return pd.concat([old_chunks[CHUNK_COLUMNS], new], ignore_index=True) if len(new) else old_chunks[CHUNK_COLUMNS].reset_index(drop=True)
+        return (
+            pd.concat([old_chunks[CHUNK_COLUMNS], new], ignore_index=True)
+            if len(new)
+            else old_chunks[CHUNK_COLUMNS].reset_index(drop=True)
+        )
     return new
 
 
@@ -787,7 +827,10 @@ def _convert_legacy(index_dir: Path, v: Path, settings: Any = None) -> dict[str,
 
         for r in old.reports:
             f = old.facts[old.facts.report_id == r.report_id]
-            facts = [Fact(**{k: (None if isinstance(x, float) and x != x else x) for k, x in row.items() if k in FACT_COLUMNS}) for row in f.to_dict("records")]
+            facts = [
+                Fact(**{k: (None if isinstance(x, float) and x != x else x) for k, x in row.items() if k in FACT_COLUMNS})
+                for row in f.to_dict("records")
+            ]
             tabs = [TableInfo(**row) for row in old.tables[old.tables.report_id == r.report_id].to_dict("records")]
             ch = old.chunks[old.chunks.report_id == r.report_id][CHUNK_COLUMNS].reset_index(drop=True)
             src = [str(v / "sources" / f"{h}.pdf") for h in r.sha256]

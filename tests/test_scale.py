@@ -333,3 +333,38 @@ def test_the_store_tests_pass_with_a_chroma_server(tmp_path, server_mode):
 
     names = {c.name for c in chroma_client(tmp_path / "replace").list_collections()}
     assert collection_name(tmp_path / "replace") in names and collection_name(tmp_path / "kill") in names, "one collection per index"
+
+
+# --------------------------------------------------------------------------- Ray
+
+
+def test_ray_local_ingest_of_three_reports_equals_the_cli(three_reports, tmp_path):
+    pytest.importorskip("ray")
+    from assistant.ingest import ingest_paths
+    from assistant.ray_ingest import ingest_with_ray
+    from assistant.store import chunk_vectors
+
+    src = Path(str(three_reports).replace("three_index", "three_src"))
+    assert len(list(src.iterdir())) == 3
+    cli, via_ray = tmp_path / "cli", tmp_path / "ray"
+    res_cli = ingest_paths([src], cli, show_progress=False, embedder=FastEmbedder())
+    res_ray = ingest_with_ray([src], via_ray, embedder=FastEmbedder(), num_cpus=1)
+    assert res_ray.ok and len(res_ray.reports) == 3
+    def brief(r):
+        return [(s.report_id, s.facts, s.chunks, s.checks_passed, s.checks_run, s.problems) for s in r.reports]
+
+    assert brief(res_ray) == brief(res_cli)
+    a, b = load_index(cli, facts_backend="memory"), load_index(via_ray, facts_backend="memory")
+    assert [r.to_dict() for r in a.reports] == [r.to_dict() for r in b.reports]
+    key = ["report_id", "fact_id"]
+    fa, fb = a.facts.sort_values(key).reset_index(drop=True), b.facts.sort_values(key).reset_index(drop=True)
+    assert fa.drop(columns=["bbox", "row_bbox", "header_bbox"]).equals(fb.drop(columns=["bbox", "row_bbox", "header_bbox"]))
+    assert list(fa["bbox"]) == list(fb["bbox"])
+    ca, cb = chunk_vectors(a).sort_values("chunk_id"), chunk_vectors(b).sort_values("chunk_id")
+    assert list(ca["chunk_id"]) == list(cb["chunk_id"]) and list(ca["text"]) == list(cb["text"])
+    assert all((x == y).all() for x, y in zip(ca["embedding"], cb["embedding"], strict=True))
+    from assistant.ask import ask
+
+    for q in ("玉溪市农业农村局2023年公务接待费是多少？", "昭通市投资促进局存在的问题是什么？"):
+        x, y = ask(q, index=a), ask(q, index=b)
+        assert (x.answer, x.value) == (y.answer, y.value), q
