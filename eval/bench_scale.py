@@ -317,6 +317,9 @@ def serve_probe(index_dir: Path, backend: str | None) -> dict[str, Any]:
         "rss_peak_mb": hwm,
         "gold": {"overall": s.overall, "numeric": s.numeric, "route": s.route, "recall_at_5": s.recall_at_5, "n": s.questions},
         "gold_wrong": sorted(f["id"] for f in s.failures),
+        "gold_wrong_asking_which_department": sorted(
+            f["id"] for f in s.failures if re.search(r"Which department\? Several match|请指明部门", f["answer"] or "")
+        ),
         "table_cpu_ms": {"p50": _pct(table_cpu, 50), "p95": _pct(table_cpu, 95), "n": len(table_cpu)},
         "text_cpu_ms": {"p50": _pct(text_cpu, 50), "p95": _pct(text_cpu, 95), "n": len(text_cpu)},
         "replica_table_cpu_ms": {"p50": _pct(rt, 50), "p95": _pct(rt, 95), "n": len(rt)},
@@ -433,7 +436,7 @@ def main() -> int:
             f"{a['total_wall']:.2f} (parts {a.get('write', 0):.2f}, Chroma {a.get('vectors', 0):.2f}, manifest {a.get('manifest', 0):.2f}, gc {a.get('gc', 0):.2f}) | "
             f"{r['load_s']:.2f} s | {r['first_table_s']:.2f} / {r['first_text_s']:.2f} s | {r['rss_mb'] / 1024:.2f} GB (peak {r['rss_peak_mb'] / 1024:.2f}) | "
             f"{r['table_cpu_ms']['p50']:.0f} / {r['table_cpu_ms']['p95']:.0f} ms | {r['text_cpu_ms']['p50']:.0f} / {r['text_cpu_ms']['p95']:.0f} ms | "
-            f"{r['gold']['overall'] * 100:.1f}% of {r['gold']['n']} |"
+            f"{r['gold']['overall'] * 100:.1f}% of {r['gold']['n']} ({len(r['gold_wrong'])} wrong, {len(r['gold_wrong_asking_which_department'])} of them asking which department) |"
         )
     print()
     print("replica questions (30 random reports): table p50/p95, descriptive p50/p95 CPU ms:")
