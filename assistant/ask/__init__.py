@@ -117,6 +117,9 @@ def ask(question: str, *, index: Any = None, history: list[Any] | None = None, l
         )
         ans = _none(q, msg, lang, "error")
         ans.meta["error"] = repr(e)
+    from assistant.ingest.gate import flag_answer  # reports ingested with --accept-failing-checks say so
+
+    flag_answer(ans, idx)
     ans.meta["ms"] = round((time.perf_counter() - t0) * 1000, 2)
     return ans
 
