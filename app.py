@@ -521,7 +521,7 @@ def build_app(
             new = picker_choices(rep)
             upd = gr.update(choices=report_choices(rep))
             return (
-                ingest_summary(res, lg, rep),
+                ingest_summary(res, lg, rep).replace("ingest with --replace", "tick “Replace reports already in the index”"),
                 gr.update(choices=new["department"]),
                 gr.update(choices=new["year"]),
                 gr.update(choices=new["scope"]),
@@ -698,19 +698,20 @@ def create_server(
     add_ask_route(app, state, limits, deploy)
     app = gr.mount_gradio_app(
         app,
-        build_widget(state, **({"limits": limits, "trusted_proxies": deploy.trusted_proxies} | (widget_kwargs or {}))),
+        _checked(build_widget(state, **({"limits": limits, "trusted_proxies": deploy.trusted_proxies} | (widget_kwargs or {})))),
         path="/widget",
         theme=THEME,
         css=WIDGET_CSS,
         ssr_mode=False,
         footer_links=[],
+        show_error=False,  # unexpected errors stay in the log (gr.Error messages are still shown)
     )
     if widget_only:
         app.add_api_route("/", lambda: RedirectResponse("/widget/"), include_in_schema=False)
     else:
         app = gr.mount_gradio_app(
             app,
-            build_app(state, llm_settings=llm_settings, deploy=deploy, limits=limits),
+            _checked(build_app(state, llm_settings=llm_settings, deploy=deploy, limits=limits)),
             path="/",
             auth=deploy.auth(),
             auth_message="fiscal-qa: 请登录 / please log in (the public widget is at /widget/)",
@@ -718,8 +719,17 @@ def create_server(
             css=APP_CSS,
             ssr_mode=False,
             footer_links=["api"],
+            show_error=False,
         )
     return app
+
+
+def _checked(blocks: gr.Blocks) -> gr.Blocks:
+    """Make gradio check file paths in events as it does for a ``launch()``ed app: an input file must be in its
+    upload folder (otherwise a crafted event makes it copy any server file into its cache). ``mount_gradio_app``
+    leaves this off; ``do_ingest`` checks again (``assistant.deploy.check_upload_paths``)."""
+    blocks.has_launched = True
+    return blocks
 
 
 def add_ask_route(app: Any, state: AppState, limits: RateLimits, deploy: DeployConfig) -> None:
@@ -752,6 +762,7 @@ def add_ask_route(app: Any, state: AppState, limits: RateLimits, deploy: DeployC
         a = await run_in_threadpool(state.ask, body["question"], ids)
         return JSONResponse(a.to_json())
 
+    ask_route.__annotations__["request"] = Request  # resolved here: this module's annotations are strings
     app.add_api_route("/api/ask", ask_route, methods=["POST"], include_in_schema=False)
 
 

@@ -217,8 +217,6 @@ def test_disk_full_on_a_small_tmpfs(tmpfs: Path, base_index: Path, tmp_path: Pat
     assert index_digest(idx) == before
     assert not [p for p in idx.iterdir() if p.name.startswith(".tmp-")]
     assert ask("2023年公务接待费是多少？", index=load_index(idx)).value == 50.0
-    r = cli("ingest", "-q", str(renamed_sample(tmp_path / "in2", "某市测试五局", "full2_2023_juesuan")), "--index", str(idx))
-    assert r.returncode == 2 and "is full" in r.stderr and "Traceback" not in r.stderr and "Errno" not in r.stderr
 
 
 def test_read_only_file_system(tmpfs: Path, base_index: Path, tmp_path: Path) -> None:
@@ -252,7 +250,6 @@ def test_no_permission(base_index: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "args, rc, expect",
     [
-        (["ask", ""], 2, "the question is empty"),
         (["ask", "   "], 2, "the question is empty"),
     ],
 )
