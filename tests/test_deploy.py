@@ -263,3 +263,20 @@ def test_the_llm_url_setting_calls_out_in_private_mode_only(private: str, public
         assert c.post("/login", data={"username": "ann", "password": "pw"}).status_code in (200, 302, 303)
         _point_the_server_at(c, fake.base_url, "ssrf-public")
         assert fake.requests == [], "public mode never calls a visitor's URL"
+
+
+def test_links_in_report_text_are_not_live() -> None:
+    from assistant.models import Answer, Citation
+    from assistant.present import answer_markdown
+
+    evil = "详见[官网](https://evil.example/login) 或 www.evil.example，![x](javascript:alert(1))"
+    a = Answer(
+        question="q",
+        route="text",
+        answer="报告写道：" + evil,
+        citations=[Citation(report="r", department="某局", section="一、说明", text=evil, chunk_id="r:c1")],
+    )
+    body, cites = answer_markdown(a, None, "zh")
+    for md in (body, cites):
+        assert "](" not in md and "https://" not in md and "javascript:" not in md and "www.evil" not in md
+        assert "官网" in md and "evil.example" in md, "the text itself is still shown"
