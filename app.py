@@ -169,7 +169,7 @@ def build_app(
         labelled.append((comp, key, prop))
         return comp
 
-    with gr.Blocks(title="fiscal-qa · 财政预决算问答", analytics_enabled=False) as demo:
+    with gr.Blocks(title="fiscal-qa · 财政预决算问答", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
         lang = gr.State("zh")
         answers = gr.State([])
         llm_cfg = gr.State(None)  # this session's LLM settings (memory only, never written to disk)
@@ -605,6 +605,7 @@ def build_app(
 def answer_sources(state: AppState, past: list[Answer]) -> tuple:
     """(image, text) after an answer: every cited cell outlined on its page (all cells of a computed answer)."""
     a = past[-1] if past else None
+    maybe_sweep()  # old source images and exports go
     if a is None:
         return gr.update(value=None, visible=False), gr.update(visible=False)
     fact_ids = [c.fact_id for c in a.citations if c.fact_id]
@@ -650,7 +651,7 @@ def build_widget(
         maybe_sweep()
         return widget_reply(state, limiter, question, client, max_chars=max_chars)
 
-    with gr.Blocks(title="财政预决算问答 · fiscal-qa", analytics_enabled=False) as widget:
+    with gr.Blocks(title="财政预决算问答 · fiscal-qa", analytics_enabled=False, delete_cache=(1800, 3600)) as widget:
         gr.Markdown(
             "### 财政预决算问答 · Budget Q&A\n"
             "<small>答案只来自已公开的部门预算、决算报告，每个数字注明出处。"

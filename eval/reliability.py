@@ -66,7 +66,7 @@ def answers_reception(index: Path) -> bool:
     from assistant.ask import ask
     from assistant.store import load_index
 
-    return ask("2023年公务接待费是多少？", index=load_index(index)).value == 50.0
+    return ask("曲靖市投资促进局2023年公务接待费是多少？", index=load_index(index)).value == 50.0
 
 
 # --------------------------------------------------------------------------- sections
@@ -210,7 +210,17 @@ def section_kill(work: Path, n: int) -> bool:
                 unlocked = True
         except Exception:
             unlocked = False
-        state = "finished first" if finished else ("unchanged" if index_digest(idx) == before else "new version or leftovers")
+        from assistant.store import load_index
+
+        committed = "killed_2023_juesuan" in {r.report_id for r in load_index(idx).reports}
+        if finished:
+            state = "finished before the kill"
+        elif committed:
+            state = "new version committed"
+        elif index_digest(idx) == before:
+            state = "index unchanged"
+        else:
+            state = "old version live, staging left (the next write removes it)"
         rows.append((f"kill -9 at {delay:.1f} s of {full:.1f} s", f"{state}; previous answers: {ok}; lock free: {unlocked}", ok and unlocked))
         shutil.rmtree(idx, ignore_errors=True)
     return table(f"kill -9 during an ingest ×{n}", rows)
