@@ -15,8 +15,8 @@ from pathlib import Path
 
 from assistant.errors import FiscalQAError
 
-INDEX_NAMES = {"CURRENT", "CURRENT.tmp", "WRITER.lock"}
-"""Entries of an index folder besides version folders (``v-*``, ``.tmp-*``)."""
+INDEX_NAMES = {"CURRENT", "CURRENT.tmp", "WRITER.lock", "README.md", "README", "README.txt"}
+"""Entries an index folder may hold besides version folders (``v-*``, ``.tmp-*``) and dotfiles (.gitkeep)."""
 
 
 class IndexWriteError(FiscalQAError):
@@ -122,7 +122,7 @@ def check_index_folder(index_dir: Path) -> None:
     names = [p.name for p in index_dir.iterdir()]
     if not names or "CURRENT" in names or any(n.startswith(("v-", ".tmp-v-")) for n in names):
         return
-    foreign = sorted(n for n in names if n not in INDEX_NAMES)
+    foreign = sorted(n for n in names if n not in INDEX_NAMES and not n.startswith("."))
     if foreign:
         raise NotAnIndexFolderError(str(index_dir), foreign)
 

@@ -93,9 +93,38 @@ def section_bad(work: Path) -> bool:
     res = ingest_paths([v2], idx, show_progress=False, embedder=FastEmbedder(), replace=False)
     msg = "; ".join(f.reason for f in res.failures)
     rows.append(("second version without --replace", msg, "--replace" in msg and index_digest(idx) == before))
+    rows += rotated_cases(work, idx)
     rows += index_cases(work, idx, v2)
     rows = [(n, m, ok and index_digest(idx) == before) for n, m, ok in rows]
     return table(f"Bad inputs (index SHA-256 before = after, {before[:12]}…)", rows)
+
+
+def rotated_cases(work: Path, idx: Path) -> list[Row]:
+    """A published PDF (from ../shared/reports when present) with its pages turned, and with its content drawn sideways."""
+    import pymupdf
+
+    from assistant.ingest import ingest_paths
+
+    corpus = Path(os.environ.get("FISCALQA_SHARED_REPORTS", REPO.parent / "shared" / "reports"))
+    pdfs = sorted(corpus.glob("*.pdf"), key=lambda p: p.stat().st_size)[:1] if corpus.is_dir() else []
+    if not pdfs:
+        return [("rotated pages", f"skipped: no PDF corpus at {corpus}", True)]
+    rows: list[Row] = []
+    turned, drawn = work / "rotated_2025_yusuan.pdf", work / "sideways_2025_yusuan.pdf"
+    with pymupdf.open(pdfs[0]) as doc:
+        for page in doc:
+            page.set_rotation(90)
+        doc.save(turned)
+    with pymupdf.open(pdfs[0]) as doc, pymupdf.open() as out:
+        for page in doc:
+            new = out.new_page(width=page.rect.height, height=page.rect.width)
+            new.show_pdf_page(new.rect, doc, page.number, rotate=90)
+        out.save(drawn)
+    for name, f in (("PDF with every page turned 90°", turned), ("PDF drawn sideways (text read rotated)", drawn)):
+        res = ingest_paths([f], idx, show_progress=False, embedder=FastEmbedder(), replace=False)
+        msg = "; ".join(x.reason for x in res.failures) or f"ingested {[s.line() for s in res.reports]}"
+        rows.append((name, msg, not res.reports))
+    return rows
 
 
 def _expect(name: str, fn, pattern: str) -> Row:  # type: ignore[no-untyped-def]

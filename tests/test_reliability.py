@@ -149,6 +149,13 @@ def test_foreign_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(NotAnIndexFolderError, match=r"not an index folder.*notes\.docx"):
         _ingest([SAMPLE], home)
     assert index_digest(home) == before and not (home / "WRITER.lock").exists()
+    fresh = tmp_path / "indexes"  # the repo's own indexes/ holds a README: that is an index folder
+    fresh.mkdir()
+    (fresh / "README.md").write_text("built indexes go here")
+    (fresh / ".gitkeep").write_text("")
+    from assistant.ioerrors import check_index_folder
+
+    check_index_folder(fresh)
 
 
 def test_index_from_another_version_is_a_message(index: Path) -> None:
