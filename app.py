@@ -57,6 +57,15 @@ from assistant.appstate import (
     widget_reply,
 )
 from assistant.charts import CROSS_ITEMS, chart_across, chart_budget_vs_actual, chart_by_function, chart_three_public
+from assistant.deploy import (
+    DeployConfig,
+    RateLimits,
+    ScopedLimiter,
+    check_upload_paths,
+    client_address,
+    maybe_sweep,
+    remove_uploads,
+)
 from assistant.errors import FiscalQAError
 from assistant.i18n import EXAMPLES, T, tr
 from assistant.models import Answer
@@ -134,12 +143,23 @@ def _review_fn() -> Callable[..., Any] | None:
 
 
 def build_app(
-    index_dir: Path | str | AppState, *, ask_fn: AskFn | None = None, stream_delay: float = 0.02, llm_settings: bool = True
+    index_dir: Path | str | AppState,
+    *,
+    ask_fn: AskFn | None = None,
+    stream_delay: float = 0.02,
+    llm_settings: bool = True,
+    deploy: DeployConfig | None = None,
+    limits: RateLimits | None = None,
 ) -> gr.Blocks:
     """The full app: chat with citations, report picker, facts browser, charts, upload, review, and the ``ask`` API.
 
     ``llm_settings``: show the per-session LLM settings (off for a server that must not call user-given URLs).
+    ``deploy``: what this deployment allows (upload, LLM settings; see ``assistant.deploy``); ``limits``: the
+    rate limits of the ``ask`` API.
     """
+    deploy = deploy or DeployConfig()
+    llm_settings = llm_settings and deploy.llm_settings_enabled
+    upload = deploy.upload_enabled
     state = as_state(index_dir, ask_fn)
     reports = state.reports()
     picks = picker_choices(reports)
@@ -149,7 +169,7 @@ def build_app(
         labelled.append((comp, key, prop))
         return comp
 
-    with gr.Blocks(title="fiscal-qa · 财政预决算问答", analytics_enabled=False) as demo:
+    with gr.Blocks(title="fiscal-qa · 财政预决算问答", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
         lang = gr.State("zh")
         answers = gr.State([])
         llm_cfg = gr.State(None)  # this session's LLM settings (memory only, never written to disk)
@@ -325,7 +345,7 @@ def build_app(
                 )
 
             # ------------------------------------------------------------- upload
-            with gr.Tab(T["tab_upload"][0], id="upload") as tab_upload:
+            with gr.Tab(T["tab_upload"][0], id="upload", visible=upload) as tab_upload:
                 up_files = L(
                     gr.File(file_count="multiple", file_types=[".pdf", ".txt"], label=T["upload"][0], elem_id="fqa-upload"),
                     "upload",
@@ -335,6 +355,11 @@ def build_app(
                     up_year = gr.Number(label="年度 Year", precision=0, elem_id="fqa-up-year")
                     up_kind = gr.Dropdown(["", "预算", "决算"], value="", label="预算/决算 Kind", elem_id="fqa-up-kind")
                 up_btn = L(gr.Button(T["ingest"][0], variant="primary", elem_id="fqa-ingest"), "ingest", "value")
+                up_replace = gr.Checkbox(
+                    False,
+                    label="替换索引中已有的同一报告 / Replace reports already in the index",
+                    elem_id="fqa-upload-replace",
+                )
                 up_status = gr.Markdown(elem_id="fqa-upload-status")
 
             # ------------------------------------------------------------- review
@@ -478,10 +503,17 @@ def build_app(
             u_year: float | None,
             u_kind: str | None,
             lg: str,
+            replace: bool = False,
             progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
         ) -> tuple:
+            if not upload:
+                return "✗ upload is off on this server", *([gr.skip()] * 7)
             if not files:
                 return tr("pick_pdf", lg), *([gr.skip()] * 7)
+            try:  # only files this app received as uploads (a crafted event could name any path on the server)
+                paths = check_upload_paths(files, max_mb=deploy.max_upload_mb, max_pages=deploy.max_pages)
+            except FiscalQAError as e:
+                return f"✗ {e}", *([gr.skip()] * 7)
             progress(0, desc="ingest")
             given = None
             if (u_dept or "").strip() or u_year or u_kind:
@@ -489,15 +521,19 @@ def build_app(
 
                 given = ReportIdentity(department=(u_dept or "").strip() or None, year=int(u_year) if u_year else None, kind=u_kind or None)  # type: ignore[arg-type]
             try:
-                res = state.ingest([Path(f) for f in files], show_progress=True, identity=given)
+                res = state.ingest(paths, show_progress=True, replace=bool(replace), identity=given)
+            except FiscalQAError as e:  # busy index, disk full, permissions: the message says what to do
+                return f"✗ {tr('ingest_failed', lg)}: {e}", *([gr.skip()] * 7)
             except Exception as e:  # the orchestrator reports bad files itself; this is a store/write failure
                 log.exception("ingest failed")
-                return f"✗ {tr('ingest_failed', lg)}: {e}", *([gr.skip()] * 7)
+                return f"✗ {tr('ingest_failed', lg)} ({type(e).__name__})", *([gr.skip()] * 7)
+            finally:
+                remove_uploads(paths)
             rep = state.reports()
             new = picker_choices(rep)
             upd = gr.update(choices=report_choices(rep))
             return (
-                ingest_summary(res, lg, rep),
+                ingest_summary(res, lg, rep).replace("ingest with --replace", "tick “Replace reports already in the index”"),
                 gr.update(choices=new["department"]),
                 gr.update(choices=new["year"]),
                 gr.update(choices=new["scope"]),
@@ -508,8 +544,8 @@ def build_app(
             )
 
         up_btn.click(
-            do_ingest,
-            [up_files, up_dept, up_year, up_kind, lang],
+            do_ingest if upload else (lambda *_a: ("✗ upload is off on this server", *([gr.skip()] * 7))),
+            [up_files, up_dept, up_year, up_kind, lang, up_replace],
             [up_status, dept, year, scope, f_report, c_report, r_report, up_files],
             concurrency_limit=1,
             api_visibility="undocumented",
@@ -529,7 +565,7 @@ def build_app(
             return new, state.llm_status(new, lg)
 
         llm_apply.click(
-            apply_llm,
+            apply_llm if llm_settings else (lambda *_a: (None, "✗")),
             [llm_url, llm_model, llm_key, llm_timeout, llm_cfg, lang],
             [llm_cfg, llm_status],
             queue=False,
@@ -557,8 +593,15 @@ def build_app(
         )
 
         # ----------------------------------------------------------------- API
-        def api_ask(question: str, report: str = "") -> dict:
+        def api_ask(question: str, report: str = "", request: gr.Request = None) -> dict:  # type: ignore[assignment]
             """Answer a question about the ingested reports. `report`: optional report id or department/year/kind words."""
+            if question is not None and not isinstance(question, str):
+                raise gr.Error(f"the question must be text, not {type(question).__name__}")
+            if limits is not None and request is not None:
+                who = client_address(getattr(request.client, "host", None), dict(request.headers), deploy.trusted_proxies)
+                wait = limits.check("api", who)
+                if wait:
+                    raise gr.Error(limits.message(wait, "en"))
             try:
                 ids = state.resolve_filter(report)
             except FiscalQAError as e:
@@ -574,6 +617,7 @@ def build_app(
 def answer_sources(state: AppState, past: list[Answer]) -> tuple:
     """(image, text) after an answer: every cited cell outlined on its page (all cells of a computed answer)."""
     a = past[-1] if past else None
+    maybe_sweep()  # old source images and exports go
     if a is None:
         return gr.update(value=None, visible=False), gr.update(visible=False)
     fact_ids = [c.fact_id for c in a.citations if c.fact_id]
@@ -602,16 +646,24 @@ def build_widget(
     max_chars: int = WIDGET_MAX_CHARS,
     per_minute: int = WIDGET_PER_MINUTE,
     concurrency: int = WIDGET_CONCURRENCY,
+    limits: RateLimits | None = None,
+    trusted_proxies: list[str] | None = None,
 ) -> gr.Blocks:
-    """The embeddable widget: a question box and answers with citations, with friendly limits."""
+    """The embeddable widget: a question box and answers with citations, with friendly limits.
+
+    ``limits``: per-client and global limits (``assistant.deploy``); without, ``per_minute`` per client.
+    ``trusted_proxies``: the only peers whose X-Forwarded-For is believed.
+    """
     state = as_state(index_dir, ask_fn)
-    limiter = RateLimiter(per_minute)
+    limiter: Any = ScopedLimiter(limits, "widget") if limits is not None else RateLimiter(per_minute)
 
     def answer(question: str, request: gr.Request) -> str:
-        client = getattr(getattr(request, "client", None), "host", None) or "unknown"
+        peer = getattr(getattr(request, "client", None), "host", None)
+        client = client_address(peer, dict(getattr(request, "headers", {}) or {}), trusted_proxies or [])
+        maybe_sweep()
         return widget_reply(state, limiter, question, client, max_chars=max_chars)
 
-    with gr.Blocks(title="财政预决算问答 · fiscal-qa", analytics_enabled=False) as widget:
+    with gr.Blocks(title="财政预决算问答 · fiscal-qa", analytics_enabled=False, delete_cache=(1800, 3600)) as widget:
         gr.Markdown(
             "### 财政预决算问答 · Budget Q&A\n"
             "<small>答案只来自已公开的部门预算、决算报告，每个数字注明出处。"
@@ -640,36 +692,91 @@ def build_widget(
 
 
 def create_server(
-    state: AppState, *, widget_only: bool = False, widget_kwargs: dict[str, Any] | None = None, llm_settings: bool = True
+    state: AppState,
+    *,
+    widget_only: bool = False,
+    widget_kwargs: dict[str, Any] | None = None,
+    llm_settings: bool = True,
+    deploy: DeployConfig | None = None,
 ) -> Any:
-    """A FastAPI app: the widget at ``/widget`` and (unless ``widget_only``) the full app and API at ``/``."""
+    """A FastAPI app: the widget at ``/widget``, the anonymous ``POST /api/ask``, and (unless ``widget_only``)
+    the full app and its API at ``/`` (behind a login in public mode, see ``assistant.deploy``)."""
     from fastapi import FastAPI
     from fastapi.responses import RedirectResponse
 
+    deploy = deploy or DeployConfig()
+    limits = RateLimits(deploy.per_client, deploy.global_rate)
     app = FastAPI(title="fiscal-qa", docs_url=None, redoc_url=None)
     app.add_api_route("/widget", lambda: RedirectResponse("/widget/"), include_in_schema=False)
+    add_ask_route(app, state, limits, deploy)
     app = gr.mount_gradio_app(
         app,
-        build_widget(state, **(widget_kwargs or {})),
+        _checked(build_widget(state, **({"limits": limits, "trusted_proxies": deploy.trusted_proxies} | (widget_kwargs or {})))),
         path="/widget",
         theme=THEME,
         css=WIDGET_CSS,
         ssr_mode=False,
         footer_links=[],
+        show_error=False,  # unexpected errors stay in the log (gr.Error messages are still shown)
     )
     if widget_only:
         app.add_api_route("/", lambda: RedirectResponse("/widget/"), include_in_schema=False)
     else:
         app = gr.mount_gradio_app(
             app,
-            build_app(state, llm_settings=llm_settings),
+            _checked(build_app(state, llm_settings=llm_settings, deploy=deploy, limits=limits)),
             path="/",
+            auth=deploy.auth(),
+            auth_message="fiscal-qa: 请登录 / please log in (the public widget is at /widget/)",
             theme=THEME,
             css=APP_CSS,
             ssr_mode=False,
             footer_links=["api"],
+            show_error=False,
         )
     return app
+
+
+def _checked(blocks: gr.Blocks) -> gr.Blocks:
+    """Make gradio check file paths in events as it does for a ``launch()``ed app: an input file must be in its
+    upload folder (otherwise a crafted event makes it copy any server file into its cache). ``mount_gradio_app``
+    leaves this off; ``do_ingest`` checks again (``assistant.deploy.check_upload_paths``)."""
+    blocks.has_launched = True
+    return blocks
+
+
+def add_ask_route(app: Any, state: AppState, limits: RateLimits, deploy: DeployConfig) -> None:
+    """``POST /api/ask`` with ``{"question": "…", "report": ""}`` → the answer object; anonymous, rate-limited."""
+    from fastapi import Request
+    from fastapi.responses import JSONResponse
+
+    async def ask_route(request: Request) -> Any:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("question"), str):
+            return JSONResponse({"error": 'send JSON {"question": "…", "report": ""} with the question as text'}, status_code=400)
+        report = body.get("report") or ""
+        if not isinstance(report, str):
+            return JSONResponse({"error": "report must be text (a report id or department/year words)"}, status_code=400)
+        who = client_address(request.client.host if request.client else None, dict(request.headers), deploy.trusted_proxies)
+        wait = limits.check("api", who)
+        if wait:
+            return JSONResponse(
+                {"error": limits.message(wait, "en")}, status_code=429, headers={"Retry-After": str(int(wait + 0.999))}
+            )
+        try:
+            ids = state.resolve_filter(report)
+        except FiscalQAError as e:
+            return JSONResponse({"error": str(e)}, status_code=400)
+        from starlette.concurrency import run_in_threadpool
+
+        a = await run_in_threadpool(state.ask, body["question"], ids)
+        return JSONResponse(a.to_json())
+
+    ask_route.__annotations__["request"] = Request  # resolved here: this module's annotations are strings
+    app.add_api_route("/api/ask", ask_route, methods=["POST"], include_in_schema=False)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -699,6 +806,7 @@ def start_server(
     port: int = 0,
     widget_only: bool = False,
     widget_kwargs: dict[str, Any] | None = None,
+    deploy: DeployConfig | None = None,
 ) -> Server:
     """Serve in a background thread (tests, benchmarks); port 0 picks a free port."""
     import uvicorn
@@ -706,10 +814,11 @@ def start_server(
     state = as_state(state)
     port = port or free_port(host)
     config = uvicorn.Config(
-        create_server(state, widget_only=widget_only, widget_kwargs=widget_kwargs),
+        create_server(state, widget_only=widget_only, widget_kwargs=widget_kwargs, deploy=deploy),
         host=host,
         port=port,
         log_level="warning",
+        proxy_headers=False,  # X-Forwarded-For is honoured only from a configured trusted proxy (assistant.deploy)
         timeout_graceful_shutdown=2,
     )
     server = uvicorn.Server(config)
@@ -736,8 +845,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--no-llm-settings", action="store_true", help="hide the per-session LLM settings (only FISCALQA_LLM_* is used)"
     )
+    p.add_argument("--public", action="store_true", help="public mode: login for the full app; widget and /api/ask anonymous")
+    p.add_argument("--users-file", help="logins for the full app in public mode (user:password or user:sha256:<hex> a line)")
+    p.add_argument("--allow-upload", action="store_true", help="allow upload (and replace) in public mode")
+    p.add_argument("--trusted-proxy", action="append", default=[], help="a proxy address/network whose X-Forwarded-For is believed")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        from assistant.deploy import read_users_file
+
+        deploy = DeployConfig.from_env(
+            public=True if args.public else None,
+            users=read_users_file(Path(args.users_file)) if args.users_file else None,
+            allow_upload=True if args.allow_upload else None,
+            llm_settings=False if args.no_llm_settings else None,
+            trusted_proxies=args.trusted_proxy or None,
+        )
+    except FiscalQAError as e:
+        p.error(str(e))
 
     settings = Settings.from_env()
     index_dir = Path(args.index) if args.index else settings.index_dir
@@ -757,9 +882,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
-    app = create_server(state, widget_only=args.widget, llm_settings=not args.no_llm_settings)
-    log.warning("serving on http://%s:%d/ (widget: /widget/)", args.host, args.port)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    app = create_server(state, widget_only=args.widget, llm_settings=not args.no_llm_settings, deploy=deploy)
+    log.warning(
+        "serving on http://%s:%d/ (widget: /widget/)%s", args.host, args.port, " in public mode" if deploy.public else ""
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=False)
     return 0
 
 

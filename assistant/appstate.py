@@ -252,11 +252,21 @@ class AppState:
         return raw.get(fact_id)
 
     # -- ingesting
-    def ingest(self, paths: list[Path], *, show_progress: bool = True, identity: Any | None = None) -> Any:
+    def ingest(
+        self,
+        paths: list[Path],
+        *,
+        show_progress: bool = True,
+        identity: Any | None = None,
+        replace: bool = True,
+        lock_timeout: float = 15.0,
+    ) -> Any:
         """Ingest files into the served index (one ingest at a time; the index stays intact on failure).
 
         ``identity`` (a ``ReportIdentity``: department, year, kind given in the upload form) overrides
-        what the files print.
+        what the files print. ``replace=False`` refuses reports that would replace one in the index (the
+        app asks first); another process writing the index (a CLI ingest) is waited for up to
+        ``lock_timeout`` s.
         """
         from assistant.ingest import ingest_paths
 
@@ -266,10 +276,17 @@ class AppState:
             with self._lock:
                 if self._jobs is None:
                     self._jobs = IngestJobs(self.index_dir)
-            res = self._jobs.run(paths, commit_lock=self._ingest_lock, identity=identity)
+            res = self._jobs.run(paths, commit_lock=self._ingest_lock, identity=identity, replace=replace)
         else:
             with self._ingest_lock:
-                res = ingest_paths(paths, self.index_dir, show_progress=show_progress, identity=identity)
+                res = ingest_paths(
+                    paths,
+                    self.index_dir,
+                    show_progress=show_progress,
+                    identity=identity,
+                    replace=replace,
+                    lock_timeout=lock_timeout,
+                )
         self.index()
         return res
 

@@ -22,8 +22,26 @@ def _index(args: argparse.Namespace) -> Path:
     return Path(args.index) if args.index else Settings.from_env().index_dir
 
 
+def _can_print_chinese(stream: object) -> bool:
+    try:
+        "财政".encode(getattr(stream, "encoding", None) or "ascii")
+        return True
+    except (UnicodeEncodeError, LookupError):
+        return False
+
+
+def _safe_streams() -> None:
+    """On a terminal that cannot show Chinese (PYTHONIOENCODING=ascii, LANG=C), escape it instead of crashing."""
+    for stream in (sys.stdout, sys.stderr):
+        if not _can_print_chinese(stream) and hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass
+
+
 def _emit_json(obj: object) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.write(json.dumps(obj, ensure_ascii=not _can_print_chinese(sys.stdout), default=str) + "\n")
     sys.stdout.flush()
 
 
@@ -46,6 +64,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         on_report=lambda s: err.print(escape(s.line())),
         on_failure=lambda f: err.print(f"[red]failed[/red] {escape(f.path)}: {escape(f.reason)}"),
         identity=given,
+        replace=args.replace,
+        accept_failing_checks=args.accept_failing_checks,
+        lock_timeout=args.lock_timeout,
     )
     if not res.reports and not res.failures:
         err.print("no report files (.pdf, .txt) found in the given paths")
@@ -158,7 +179,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
         from assistant.llm import llm_from_settings
 
         llm = llm_from_settings(Settings.from_env())
-    questions = [args.question] if args.question else (line.strip() for line in sys.stdin)
+    if args.question is not None and not args.question.strip():
+        err.print('[red]error:[/red] the question is empty; ask e.g. fiscal-qa ask "2023年公务接待费是多少？"')
+        return 2
+    questions = [args.question] if args.question is not None else (line.strip() for line in sys.stdin)
     answers = []
     for q in questions:
         if not q:
@@ -226,6 +250,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--kind", choices=["预算", "决算"], help="预算 (budget) or 决算 (final accounts) (overrides)")
     sp.add_argument("--scope", choices=["部门", "单位"], help="部门 (department) or 单位 (unit-level) report (overrides)")
     sp.add_argument("--timings", action="store_true", help="print a last line: timings: extract=S embed=S write=S pages=N chars=N")
+    sp.add_argument(
+        "--replace", action="store_true", help="replace reports already in the index (same id, file, or department/year/kind)"
+    )
+    sp.add_argument(
+        "--accept-failing-checks",
+        action="store_true",
+        help="ingest a report even when its identity checks fail wholesale (it is flagged in every answer)",
+    )
+    sp.add_argument(
+        "--lock-timeout", type=float, default=None, help="seconds to wait for another writer of the index (default 900; 0: refuse)"
+    )
 
     sp = add("reports", "list ingested reports", cmd_reports)
     sp.add_argument("--json", action="store_true")
@@ -264,12 +299,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    _safe_streams()
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.fn(args) or 0)
     except FiscalQAError as e:
-        err.print(f"[red]error:[/red] {e}")
+        from rich.markup import escape
+
+        err.print(f"[red]error:[/red] {escape(str(e))}")
+        return 2
+    except OSError as e:  # disk full, permissions, read-only file system: a message, not a traceback
+        from rich.markup import escape
+
+        from assistant.ioerrors import index_write_error
+
+        msg = index_write_error(e, _index(args)) or f"{e.strerror or e} ({e.filename or ''})"
+        err.print(f"[red]error:[/red] {escape(str(msg))}")
         return 2
     except KeyboardInterrupt:
         return 130

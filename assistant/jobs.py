@@ -20,12 +20,18 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-def _ingest_job(paths: list[str], index_dir: str, embedder: Any = None, identity: Any = None) -> Any:
+def _ingest_job(paths: list[str], index_dir: str, embedder: Any = None, identity: Any = None, replace: bool = True) -> Any:
     """What the worker runs: the CLI's ingest of these files, staged (not yet live)."""
     from assistant.ingest import ingest_paths
 
     return ingest_paths(
-        [Path(p) for p in paths], Path(index_dir), show_progress=False, embedder=embedder, stage_only=True, identity=identity
+        [Path(p) for p in paths],
+        Path(index_dir),
+        show_progress=False,
+        embedder=embedder,
+        stage_only=True,
+        identity=identity,
+        replace=replace,
     )
 
 
@@ -37,24 +43,27 @@ class IngestJobs:
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
-    def submit(self, paths: list[Path], *, embedder: Any = None, identity: Any = None) -> Future[Any]:
+    def submit(self, paths: list[Path], *, embedder: Any = None, identity: Any = None, replace: bool = True) -> Future[Any]:
         """Queue an ingest; the future's result is the ``IngestResult``."""
         with self._lock:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-            return self._pool.submit(_ingest_job, [str(p) for p in paths], str(self.index_dir), embedder, identity)
+            return self._pool.submit(_ingest_job, [str(p) for p in paths], str(self.index_dir), embedder, identity, replace)
 
-    def run(self, paths: list[Path], *, embedder: Any = None, commit_lock: Any = None, identity: Any = None) -> Any:
+    def run(
+        self, paths: list[Path], *, embedder: Any = None, commit_lock: Any = None, identity: Any = None, replace: bool = True
+    ) -> Any:
         """Ingest and wait for the result (only the caller waits; answers go on being served).
 
         ``commit_lock``: held while the staged reports are made live (one writer at a time)."""
-        result = self.submit(paths, embedder=embedder, identity=identity).result()
+        result = self.submit(paths, embedder=embedder, identity=identity, replace=replace).result()
         if result.staged is not None:
             from contextlib import nullcontext
 
             from assistant.store import commit_staged
+            from assistant.writelock import writer_lock
 
-            with commit_lock if commit_lock is not None else nullcontext():
+            with commit_lock if commit_lock is not None else nullcontext(), writer_lock(self.index_dir, purpose="ingest"):
                 result.index_version = commit_staged(self.index_dir, result.staged)
             result.staged = None
         return result

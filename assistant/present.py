@@ -19,6 +19,7 @@ import pandas as pd
 
 from assistant.i18n import tr
 from assistant.models import Answer, Citation, ReportMeta
+from assistant.safetext import no_links
 from assistant.store import IndexData
 
 
@@ -80,7 +81,7 @@ def mark_figures(text: str, figures: list[tuple[int, str]]) -> str:
 def md_cell(v: object) -> str:
     if v in (None, ""):
         return "—"
-    return html.escape(str(v)).replace("|", "&#124;").replace("\n", " ")
+    return no_links(html.escape(str(v))).replace("|", "&#124;").replace("\n", " ")
 
 
 def shorten(text: str | None, n: int = 180) -> str:
@@ -126,7 +127,7 @@ def citation_markdown(a: Answer, cells: CellText | None, lang: str) -> str:
     for i, c in passages:
         where = " · ".join(str(x) for x in (c.department, c.year, c.section) if x)
         page = (f"，第 {c.page} 页" if lang == "zh" else f", p. {c.page}") if c.page else ""
-        out.append(f"\n> **[{i}]** {html.escape(where)}{page}  \n> {html.escape(shorten(c.text, 220))}")
+        out.append(f"\n> **[{i}]** {no_links(html.escape(where))}{page}  \n> {no_links(html.escape(shorten(c.text, 220)))}")
     label = "来源" if lang == "zh" else "Sources"
     if one:
         label += f"：{html.escape(next(iter(reports)))}" if lang == "zh" else f": {html.escape(next(iter(reports)))}"
@@ -141,7 +142,7 @@ def answer_markdown(a: Answer, cells: CellText | None, lang: str | None = None) 
         for i, c in enumerate(a.citations, 1)
         if c.fact_id or c.table
     ]
-    body = mark_figures(html.escape(a.answer, quote=False), figures)
+    body = mark_figures(no_links(html.escape(a.answer, quote=False)), figures)
     if a.value is not None and "<sup>" not in body and a.citations:
         body += f"  \n**{fmt_value(a)} {html.escape(a.unit or '')}**<sup>[1]</sup>"
     return body, citation_markdown(a, cells, lang)

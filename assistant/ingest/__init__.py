@@ -29,7 +29,7 @@ from assistant.ingest.pairing import (
     stored_partner,
     stored_reports,
 )
-from assistant.models import Layout, ParsedReport, RawTable, ReportIdentity, TextLine
+from assistant.models import Layout, ParsedReport, RawTable, ReportIdentity, ReportMeta, TextLine
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +54,15 @@ class ReportSummary:
     checks_run: int
     seconds: float
     problems: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    """Reports of the index this one replaced (id and why)."""
 
     def line(self) -> str:
         return (
             f"{self.report_id}: {self.department} {self.year} {self.kind} — {self.facts} facts, {self.chunks} chunks, "
             f"checks {self.checks_passed}/{self.checks_run} passed, {self.seconds:.1f} s"
             + (f", {len(self.problems)} problems" if self.problems else "")
+            + (f"; replaces {', '.join(self.replaced)}" if self.replaced else "")
         )
 
 
@@ -290,6 +293,9 @@ def ingest_paths(
     on_failure: Callable[[FileFailure], None] | None = None,
     identity: ReportIdentity | None = None,
     stage_only: bool = False,
+    replace: bool = True,
+    accept_failing_checks: bool = False,
+    lock_timeout: float | None = None,
 ) -> IngestResult:
     """Ingest report files and folders into ``index_dir`` (atomically; bad files are reported and skipped).
 
@@ -298,13 +304,62 @@ def ingest_paths(
     ingested earlier (it is read back from the index). ``identity`` (department, year, kind, scope
     given by the user) overrides what the files print, for every file of the call. A file whose
     department, year or kind cannot be read is refused with a message saying how to give them.
+
+    One writer per index: the writer lock (``assistant.writelock``) is held for the whole ingest; a
+    second writer waits up to ``lock_timeout`` s (default ``FISCALQA_LOCK_TIMEOUT`` or 900) and then
+    gets ``IndexBusyError``. ``replace=False`` refuses a report that would replace one in the index
+    (same id, same file, or another version of the same department/year/kind/scope) with a message
+    naming it (completing a stored report with its other half is no replacement); ``replace=True``
+    replaces it and says so in ``ReportSummary.replaced``. A report whose identity checks fail
+    wholesale, whose text is garbage or that is a blank template is refused unless
+    ``accept_failing_checks`` (then it is flagged; see ``assistant.ingest.gate``). ``stage_only``
+    parses and embeds into a staging folder without making it live (``store.commit_staged``).
     """
+    from assistant.ioerrors import check_index_folder, check_writable
+    from assistant.writelock import writer_lock
+
+    check_index_folder(Path(index_dir))
+    check_writable(Path(index_dir))
+    # staged only: the process that commits takes the lock (jobs.IngestJobs.run)
+    lock = contextlib.nullcontext() if stage_only else writer_lock(index_dir, timeout=lock_timeout, purpose="ingest")
+    with lock:
+        return _ingest_unlocked(
+            paths,
+            index_dir,
+            show_progress=show_progress,
+            embedder=embedder,
+            on_report=on_report,
+            on_failure=on_failure,
+            identity=identity,
+            stage_only=stage_only,
+            replace=replace,
+            accept_failing_checks=accept_failing_checks,
+        )
+
+
+def _ingest_unlocked(
+    paths: list[Path],
+    index_dir: Path,
+    *,
+    show_progress: bool,
+    embedder: object | None,
+    on_report: Callable[[ReportSummary], None] | None,
+    on_failure: Callable[[FileFailure], None] | None,
+    identity: ReportIdentity | None,
+    stage_only: bool,
+    replace: bool,
+    accept_failing_checks: bool,
+) -> IngestResult:
     from tqdm import tqdm
 
     from assistant.checks import run_checks
-    from assistant.store import facts_to_frame, write_index
+    from assistant.ingest.gate import drop_placeholders, identity_conflicts, identity_key, mark_accepted, misreading
+    from assistant.store import facts_to_frame, live_reports, write_index
 
-    files = collect_files(paths)
+    files = _unique_files(collect_files(paths))
+    existing = live_reports(Path(index_dir))
+    remove_ids: set[str] = set()
+    keys_this_run: dict[tuple[str, int, str, str], str] = {}
     result = IngestResult()
     timings = result.timings
 
@@ -375,7 +430,20 @@ def ingest_paths(
                 continue
             timings.pages += layout.page_count
             timings.chars += layout_chars(layout)
+            drop_placeholders(rep)
             checks = run_checks(facts_to_frame(rep.facts), rep.meta)
+            completes = {f.stored_report for f in g.files if f.stored_report}  # its other half, stored earlier
+            others = [r for r in existing if r.report_id not in completes]
+            refusal = _refusal(rep, checks.passed, checks.run, others, keys_this_run, replace, accept_failing_checks)
+            if refusal:
+                fail(", ".join(map(str, group)), refusal)
+                continue
+            verdict = misreading(rep, checks.passed, checks.run)
+            if verdict:  # only reached with accept_failing_checks
+                mark_accepted(rep, verdict.reason)
+            conflicts = identity_conflicts(rep.meta, others)
+            remove_ids.update(r.report_id for r, _why in conflicts if r.report_id != rep.meta.report_id)
+            keys_this_run[identity_key(rep.meta)] = rep.meta.report_id
             summary = ReportSummary(
                 report_id=rep.meta.report_id,
                 department=rep.meta.department,
@@ -387,6 +455,7 @@ def ingest_paths(
                 checks_run=checks.run,
                 seconds=time.perf_counter() - t0,
                 problems=rep.problems,
+                replaced=[f"{r.report_id} ({why})" for r, why in conflicts],
             )
             parsed[rep.meta.report_id] = rep  # a later file with the same report id replaces the earlier one
             result.reports.append(summary)
@@ -400,11 +469,129 @@ def ingest_paths(
                 from assistant.store import stage_reports
 
                 result.staged = stage_reports(Path(index_dir), list(parsed.values()), embedder=timed)
+                result.staged.remove_ids = sorted(remove_ids)
             else:
-                result.index_version = write_index(Path(index_dir), list(parsed.values()), embedder=timed)
+                try:
+                    result.index_version = write_index(
+                        Path(index_dir), list(parsed.values()), embedder=timed, remove_ids=remove_ids
+                    )
+                except Exception as e:  # disk full, permissions, read-only: a message, and the previous version stays
+                    from assistant.ioerrors import index_write_error, space_needed
+
+                    msg = index_write_error(e, Path(index_dir), space_needed(Path(index_dir), files))
+                    if msg is None:
+                        raise
+                    raise msg from e
             timings.embed = timed.seconds
             timings.write = time.perf_counter() - t_write - timed.seconds
     return result
+
+
+def _unique_files(files: list[Path]) -> list[Path]:
+    """Each file once, however it was named (``a.pdf`` and ``./a.pdf``, a symlink): the same file twice is a no-op."""
+    out: list[Path] = []
+    seen: set[Path] = set()
+    for f in files:
+        try:
+            key = f.resolve()
+        except OSError:
+            key = f.absolute()
+        if key in seen:
+            log.info("%s was given twice; ingested once", f)
+            continue
+        seen.add(key)
+        out.append(f)
+    return out
+
+
+def _existing_reports(index_dir: Path) -> list[ReportMeta]:
+    """The reports of the live index version ([] when there is none or it cannot be read)."""
+    import json
+
+    from assistant.store import current_version
+
+    v = current_version(index_dir)
+    if v is None:
+        return []
+    try:
+        return [ReportMeta(**r) for r in json.loads((v / "reports.json").read_text(encoding="utf-8"))]
+    except (OSError, ValueError, TypeError):
+        return []
+
+
+def _refusal(
+    rep: ParsedReport,
+    passed: int,
+    run: int,
+    existing: list[ReportMeta],
+    keys_this_run: dict[tuple[str, int, str, str], str],
+    replace: bool,
+    accept_failing_checks: bool,
+) -> str | None:
+    """Why this parsed report must not be written, or None."""
+    from assistant.ingest.gate import identity_conflicts, identity_key, misreading, same_content
+
+    verdict = misreading(rep, passed, run)
+    if verdict and not accept_failing_checks:
+        return "refused: " + verdict.reason
+    key = identity_key(rep.meta)
+    if key[0] and key in keys_this_run and keys_this_run[key] != rep.meta.report_id:
+        return (
+            f"another version of {key[0]} {key[1]} {key[3]}{key[2]} (report {keys_this_run[key]}) is in this ingest too; "
+            "ingest one of them"
+        )
+    if not replace:
+        conflicts = [(r, why) for r, why in identity_conflicts(rep.meta, existing) if not same_content(rep.meta, r)]
+        if conflicts:
+            names = "; ".join(f"{r.report_id} ({why}, from {', '.join(r.sources)})" for r, why in conflicts)
+            return f"would replace {names} already in the index; ingest with --replace to replace it"
+    return None
+
+
+def _unique_files(files: list[Path]) -> list[Path]:
+    """Each file once, however it was named (``a.pdf`` and ``./a.pdf``, a symlink): the same file twice is a no-op."""
+    out: list[Path] = []
+    seen: set[Path] = set()
+    for f in files:
+        try:
+            key = f.resolve()
+        except OSError:
+            key = f.absolute()
+        if key in seen:
+            log.info("%s was given twice; ingested once", f)
+            continue
+        seen.add(key)
+        out.append(f)
+    return out
+
+
+def _refusal(
+    rep: ParsedReport,
+    passed: int,
+    run: int,
+    existing: list[ReportMeta],
+    keys_this_run: dict[tuple[str, int, str, str], str],
+    replace: bool,
+    accept_failing_checks: bool,
+) -> str | None:
+    """Why this parsed report must not be written, or None."""
+    from assistant.ingest.gate import identity_conflicts, identity_key, misreading, same_content
+
+    verdict = misreading(rep, passed, run)
+    if verdict and not accept_failing_checks:
+        return "refused: " + verdict.reason
+    key = identity_key(rep.meta)
+    if key[0] and key in keys_this_run and keys_this_run[key] != rep.meta.report_id:
+        return (
+            f"another version of {key[0]} {key[1]} {key[3]}{key[2]} (report {keys_this_run[key]}) is in this ingest too; "
+            "ingest one of them"
+        )
+    if not replace:
+        conflicts = [(r, why) for r, why in identity_conflicts(rep.meta, existing) if not same_content(rep.meta, r)]
+        if conflicts:
+            names = "; ".join(f"{r.report_id} ({why}, from {', '.join(r.sources)})" for r, why in conflicts)
+            return f"would replace {names} already in the index; ingest with --replace to replace it"
+    return None
 
 
 def _page_count(path: Path) -> int:

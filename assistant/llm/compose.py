@@ -10,7 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from assistant.llm.client import LLM, LLMCallError, Message, _short
-from assistant.llm.grounding import AllowedNumbers, _cn_year_digits, allowed_numbers, extract_numbers, ungrounded_numbers
+from assistant.llm.grounding import (
+    AllowedNumbers,
+    _cn_year_digits,
+    allowed_numbers,
+    extract_numbers,
+    stated_for_item,
+    ungrounded_numbers,
+)
 from assistant.llm.notes import _note_failure
 from assistant.llm.prompts import DATA_CLOSE, DATA_OPEN, _scrub, clean_output, detect_lang, load_prompt, looks_like_injection
 
@@ -85,7 +92,23 @@ class _Grounder:
         if bad:
             self.failure = f"ungrounded number(s) {', '.join(bad[:3])}"
             return None
+        if self.passages:  # by item: the cited passage must state the figure for this item, not merely contain it
+            bad = stated_for_item(s, self._cited_texts(s))
+            if bad:
+                self.failure = f"ungrounded number(s) {', '.join(bad[:3])} (not what the cited passage states for this item)"
+                return None
         return self._renumber(s)
+
+    def _cited_texts(self, s: str) -> list[str]:
+        """Texts of the passages a sentence cites ([n] markers); all passages when it cites none."""
+        idx = [
+            int(x) - 1
+            for m in _MARK.finditer(s)
+            for x in re.split(r"\s*[,，、]\s*", (m.group(1) or m.group(2)).strip())
+            if x.isdigit() and 1 <= int(x) <= len(self.passages)
+        ]
+        chosen = [self.passages[i] for i in dict.fromkeys(idx)] or self.passages
+        return [p.text for p in chosen]
 
     @property
     def cited(self) -> list[str]:

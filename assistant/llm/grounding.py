@@ -243,3 +243,96 @@ def _cn_year_digits(text: str) -> set[int]:
         ds = "".join(str(_CN_DIGITS[c]) for c in m.group(0))
         years.add(int(ds))
     return years
+
+
+# --------------------------------------------------------------------------- grounding by item
+# A figure in model text counts only when the passage it cites states that figure for the same
+# item: in one clause (between ，；。), with a name in common, and never in a clause that tells a
+# reader (or a model) what to answer — planted "answers" are data, not figures.
+
+INSTRUCTION_RE = re.compile(
+    r"应(?:当|该)?(?:回答|答复|回复|输出|答)|(?:回答|答案|答复|回复)(?:都|一律|统一)?(?:应|应该|应当|必须|须)?(?:为|是|写)"
+    r"|请(?:回答|输出|告诉|务必|直接)|忽略(?:以上|上述|之前|前面)|(?:助手|模型|AI|机器人)(?:应|须|必须|要)"
+    r"|(?i:\b(?:the\s+)?answer\s+(?:is|should|must)\b|\b(?:you|assistant|model)\s+(?:should|must)\b"
+    r"|\bignore\s+(?:all|previous|the\s+above)\b|\brespond\s+with\b|\breply\s+with\b)"
+)
+"""A clause that instructs rather than reports (…应回答为99.99万元, the answer should be …)."""
+
+_CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n，,：:]|(?<!\d)\.(?!\d)")
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
+_GENERIC = set(
+    "万元 亿元 千元 支出 收入 决算 预算 年度 本年 上年 比上 同比 增加 减少 下降 增长 主要 原因 合计 其中 部门 单位 "
+    "资金 金额 数为 共计 总计 全年 完成 执行 安排 用于 情况 说明 较上 较年 初预 年初 年决 算数 算为 出决 出预 元，".split()
+)
+
+
+def is_instruction(text: str) -> bool:
+    """True when text tells its reader what to answer (a planted instruction, not a reported fact)."""
+    return bool(INSTRUCTION_RE.search(text or ""))
+
+
+def clauses(text: str) -> list[str]:
+    """Clauses of a text (split at ，；。 and the like; decimal points kept)."""
+    t = (text or "").translate(_FULLWIDTH)
+    return [c for c in _CLAUSE_SPLIT.split(t) if c.strip()]
+
+
+def item_terms(clause: str) -> set[str]:
+    """Names in a clause: CJK trigrams and bigrams that are not generic fiscal words, and Latin words."""
+    out: set[str] = set()
+    for run in _CJK_RUN.findall(clause):
+        for n in (2, 3):
+            for i in range(len(run) - n + 1):
+                g = run[i : i + n]
+                if g not in _GENERIC and not (n == 3 and (g[:2] in _GENERIC or g[1:] in _GENERIC)):
+                    out.add(g)
+    out |= {w.lower() for w in re.findall(r"[A-Za-z]{4,}", clause)}
+    return out
+
+
+def _same_value(a: Num, b: Num) -> bool:
+    if a.kind == "words" or b.kind == "words":
+        return False
+    allowed = AllowedNumbers()
+    allowed.add_text(b.text)
+    return allowed.allows(a)
+
+
+def _clause_of(text: str, n: Num) -> str:
+    for c in clauses(text):
+        if n.text.strip() and n.text.strip().translate(_FULLWIDTH) in c:
+            return c
+    return text
+
+
+def stated_for_item(sentence: str, passages: Iterable[str]) -> list[str]:
+    """The money and percentage figures of ``sentence`` that no passage states for the same item.
+
+    A figure is supported by a passage clause that states the same value (after unit normalization),
+    is not an instruction (``is_instruction``), and — when the sentence's own clause names the item
+    in Chinese — shares a name with it (公务接待费 … 99.99万元 is not supported by 会议费99.99万元).
+    English sentences over Chinese passages need the value in a non-instruction clause of a cited passage.
+    """
+    texts = [p for p in passages if p]
+    bad: list[str] = []
+    for n in extract_numbers(sentence):
+        if n.kind not in ("money", "pct"):
+            continue
+        own = item_terms(_clause_of(sentence, n))
+        own_cjk = {t for t in own if _CJK_RUN.fullmatch(t)}
+        ok = False
+        for text in texts:
+            for c in clauses(text):
+                if is_instruction(c):
+                    continue
+                if not any(_same_value(n, m) for m in extract_numbers(c)):
+                    continue
+                if own_cjk and not (own_cjk & item_terms(c)):
+                    continue
+                ok = True
+                break
+            if ok:
+                break
+        if not ok:
+            bad.append(n.text.strip())
+    return bad
