@@ -115,8 +115,3 @@ def term_by_label(label: str) -> dict[str, Any] | None:
 def measures() -> list[dict[str, Any]]:
     """Column concepts (决算数, 预算数, 全年预算数, 原值, 净值, 指标值, 实际完成值 …)."""
     return list(load_glossary().get("measures", []))
-
-
-def departments_en() -> dict[str, str]:
-    """English department words → a Chinese name fragment."""
-    return dict(load_glossary().get("departments_en", {}))

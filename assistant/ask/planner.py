@@ -22,25 +22,15 @@ from typing import Any
 
 import pandas as pd
 
-from assistant.glossary import departments_en, measures, norm_label, normalize_text, term_by_label, term_index, terms
+from assistant.glossary import measures, norm_label, normalize_text, term_by_label, term_index, terms
 from assistant.models import Answer, ItemRef, QueryPlan, ReportFilter, ReportMeta
+from assistant.orgnames import canonical_key, clean_name, department_names, pinyin
+from assistant.places import find_places, leading_places
 
 log = logging.getLogger(__name__)
 
 VOCAB_KEY = "ask.vocab"
 
-PLACE_PREFIXES = (
-    "中共上海市普陀区委",
-    "中共江苏省委",
-    "上海市普陀区",
-    "云南省曲靖市",
-    "江苏省",
-    "云南省",
-    "上海市",
-    "普陀区",
-    "曲靖市",
-    "中共",
-)
 GENERIC_LABELS = {
     "合计", "小计", "总计", "栏次", "项目", "科目名称", "金额", "其中", "行次", "类", "款", "项", "备注", "说明", "无",
     "一级指标", "二级指标", "三级指标", "数量指标", "质量指标", "时效指标", "成本指标", "产出指标", "效益指标",
@@ -72,6 +62,10 @@ class Vocab:
     """(normalized Chinese alias, term id), longest first."""
     term_en: list[tuple[str, str]] = field(default_factory=list)
     """(lower-case English alias, term id), longest first."""
+    dept_en: list[tuple[str, str]] = field(default_factory=list)
+    """(normalized English name, department), longest first (from the organisation type, by rule)."""
+    place_words: dict[str, str] = field(default_factory=dict)
+    """Words naming an ingested department's place (short name, full name, pinyin) → the short name."""
 
     _rows: dict[str, dict[tuple[Any, ...], pd.DataFrame]] = field(default_factory=dict)
 
@@ -103,41 +97,29 @@ def dept_key(department: str) -> str:
 
 
 def _dept_aliases(department: str) -> set[str]:
-    d = norm_label(dept_key(department))
-    out = {d}
-    if d in PLACE_PREFIXES or re.fullmatch(r"[\u4e00-\u9fff]{2,8}(省|市|区|县)", d):
-        return out  # a place, not a department name (a metadata gap): only the exact name matches
-    core = d
-    changed = True
-    while changed:
-        changed = False
-        for p in (*PLACE_PREFIXES, "人民政府"):
-            if core.startswith(p) and len(core) > len(p) + 1:
-                core = core[len(p) :]
-                changed = True
-    out.add(core)
-    rules = [
-        ("办事处", ""), ("委员会", "委"), ("人民政府办公室", "政府办公室"), ("人民政府办公室", "政府办"), ("人民检察院", "检察院"),
-        ("高级人民法院", "高级法院"), ("高级人民法院", "高院"), ("高级人民法院", "法院"), ("规划和自然资源局", "规划资源局"),
-        ("规划和自然资源局", "规划局"), ("规划和自然资源局", "自然资源局"), ("人大常委会办公厅", "人大常委会"), ("人大常委会办公厅", "人大"),
-        ("政协办公厅", "政协"), ("省委办公厅", "省委办"), ("委社会工作部", "社会工作部"), ("委社会工作部", "社工部"),
-        ("社会工作部", "社工部"), ("投资促进局", "投促局"), ("街道办事处", "街道"), ("街道办事处", "街道办"),
-        ("人民检察院", "检"), ("人民检察院", "检察"), ("人民政府办公室", "府办"),
-    ]  # fmt: skip
-    party = d.removeprefix("中共")  # 中共江苏省委办公厅 is said 江苏省委办公厅 / 江苏省委办
-    out.add(party)
-    for a, b in rules:
-        for c in (core, d, party):
-            if a in c:
-                out.add(c.replace(a, b))
-    for tail in ("办公厅", "办公室"):
-        if d.endswith(tail):
-            out.add(tail)  # generic: matches several departments → a clarifying answer
-    if "省委办公厅" in d:
-        out.add("省委办公厅")
-    if "人民政府办公室" in d:
-        out |= {"政府办公室", "区政府办公室", "政府办", "区府办"}
-    return {a for a in out if len(a) >= 2}
+    """Chinese aliases of a department, by the general rules of ``assistant.orgnames``."""
+    d = dept_key(department)
+    zh = {normalize_text(a).replace(" ", "") for a in department_names(d).zh} | {norm_label(d)}
+    return {a for a in zh if len(a) >= 2}
+
+
+def _dept_names_en(department: str) -> set[str]:
+    """English names of a department (normalized like questions), by organisation type and place."""
+    return {a for a in (normalize_text(x) for x in department_names(dept_key(department)).en) if len(a) >= 4}
+
+
+def _place_words(reports: list[ReportMeta]) -> dict[str, str]:
+    """Words naming the places of the ingested departments (Chinese short names and pinyin) → the short name."""
+    out: dict[str, str] = {}
+    for r in reports:
+        for m in leading_places(clean_name(r.department)) + find_places(r.place or ""):
+            short = m.division.short
+            out.setdefault(short, short)
+            out.setdefault(m.division.name, short)
+            py = pinyin(short)
+            if py:
+                out.setdefault(py, short)
+    return out
 
 
 def build_vocab(index: Any) -> Vocab:
@@ -152,10 +134,14 @@ def build_vocab(index: Any) -> Vocab:
     facts["_col"] = [_col_index(x) for x in facts["fact_id"].astype(str)] if len(facts) else []
     by_report = {rid: g for rid, g in facts.groupby("report_id", sort=False)} if len(facts) else {}
     aliases: dict[str, set[str]] = {}
+    aliases_en: dict[str, set[str]] = {}
     for r in index.reports:
         for a in _dept_aliases(r.department):
             aliases.setdefault(a, set()).add(r.department)
+        for a in _dept_names_en(r.department):
+            aliases_en.setdefault(a, set()).add(r.department)
     dept_aliases = sorted(((a, d) for a, ds in aliases.items() for d in ds), key=lambda x: -len(x[0]))
+    dept_en = sorted(((a, d) for a, ds in aliases_en.items() for d in ds), key=lambda x: -len(x[0]))
     labels: dict[str, set[str]] = {}
     if len(facts):
         for lab, rid in set(zip(facts["_label"], facts["report_id"], strict=True)):
@@ -187,6 +173,8 @@ def build_vocab(index: Any) -> Vocab:
         tables=index.tables,
         term_zh=sorted(set(tzh), key=lambda x: (-len(x[0]), x)),
         term_en=sorted(set(ten), key=lambda x: (-len(x[0]), x)),
+        dept_en=dept_en,
+        place_words=_place_words(list(index.reports)),
     )
     if hasattr(index, "extra"):
         index.extra[VOCAB_KEY] = v
@@ -237,13 +225,6 @@ FOLLOWUP_ZH = ("那", "那么", "还有", "再看", "换成", "改成", "呢")
 FOLLOWUP_EN = ("and ", "what about", "how about", "and in", "same for", "what of", "now for")
 MEASURE_TERMS = {"basic_expenditure": "基本支出", "project_expenditure": "项目支出", "execution_rate": "预算执行率"}
 """Terms that name a column: beside a row item they become the plan's measure (招商工作经费 + 执行率)."""
-PLACES = {
-    "普陀": ("普陀", "putuo"),
-    "上海": ("上海", "shanghai"),
-    "江苏": ("江苏", "jiangsu"),
-    "曲靖": ("曲靖", "qujing"),
-    "云南": ("云南", "yunnan"),
-}
 CN_NUM = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 
 
@@ -341,7 +322,7 @@ def _departments(q: str, vocab: Vocab) -> tuple[list[str], str | None, list[str]
         by_alias.setdefault(a, set()).add(d)
     for a, _ds in by_alias.items():
         ds = {d for al, d in vocab.dept_aliases if al == a}
-        keys = {dept_key(d) for d in ds}
+        keys = {canonical_key(d) for d in ds}
         if len(keys) > 1:
             ambiguous = sorted(ds)
             words = a
@@ -350,18 +331,27 @@ def _departments(q: str, vocab: Vocab) -> tuple[list[str], str | None, list[str]
             if d not in found:
                 found.append(d)
         words = words or a
-    if not found and not ambiguous:
-        for en, zh in sorted(departments_en().items(), key=lambda x: -len(x[0])):
-            if re.search(r"(?<![a-z])" + re.escape(en) + r"(?![a-z])", q):
-                ds = sorted({r.department for r in vocab.reports if zh in r.department})
-                keys = {dept_key(d) for d in ds}
-                if len(keys) == 1:
-                    found = ds
-                elif len(keys) > 1:
-                    ambiguous = ds
-                words = en
-                break
+    if not found and not ambiguous and re.search(r"[a-z]", q):
+        for _i, _j, en, _d in _find_spans(q, vocab.dept_en, word=True):
+            ds = sorted({d for al, d in vocab.dept_en if al == en})
+            keys = {canonical_key(d) for d in ds}
+            if len(keys) == 1:
+                found = ds
+            elif len(keys) > 1:
+                ambiguous = ds
+            words = en
+            break
     return found, words, ambiguous
+
+
+def _places_named(q: str, vocab: Vocab) -> list[str]:
+    """Places of ingested departments the question names (普陀, 江苏省, or in pinyin): a rank stays within them."""
+    out: list[str] = []
+    for word, short in sorted(vocab.place_words.items(), key=lambda x: -len(x[0])):
+        hit = re.search(r"(?<![a-z])" + re.escape(word) + r"(?![a-z])", q) if word.isascii() else word in q
+        if hit and short not in out:
+            out.append(short)
+    return out
 
 
 def _strip_compounds(q: str) -> str:
@@ -512,7 +502,7 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
     op, op_named, asc, top_k = _operation(q, len(items), len(years), len(depts))
     if op in ("share", "ratio") and measure is None and "执行率" in q:
         op = "lookup"
-    places = [p for p, keys in PLACES.items() if any(k in q for k in keys)]
+    places = _places_named(q, vocab)
     scope = "单位" if ("单位预算" in q or "单位决算" in q or "本级" in q or "unit-level" in q) else None
     if scope is None and ("部门预算" in q or "部门决算" in q or "department-wide" in q):
         scope = "部门"

@@ -201,7 +201,11 @@ _EN_ZH: dict[str, str] = {
 }
 
 
-_DEPT_WORD = re.compile(r"\b(bureau|office|department|commission|court|procuratorate|committee|subdistrict|street|congress)\b")
+# an English department name: up to five capitalised-or-not words before an organisation word
+_DEPT_NAME_EN = re.compile(
+    r"\b(?:the\s+)?(?:[a-z'’-]+\s+){0,5}?(?:bureau|office|department|commission|court|procuratorate|committee|subdistrict|congress)\b"
+    r"(?:\s+of(?:\s+[a-z'’-]+){1,4})?"
+)
 
 
 def _en_to_zh(text: str) -> str:
@@ -210,12 +214,9 @@ def _en_to_zh(text: str) -> str:
     English department names (investment promotion bureau …) are dropped first: they name the
     report, and their words (investment promotion → 招商) would pull unrelated passages.
     """
-    from assistant.glossary import departments_en, measures, terms
+    from assistant.glossary import measures, terms
 
-    low = text.lower()
-    for en in sorted(departments_en(), key=len, reverse=True):
-        if _DEPT_WORD.search(en):
-            low = re.sub(rf"\b{re.escape(en)}\b", " ", low)
+    low = _DEPT_NAME_EN.sub(" ", text.lower())
     out: list[str] = []
     for t in [*terms(), *measures()]:
         if any(a and re.search(rf"\b{re.escape(a.lower())}", low) for a in [t.get("en", ""), *t.get("aliases_en", [])]):
@@ -261,12 +262,20 @@ def _name_variants(name: str) -> set[str]:
 
 def implied_reports(index: IndexData, query: str) -> list[str] | None:
     """Reports whose department the question names (narrowed by a year it names), or None."""
-    from assistant.glossary import departments_en, to_simplified
+    from assistant.glossary import normalize_text, to_simplified
+    from assistant.orgnames import department_names
 
     q = to_simplified(query)
-    low = q.lower()
-    zh = [frag for en, frag in departments_en().items() if re.search(rf"\b{re.escape(en)}\b", low)]
-    hits = [r for r in index.reports if any(v in q for v in _name_variants(r.department)) or any(f in r.department for f in zh)]
+    low = normalize_text(query)
+    hits = [
+        r
+        for r in index.reports
+        if any(v in q for v in _name_variants(r.department))
+        or (
+            re.search(r"[a-z]", low)
+            and any(re.search(rf"\b{re.escape(normalize_text(e))}\b", low) for e in department_names(r.department).en)
+        )
+    ]
     if not hits:
         return None
     years = {int(y) for y in re.findall(r"(?<!\d)((?:19|20)\d{2})(?!\d)", q)}
