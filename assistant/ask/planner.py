@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from assistant.ask.matcher import SpanMatcher
 from assistant.glossary import measures, norm_label, normalize_text, term_by_label, term_index, terms
 from assistant.models import Answer, ItemRef, QueryPlan, ReportFilter, ReportMeta
 from assistant.orgnames import canonical_key, clean_name, department_names, pinyin
@@ -68,6 +69,25 @@ class Vocab:
     """Words naming an ingested department's place (short name, full name, pinyin) → the short name."""
 
     _rows: dict[str, dict[tuple[Any, ...], pd.DataFrame]] = field(default_factory=dict)
+    _matchers: dict[str, SpanMatcher] = field(default_factory=dict)
+
+    def matcher(self, name: str) -> SpanMatcher:
+        """The automaton for ``items`` (terms and printed labels), ``terms_en``, ``depts`` or ``depts_en``, built once."""
+        m = self._matchers.get(name)
+        if m is None:
+            if name == "items":
+                needles = sorted(
+                    [*self.term_zh, *((lab.lower(), "label:" + lab) for lab in self.label_list if CJK.search(lab))],
+                    key=lambda x: (-len(x[0]), x[1].startswith("label:"), x),
+                )
+            elif name == "terms_en":
+                needles = self.term_en
+            elif name == "depts":
+                needles = self.dept_aliases
+            else:
+                needles = self.dept_en
+            m = self._matchers[name] = SpanMatcher(needles)
+        return m
 
     def row(self, report_id: str, table_id: str, row_index: int, label: str) -> pd.DataFrame:
         """The cells of one printed row (side-by-side tables share a row index, so the label is part of the key)."""
@@ -316,7 +336,7 @@ def _departments(q: str, vocab: Vocab) -> tuple[list[str], str | None, list[str]
     found: list[str] = []
     words = None
     ambiguous: list[str] = []
-    spans = _find_spans(q, [(a, d) for a, d in vocab.dept_aliases])
+    spans = vocab.matcher("depts").find(q)
     by_alias: dict[str, set[str]] = {}
     for _i, _j, a, d in spans:
         by_alias.setdefault(a, set()).add(d)
@@ -332,7 +352,7 @@ def _departments(q: str, vocab: Vocab) -> tuple[list[str], str | None, list[str]
                 found.append(d)
         words = words or a
     if not found and not ambiguous and re.search(r"[a-z]", q):
-        for _i, _j, en, _d in _find_spans(q, vocab.dept_en, word=True):
+        for _i, _j, en, _d in vocab.matcher("depts_en").find(q, word=True):
             ds = sorted({d for al, d in vocab.dept_en if al == en})
             keys = {canonical_key(d) for d in ds}
             if len(keys) == 1:
@@ -439,13 +459,11 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
         # the department's own words are not items (…Natural Resources Bureau is not 自然资源海洋气象等支出)
         q = q.replace(dept_words, " " * len(dept_words))
     # items: glossary terms and row labels printed in the reports (longest first), English terms, then codes
-    needles = sorted(
-        [*vocab.term_zh, *((lab.lower(), "label:" + lab) for lab in vocab.label_list if CJK.search(lab))],
-        key=lambda x: (-len(x[0]), x[1].startswith("label:"), x),
-    )
-    spans_zh = _find_spans(q, needles)
+    spans_zh = vocab.matcher("items").find(q)
     spans_en = [
-        s for s in _find_spans(q, vocab.term_en, word=True) if not any(not (s[1] <= a or s[0] >= b) for a, b, _n, _p in spans_zh)
+        s
+        for s in vocab.matcher("terms_en").find(q, word=True)
+        if not any(not (s[1] <= a or s[0] >= b) for a, b, _n, _p in spans_zh)
     ]
     all_spans = spans_zh + spans_en
     codes = []
