@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.ask.answer import combine, compose_table, compose_text, ingested_summary, phrase, reasons_text
+from assistant.ask.guard import foreign_entity, suggest
 from assistant.ask.planner import ParsedQuestion, Vocab, build_vocab, detect_language, parse_question
 from assistant.ask.router import route_question
 from assistant.ask.table_query import TableResult, execute, resolve_reports
@@ -154,6 +155,9 @@ def _ask(q: str, idx: Any, history: list[Any] | None, llm: Any, lang: str) -> An
             meta={"status": "not_ingested"},
         )  # type: ignore[arg-type]
         return _finish(a, pq)
+    refusal = _never_guess(q, nq, pq, vocab, lang, route)
+    if refusal is not None:
+        return _finish(refusal, pq)
     if route == "none":
         msg = (
             f"The ingested reports do not say. Ask about an item (e.g. 公务接待费, three public expenses), a department and a year. Ingested: {ingested_summary(vocab, lang)}."
@@ -163,6 +167,8 @@ def _ask(q: str, idx: Any, history: list[Any] | None, llm: Any, lang: str) -> An
         return _finish(_none(q, msg, lang, "none"), pq)
     if route == "table":
         res = execute(pq, vocab)
+        if _operand_instead_of_operation(pq, res):
+            return _finish(_refuse(q, pq, vocab, lang, "operation", []), pq)
         if res.status in ("not_found", "no_item", "not_published") and pq.plan.operation == "lookup" and _has_narrative(idx):
             alt = _text_figure(q, pq, vocab, idx, lang, res)
             if alt is not None:
@@ -191,6 +197,70 @@ def _ask(q: str, idx: Any, history: list[Any] | None, llm: Any, lang: str) -> An
         table.citations += [c for t in res.texts if (c := _cite_text(t)) is not None]
     text = _text_answer(q, pq, vocab, idx, lang)
     return _finish(combine(q, table, text, lang), pq)
+
+
+COMPUTED_OPS = ("difference", "share", "ratio", "sum", "yoy")
+TWO_OPERAND_OPS = ("difference", "share", "ratio", "sum")
+
+
+def _never_guess(q: str, nq: str, pq: ParsedQuestion, vocab: Vocab, lang: str, route: str) -> Answer | None:
+    """A refusal when the figure asked for is not one the reports hold (see ``assistant.ask.guard``)."""
+    if route in ("text", "none"):
+        return None
+    why = foreign_entity(
+        nq,
+        departments_named=bool(pq.departments or pq.dept_ambiguous),
+        places_named=pq.places,
+        operation=pq.plan.operation,
+    )
+    if why is not None:
+        return _refuse(q, pq, vocab, lang, why, [])
+    if pq.unknown_item:
+        words = pq.unknown_item.split("、")
+        two = pq.op_named and pq.plan.operation in TWO_OPERAND_OPS and not pq.budget_vs_actual
+        if pq.items_from_question == 0 or (two and pq.items_from_question < 2):
+            return _refuse(q, pq, vocab, lang, "unknown_item", words)
+    return None
+
+
+def _operand_instead_of_operation(pq: ParsedQuestion, res: TableResult) -> bool:
+    """The question names a computation but the result is one of its operands (never answer that)."""
+    if not pq.op_named or pq.plan.operation not in COMPUTED_OPS or res.status != "ok":
+        return False
+    return res.headline is None or res.headline.role != "computed"
+
+
+def _refuse(q: str, pq: ParsedQuestion, vocab: Vocab, lang: str, why: str, words: list[str]) -> Answer:
+    """'Not in these reports' with what the question asked that they do not hold, and the nearest printed items."""
+    ids = set(_report_ids(pq, vocab) or [])
+    near = suggest(vocab, words, ids) if words else []
+    en = lang == "en"
+    what = "、".join(words)
+    if en:
+        reason = {
+            "unknown_item": f"Not in these reports: {', '.join(words)} — no printed item matches these words.",
+            "per_person": "Not in these reports: the reports give a department's totals, not per-person figures.",
+            "whole_place": "Not in these reports: they are departments' own budgets and final accounts, not the whole place's revenue or spending.",
+            "place": "Not in these reports: the question names a place but no department; the reports are departments' own, not the place's.",
+            "operation": "Not in these reports: the computation asked for cannot be made from the printed figures, and one of its operands is not the answer.",
+        }[why]
+        tail = f" Nearest printed items: {', '.join(near)}." if near else ""
+        msg = f"{reason}{tail} Ingested: {ingested_summary(vocab, lang)}."
+    else:
+        reason = {
+            "unknown_item": f"已收录的报告中没有相关数据（不在这些报告中：{what}）——报告没有列出与这些词对应的项目。",
+            "per_person": "已收录的报告中没有相关数据：报告只列出部门的合计数，没有人均或个人的数字。",
+            "whole_place": "已收录的报告中没有相关数据：这些是部门自己的预算、决算，不含整个地区的财政收支。",
+            "place": "已收录的报告中没有相关数据：问题只提到地区、没有指明部门，而报告是部门自己的，不是整个地区的。",
+            "operation": "已收录的报告中没有相关数据：无法由报告列出的数字算出所问的运算结果（不以其中一个运算数代替）。",
+        }[why]
+        tail = f"相近的已列出项目：{'、'.join(near)}。" if near else ""
+        msg = f"{reason}{tail}已收录：{ingested_summary(vocab, lang)}。"
+    a = Answer(question=q, route="table", answer=msg, language=lang, plan=pq.plan, meta={"status": "not_in_reports"})  # type: ignore[arg-type]
+    a.meta["not_understood"] = words
+    a.meta["suggestions"] = near
+    a.meta["why"] = why
+    return a
 
 
 def _finish(a: Answer, pq: ParsedQuestion) -> Answer:

@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from assistant.ask.guard import unknown_english_item, unknown_item_words
 from assistant.ask.matcher import SpanMatcher
 from assistant.glossary import measures, norm_label, normalize_text, term_by_label, term_index, terms
 from assistant.models import Answer, ItemRef, QueryPlan, ReportFilter, ReportMeta
@@ -70,6 +71,8 @@ class Vocab:
 
     _rows: dict[str, dict[tuple[Any, ...], pd.DataFrame]] = field(default_factory=dict)
     _matchers: dict[str, SpanMatcher] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Caches of modules that work on the vocabulary (suggestion index …)."""
 
     def matcher(self, name: str) -> SpanMatcher:
         """The automaton for ``items`` (terms and printed labels), ``terms_en``, ``depts`` or ``depts_en``, built once."""
@@ -270,7 +273,9 @@ class ParsedQuestion:
     terms: list[str] = field(default_factory=list)
     """Glossary term ids found, in order."""
     unknown_item: str | None = None
-    """Words that look like an item but match nothing (for 'not found' answers)."""
+    """Words that look like an item but match nothing (for 'not in these reports' answers)."""
+    items_from_question: int = 0
+    """Items the question's own words named (spending verbs such as 花了多少 not counted)."""
     year_relative: int | None = None
     source: str = "rules"
     places: list[str] = field(default_factory=list)
@@ -310,6 +315,14 @@ def _find_spans(text: str, needles: list[tuple[str, str]], *, word: bool = False
             taken.append((i, j))
             out.append((i, j, needle, payload))
     return sorted(out)
+
+
+def _blank(q: str, spans: list[tuple[int, int]]) -> str:
+    """``q`` with the given character spans replaced by spaces (what is left is not yet understood)."""
+    chars = list(q)
+    for i, j in spans:
+        chars[i:j] = " " * (j - i)
+    return "".join(chars)
 
 
 def _years(q: str, vocab: Vocab, departments: list[str]) -> tuple[list[int], int | None]:
@@ -438,6 +451,8 @@ def _operation(q: str, n_items: int, n_years: int, n_depts: int) -> tuple[str, b
     if m:
         g = m.group(1)
         top_k = int(g) if g.isdigit() else CN_NUM.get(g) or {"three": 3, "five": 5, "ten": 10}.get(g)
+    if op is None and re.search(r"比.{0,20}?(?:多|少|高|低)了?多少|比.{0,20}?(?:多|少|高|低)(?:出|了)", q):
+        op = "difference"  # 决算数比年初预算数多了多少
     if op == "sum" and n_items < 2:
         op = None
     if op == "difference" and n_items < 2 and n_years < 2 and n_depts < 2:
@@ -476,6 +491,12 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
     # drop department words picked up as labels
     dept_alias_set = {a for a, _ in vocab.dept_aliases}
     all_spans = [s for s in all_spans if s[2] not in dept_alias_set]
+    residual = _blank(q, [(i, j) for i, j, _n, _p in all_spans])
+    unknown = unknown_item_words(residual)
+    named_items = sum(1 for s in all_spans if s[2] not in SPEND_VERBS)
+    if lang == "en":
+        en_unknown = unknown_english_item(q, matched=named_items > 0)
+        unknown = unknown + ([en_unknown] if en_unknown else [])
     # "花了多少" names total spending only when the question names nothing else ("招待费花了多少" is reception)
     if any(s[2] not in SPEND_VERBS for s in all_spans):
         all_spans = [s for s in all_spans if s[2] not in SPEND_VERBS]
@@ -549,6 +570,8 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
         terms=term_ids,
         year_relative=rel,
         places=places,
+        unknown_item="、".join(unknown) or None,
+        items_from_question=named_items,
     )
     pq.budget_vs_actual = (
         len(items) == 1
@@ -562,7 +585,14 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
     prev = _previous(history)
     if prev is not None and _is_followup(q, pq):
         pq = _merge(pq, prev, vocab)
-    if not pq.plan.items and not pq.followup and pq.departments and TOTAL_CUE.search(q) and AMOUNT_CUE.search(q):
+    if (
+        not pq.plan.items
+        and not pq.followup
+        and not pq.unknown_item
+        and pq.departments
+        and TOTAL_CUE.search(q)
+        and AMOUNT_CUE.search(q)
+    ):
         # "万里街道2025年的预算比2024年增加了多少" names no item: the report's total spending is meant
         pq.plan.items = [ItemRef(label=term_index()["total_expenditure"]["zh"])]
         pq.terms = [*pq.terms, "total_expenditure"]
@@ -718,6 +748,8 @@ def _merge(new: ParsedQuestion, prev: ParsedQuestion, vocab: Vocab) -> ParsedQue
         followup=True,
         terms=new.terms or prev.terms,
         year_relative=new.year_relative,
+        unknown_item=new.unknown_item,
+        items_from_question=new.items_from_question,
     )
     return out
 

@@ -165,7 +165,8 @@ def resolve_reports(pq: ParsedQuestion, vocab: Vocab) -> tuple[list[ReportMeta],
     if years:
         have = sorted({r.year for r in reps})
         inyear = [r for r in reps if r.year in years]
-        if not inyear or (op == "yoy" and len({r.year for r in inyear}) < min(2, len(years))):
+        two_years = op in ("yoy", "difference", "ratio", "share") and len(years) >= 2
+        if not inyear or (two_years and len({r.year for r in inyear}) < min(2, len(years))):
             missing = [y for y in years if y not in have]
             return [], TableResult(
                 "not_ingested",
