@@ -24,7 +24,17 @@ import pandas as pd
 
 from assistant.ask.guard import unknown_english_item, unknown_item_words
 from assistant.ask.matcher import SpanMatcher
-from assistant.glossary import measures, norm_label, normalize_text, term_by_label, term_index, terms
+from assistant.glossary import (
+    classification,
+    classification_name,
+    item_words,
+    measures,
+    norm_label,
+    normalize_text,
+    term_by_label,
+    term_index,
+    terms,
+)
 from assistant.models import Answer, ItemRef, QueryPlan, ReportFilter, ReportMeta
 from assistant.orgnames import canonical_key, clean_name, department_names, pinyin
 from assistant.places import find_places, leading_places
@@ -66,6 +76,11 @@ class Vocab:
     """(lower-case English alias, term id), longest first."""
     dept_en: list[tuple[str, str]] = field(default_factory=list)
     """(normalized English name, department), longest first (from the organisation type, by rule)."""
+    cls_zh: list[tuple[str, str]] = field(default_factory=list)
+    """(classification name or everyday word, "cls:" + codes joined by +): items of the national classification."""
+    cls_en: list[tuple[str, str]] = field(default_factory=list)
+    code_labels: dict[str, str] = field(default_factory=dict)
+    """Classification code → the label printed beside it (first seen)."""
     place_words: dict[str, str] = field(default_factory=dict)
     """Words naming an ingested department's place (short name, full name, pinyin) → the short name."""
 
@@ -79,12 +94,17 @@ class Vocab:
         m = self._matchers.get(name)
         if m is None:
             if name == "items":
+                group = {"label": 1, "cls": 2}
                 needles = sorted(
-                    [*self.term_zh, *((lab.lower(), "label:" + lab) for lab in self.label_list if CJK.search(lab))],
-                    key=lambda x: (-len(x[0]), x[1].startswith("label:"), x),
+                    [
+                        *self.term_zh,
+                        *((lab.lower(), "label:" + lab) for lab in self.label_list if CJK.search(lab)),
+                        *self.cls_zh,
+                    ],
+                    key=lambda x: (-len(x[0]), group.get(x[1].split(":", 1)[0], 0), x),
                 )
             elif name == "terms_en":
-                needles = self.term_en
+                needles = [*self.term_en, *self.cls_en]
             elif name == "depts":
                 needles = self.dept_aliases
             else:
@@ -199,9 +219,44 @@ def build_vocab(index: Any) -> Vocab:
         dept_en=dept_en,
         place_words=_place_words(list(index.reports)),
     )
+    v.cls_zh, v.cls_en = _classification_needles(v)
+    if len(facts):
+        coded = facts[facts["code"].notna()]
+        v.code_labels = dict(zip(coded["code"].astype(str), coded["_label"], strict=True))
     if hasattr(index, "extra"):
         index.extra[VOCAB_KEY] = v
     return v
+
+
+def _classification_needles(v: Vocab) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Names (current and former) of the national classification and everyday words, as item needles.
+
+    A name shared by several codes (行政运行 …) or too short to be specific is left to the printed labels;
+    words already a glossary term or a printed label keep their meaning.
+    """
+    taken = {n for n, _ in v.term_zh} | {lab.lower() for lab in v.labels}
+    taken_en = {n for n, _ in v.term_en}
+    count: dict[str, set[str]] = {}
+    for c in classification():
+        for n in (c["name"], *c["former"]):
+            count.setdefault(norm_label(n), set()).add(c["code"])
+    zh: list[tuple[str, str]] = []
+    en: list[tuple[str, str]] = []
+    for c in classification():
+        for n in (c["name"], *c["former"]):
+            k = norm_label(n)
+            specific = len(k) >= 4 or (len(k) == 3 and k[-1] in "费金")
+            if specific and len(count[k]) == 1 and k not in taken and k not in GENERIC_LABELS:
+                zh.append((k, "cls:" + c["code"]))
+        e = (c["en"] or "").lower()
+        if len(e) >= 6 and e not in taken_en and not c["code"].startswith("2"):
+            en.append((e, "cls:" + c["code"]))
+    for w, codes in item_words():
+        k = w.lower() if w.isascii() else norm_label(w)
+        target = en if w.isascii() else zh
+        if k not in taken and k not in taken_en:
+            target.append((k, "cls:" + "+".join(codes)))
+    return zh, en
 
 
 def _col_index(fact_id: str) -> int:
@@ -502,6 +557,7 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
         all_spans = [s for s in all_spans if s[2] not in SPEND_VERBS]
     items: list[ItemRef] = []
     term_ids: list[str] = []
+    cls_sum = False
     ti = term_index()
     column_terms: list[str] = []
     for _i, _j, _needle, payload in all_spans:
@@ -514,6 +570,15 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
                     items.append(ItemRef(code=(t.get("codes") or [None])[0], label=t["zh"]))
                 continue
             ref = ItemRef(label=lab)
+        elif payload.startswith("cls:"):
+            codes_named = payload[4:].split("+")
+            for c in codes_named:
+                ref = ItemRef(code=c, label=vocab.code_labels.get(c) or classification_name(c))
+                if ref not in items:
+                    items.append(ref)
+            if len(codes_named) > 1:
+                cls_sum = True
+            continue
         elif payload.startswith("code:"):
             if any(it.code == payload[5:] for it in items) or any(payload[5:] in ti[t].get("codes", []) for t in term_ids):
                 continue
@@ -539,6 +604,8 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
         term_ids = [t for t in term_ids if t not in column_terms]
     kind = _kind(q)
     op, op_named, asc, top_k = _operation(q, len(items), len(years), len(depts))
+    if cls_sum and op in ("lookup", "breakdown"):
+        op = "sum"  # 水电费: one word for several classification items, asked as their sum
     if op in ("share", "ratio") and measure is None and "执行率" in q:
         op = "lookup"
     places = _places_named(q, vocab)
