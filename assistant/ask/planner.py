@@ -339,6 +339,8 @@ class ParsedQuestion:
     """Both 决算 and 预算 named for one item (决算数占预算数的比例, actual vs budget)."""
     wants_percent: bool = False
     """The change is asked as a percentage (增长了百分之几, by what percent)."""
+    over_years: bool = False
+    """One department over its years: a series, or the year an item was highest (哪一年最高, which year)."""
     wants_magnitude: bool = False
     """The change is asked as an amount with its direction in the words (减少了多少, how much less)."""
 
@@ -649,6 +651,9 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
     pq.wants_magnitude = bool(
         re.search(r"(减少|增加|下降|上升|增长|降低|多|少|高|低)了?多少|how much (more|less|lower|higher)|by how much", q)
     )
+    pq.over_years = bool(OVER_YEARS_CUE.search(q)) and len({canonical_key(d) for d in depts}) == 1 and len(years) != 1
+    if pq.over_years and pq.plan.operation in ("rank", "yoy"):
+        pq.plan.operation = "rank" if pq.plan.operation == "rank" else "lookup"  # type: ignore[assignment]
     prev = _previous(history)
     if prev is not None and _is_followup(q, pq):
         pq = _merge(pq, prev, vocab)
@@ -668,6 +673,11 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
     return pq
 
 
+OVER_YEARS_CUE = re.compile(
+    r"哪一年|哪年|哪个年度|哪一个年度|历年|各年度|各年|每年|逐年|年度变化|趋势|"
+    r"which year|what year|over the years|each year|by year|year by year|trend|series|every year",
+    re.I,
+)
 TOTAL_CUE = re.compile(r"预算|决算|budget|final accounts|spending|expenditure", re.I)
 AMOUNT_CUE = re.compile(r"多少|几何|how much|what was|what is|总额|规模", re.I)
 
