@@ -92,3 +92,25 @@ needle = st.text(alphabet="abc甲乙", min_size=1, max_size=3)
 def test_span_matcher_matches_the_needle_by_needle_scan(needles, text):
     ordered = sorted(set(needles), key=lambda x: (-len(x[0]), x))
     assert SpanMatcher(ordered).find(text) == _find_spans(text, ordered)
+
+
+@pytest.mark.parametrize(
+    ("question", "section", "items"),
+    [
+        ("绩效自评中发现了哪些问题？", "存在的问题", ["一是", "二是"]),
+        ("曲靖市投资促进局2023年绩效管理的主要经验及做法有哪些？", "主要经验及做法", ["(一)", "(二)", "(三)"]),
+    ],
+)
+def test_descriptive_answer_is_the_whole_answering_list(sample_index, question, section, items):
+    a = ask(question, index=sample_index)
+    assert section in a.meta["retrieved"][0]["section"]
+    assert section in (a.citations[0].section or "")
+    for it in items:
+        assert it in a.citations[0].text
+
+
+@needs_corpus
+def test_main_functions_are_the_whole_list(corpus_index):
+    a = ask("上海市普陀区财政局的主要职能是什么？", index=corpus_index)
+    assert "主要职能" in (a.citations[0].section or "")
+    assert all(x in a.answer for x in ("（一）", "（二）", "（三）"))

@@ -328,7 +328,14 @@ def _report_ids(pq: ParsedQuestion, vocab: Vocab) -> list[str] | None:
 
 
 def _passages(
-    q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, k: int = 5, n: int = 2, retrieved: list[dict[str, Any]] | None = None
+    q: str,
+    pq: ParsedQuestion,
+    vocab: Vocab,
+    idx: Any,
+    k: int = 5,
+    n: int = 2,
+    retrieved: list[dict[str, Any]] | None = None,
+    whole: bool = False,
 ) -> list[dict[str, Any]]:
     """Best sentences of the best chunks for the question, filtered by the reports it names.
 
@@ -343,6 +350,8 @@ def _passages(
         if retrieved is not None:
             retrieved.extend({"chunk_id": c.chunk_id, "section": c.section, "page": c.page} for c in chunks)
         best = best_sentences(chunks, q, n=n)
+        if whole and best:
+            best = _whole_passage(idx, best)
     except Exception as e:  # retrieval trouble (no vectors yet, …) must not sink a table answer
         log.warning("retrieval unavailable (%s)", e)
         return []
@@ -378,6 +387,23 @@ def _passages(
     return out
 
 
+WHOLE_MAX_CHARS = 1500
+"""An answering paragraph or list longer than this is quoted by its best sentences instead."""
+
+
+def _whole_passage(idx: Any, best: list[tuple[Any, str]]) -> list[tuple[Any, str]]:
+    """The answering chunk's whole paragraph or list (all its items), then the other passages' sentences."""
+    from assistant.ask.retrieve import section_passage
+
+    ch = best[0][0]
+    text = section_passage(idx, ch.chunk_id, WHOLE_MAX_CHARS)
+    if text is None and len(ch.text) <= WHOLE_MAX_CHARS:
+        text = ch.text
+    if not text:
+        return best
+    return [(ch, text)] + [(c, s) for c, s in best if c.chunk_id != ch.chunk_id]
+
+
 def retrieval_query(q: str, pq: ParsedQuestion) -> str:
     """The question plus the Chinese words of what it names (English questions reach Chinese passages via BM25 too)."""
     from assistant.glossary import load_glossary, term_index
@@ -393,7 +419,7 @@ def retrieval_query(q: str, pq: ParsedQuestion) -> str:
 
 def _text_answer(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, lang: str) -> Answer:
     retrieved: list[dict[str, Any]] = []
-    a = compose_text(q, _passages(q, pq, vocab, idx, retrieved=retrieved), vocab, lang, pq)
+    a = compose_text(q, _passages(q, pq, vocab, idx, retrieved=retrieved, whole=True), vocab, lang, pq)
     a.meta["retrieved"] = retrieved
     return a
 
