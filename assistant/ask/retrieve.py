@@ -196,7 +196,8 @@ def _focus_first(fused: list[tuple[str, float]], rows: dict[str, Any], focus: se
                 break
     if not hits:
         return fused
-    first = [x for x in fused if x[0] in hits]
+    top = fused[0][1]
+    first = [(cid, top + 1e-6 * (len(hits) - i)) for i, cid in enumerate(hits)]  # scores stay in rank order
     return first + [x for x in fused if x[0] not in hits]
 
 
