@@ -125,7 +125,7 @@ def _core_en(core: str) -> set[str]:
 
 @cache
 def pinyin(text: str) -> str:
-    """Toneless pinyin of a place or name (普陀 → putuo), '' when no pinyin table is available."""
+    """Toneless pinyin of a place or name (西湖 → xihu), '' when no pinyin table is available."""
     try:
         import jionlp
 
@@ -177,10 +177,10 @@ def _body_forms(body: str) -> tuple[set[str], set[str], set[str]]:
 def department_names(name: str) -> DepartmentNames:
     """Every usual way of naming ``name``, by general rules (no list of known departments).
 
-    Place forms come from the national division list (上海市普陀区 → 普陀区, 普陀, 区); short forms
+    Place forms come from the national division list (杭州市西湖区 → 西湖区, 西湖, 区); short forms
     and English names from the organisation type and the department's own words
     (``assistant/data/org_types.json``): 北京市海淀区教育委员会 → 海淀区教委, 海淀教委, 区教委, 教委,
-    "haidian district education commission"; 江苏省人民检察院 → 江苏省检, 省检察院, "procuratorate".
+    "haidian district education commission"; 浙江省人民检察院 → 浙江省检, 省检察院, "procuratorate".
     """
     n = clean_name(name)
     _place, rest = strip_place_prefix(n)
@@ -196,7 +196,7 @@ def department_names(name: str) -> DepartmentNames:
             english |= {f"party committee {x}" for x in e2} | e2
         after |= w2
     gov = re.match(r"^(?:人民政府|政府)(.+)$", body)
-    if gov and _org_type(gov.group(1))[0]:  # 人民政府万里街道办事处: an office of the government, said without it
+    if gov and _org_type(gov.group(1))[0]:  # 人民政府北山街道办事处: an office of the government, said without it
         a3, w3, e3 = _body_forms(gov.group(1))
         alone, after, english = alone | a3, after | w3, english | e3
     for office in ("办公厅", "办公室"):

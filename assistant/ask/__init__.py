@@ -72,7 +72,7 @@ def check_question(question: str, settings: Settings | None = None) -> str:
     q = (question or "").strip()
     if not q:
         raise BadQuestionError(
-            "The question is empty. Ask e.g. “曲靖市投资促进局2023年公务接待费是多少？” or “how much was spent on reception in 2023”."
+            "The question is empty. Ask e.g. “某市民政局2023年公务接待费是多少？” or “how much was spent on reception in 2023”."
         )
     if len(q) > s.max_question_chars:
         raise BadQuestionError(
@@ -291,7 +291,7 @@ CUT = re.compile(r"^.*[\d年度的和与及在中、，,]")
 
 
 def _unknown_department(nq: str, pq: ParsedQuestion, vocab: Vocab) -> str | None:
-    """A department or place the question names that no ingested report belongs to (北京市财政局, 普陀区教育局)."""
+    """A department or place the question names that no ingested report belongs to (北京市财政局, 西湖区教育局)."""
     known = " ".join(f"{r.department} {r.place}" for r in vocab.reports)
     for m in PLACE_RE.finditer(nq):
         p = CUT.sub("", m.group(1))

@@ -134,7 +134,7 @@ class Vocab:
 
 
 def dept_key(department: str) -> str:
-    """A department without scope marks: 上海市普陀区司法局（本级） and 上海市普陀区司法局 are one department."""
+    """A department without scope marks: 杭州市西湖区司法局（本级） and 杭州市西湖区司法局 are one department."""
     d = re.sub(r"[（(]\s*本级\s*[)）]|本级$", "", department or "").strip()
     return d
 
@@ -334,7 +334,7 @@ class ParsedQuestion:
     year_relative: int | None = None
     source: str = "rules"
     places: list[str] = field(default_factory=list)
-    """Places named (普陀区, 江苏省 …): a rank across departments stays within them."""
+    """Places named (西湖区, 浙江省 …): a rank across departments stays within them."""
     budget_vs_actual: bool = False
     """Both 决算 and 预算 named for one item (决算数占预算数的比例, actual vs budget)."""
     wants_percent: bool = False
@@ -435,7 +435,7 @@ def _departments(q: str, vocab: Vocab) -> tuple[list[str], str | None, list[str]
 
 
 def _places_named(q: str, vocab: Vocab) -> list[str]:
-    """Places of ingested departments the question names (普陀, 江苏省, or in pinyin): a rank stays within them."""
+    """Places of ingested departments the question names (西湖, 浙江省, or in pinyin): a rank stays within them."""
     out: list[str] = []
     for word, short in sorted(vocab.place_words.items(), key=lambda x: -len(x[0])):
         hit = re.search(r"(?<![a-z])" + re.escape(word) + r"(?![a-z])", q) if word.isascii() else word in q
@@ -665,7 +665,7 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
         and TOTAL_CUE.search(q)
         and AMOUNT_CUE.search(q)
     ):
-        # "万里街道2025年的预算比2024年增加了多少" names no item: the report's total spending is meant
+        # "北山街道2025年的预算比2024年增加了多少" names no item: the report's total spending is meant
         pq.plan.items = [ItemRef(label=term_index()["total_expenditure"]["zh"])]
         pq.terms = [*pq.terms, "total_expenditure"]
     if llm is not None and not pq.plan.items and not pq.followup:

@@ -311,7 +311,7 @@ def _en_to_zh(text: str) -> str:
 
 
 def _strip_names(q: str, names: list[str]) -> str:
-    """Remove every stretch of ``q`` (3+ characters) that is part of one of ``names`` (普陀区万里街道办事处 …)."""
+    """Remove every stretch of ``q`` (3+ characters) that is part of one of ``names`` (西湖区北山街道办事处 …)."""
     out: list[str] = []
     i = 0
     while i < len(q):
@@ -330,7 +330,7 @@ def _strip_names(q: str, names: list[str]) -> str:
 
 
 def _name_variants(name: str) -> set[str]:
-    """A department name and its shorter forms: 中共上海市普陀区委社会工作部 → 普陀区委社会工作部 …"""
+    """A department name and its shorter forms: 中共杭州市西湖区委社会工作部 → 西湖区委社会工作部 …"""
     out: set[str] = set()
     name = re.sub(r"^中共", "", name or "")
     while len(name) >= 4:
