@@ -142,7 +142,7 @@ def _level(division_name: str) -> str:
     return ""
 
 
-def _body_forms(body: str) -> tuple[set[str], set[str], set[str]]:
+def _body_forms(body: str, with_english: bool = True) -> tuple[set[str], set[str], set[str]]:
     """(forms said alone, forms said only after a place or level, English forms) of a body without place."""
     alone: set[str] = {body}
     after: set[str] = set()
@@ -160,6 +160,8 @@ def _body_forms(body: str) -> tuple[set[str], set[str], set[str]]:
             after.add(c + s)
     if not core and len(t["suffix"]) >= 2:
         alone.add(t["suffix"])
+    if not with_english:
+        return alone, after, english
     level_en = org_types().get("level_en", {})
     if core in level_en:  # 省委办公厅: the provincial committee's office
         core_en = set(level_en[core])
@@ -174,7 +176,7 @@ def _body_forms(body: str) -> tuple[set[str], set[str], set[str]]:
 
 
 @cache
-def department_names(name: str) -> DepartmentNames:
+def department_names(name: str, english: bool = True) -> DepartmentNames:
     """Every usual way of naming ``name``, by general rules (no list of known departments).
 
     Place forms come from the national division list (杭州市西湖区 → 西湖区, 西湖, 区); short forms
@@ -186,19 +188,20 @@ def department_names(name: str) -> DepartmentNames:
     _place, rest = strip_place_prefix(n)
     matches = leading_places(n)
     body = _PARTY_RE.sub("", rest)
-    alone, after, english = _body_forms(body)
+    want_en = english
+    alone, after, english_set = _body_forms(body, want_en)
     m = _PARTY_LEVEL_RE.match(body)
     if m:  # 区委社会工作部: the committee's department, said with or without the committee
         lvl, inner = m.groups()
-        a2, w2, e2 = _body_forms(inner)
+        a2, w2, e2 = _body_forms(inner, want_en)
         if inner not in ("办公厅", "办公室"):
             alone |= a2 | {lvl + "委" + x for x in a2}
-            english |= {f"party committee {x}" for x in e2} | e2
+            english_set |= {f"party committee {x}" for x in e2} | e2
         after |= w2
     gov = re.match(r"^(?:人民政府|政府)(.+)$", body)
     if gov and _org_type(gov.group(1))[0]:  # 人民政府北山街道办事处: an office of the government, said without it
-        a3, w3, e3 = _body_forms(gov.group(1))
-        alone, after, english = alone | a3, after | w3, english | e3
+        a3, w3, e3 = _body_forms(gov.group(1), want_en)
+        alone, after, english_set = alone | a3, after | w3, english_set | e3
     for office in ("办公厅", "办公室"):
         if body.endswith(office):
             alone.add(office)  # "办公厅" alone names every general office: a question to clarify
@@ -219,7 +222,7 @@ def department_names(name: str) -> DepartmentNames:
         lv = _level(last.name)
         if lv:
             levels.add(lv)
-        py = pinyin(last.short)
+        py = pinyin(last.short) if want_en else ""
         if py:
             places_en.add(py)
             for le in level_en.get(lv, []):
@@ -233,9 +236,9 @@ def department_names(name: str) -> DepartmentNames:
         zh |= {p + b for b in alone | after if not (p in levels and b.startswith(p))}
     if _place and not matches:
         zh.add(n)
-    en = set(english)
+    en = set(english_set)
     for p in places_en:
-        en |= {f"{p} {e}" for e in english}
+        en |= {f"{p} {e}" for e in english_set}
     return DepartmentNames(
         zh=frozenset({a for a in zh if len(a) >= 2 and a not in places} | {n}),
         en=frozenset(e.lower() for e in en if len(e) >= 4),

@@ -74,7 +74,7 @@ class Vocab:
     """(normalized Chinese alias, term id), longest first."""
     term_en: list[tuple[str, str]] = field(default_factory=list)
     """(lower-case English alias, term id), longest first."""
-    dept_en: list[tuple[str, str]] = field(default_factory=list)
+    dept_en: list[tuple[str, str]] | None = None
     """(normalized English name, department), longest first (from the organisation type, by rule)."""
     cls_zh: list[tuple[str, str]] = field(default_factory=list)
     """(classification name or everyday word, "cls:" + codes joined by +): items of the national classification."""
@@ -86,8 +86,27 @@ class Vocab:
 
     _rows: dict[str, dict[tuple[Any, ...], pd.DataFrame]] = field(default_factory=dict)
     _matchers: dict[str, SpanMatcher] = field(default_factory=dict)
+    _place_words_en: dict[str, str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     """Caches of modules that work on the vocabulary (suggestion index …)."""
+
+    def dept_names_en(self) -> list[tuple[str, str]]:
+        """(English name, department), longest first; built on the first English question (needs pinyin)."""
+        if self.dept_en is None:
+            names: dict[str, set[str]] = {}
+            for r in self.reports:
+                for a in _dept_names_en(r.department):
+                    names.setdefault(a, set()).add(r.department)
+            self.dept_en = sorted(((a, d) for a, ds in names.items() for d in ds), key=lambda x: -len(x[0]))
+        return self.dept_en
+
+    def place_words_for(self, q: str) -> dict[str, str]:
+        """Place words of the ingested departments; their pinyin only for a question in Latin letters."""
+        if not re.search(r"[a-z]", q):
+            return self.place_words
+        if self._place_words_en is None:
+            self._place_words_en = {**self.place_words, **_place_pinyin(self.reports)}
+        return self._place_words_en
 
     def matcher(self, name: str) -> SpanMatcher:
         """The automaton for ``items`` (terms and printed labels), ``terms_en``, ``depts`` or ``depts_en``, built once."""
@@ -108,7 +127,7 @@ class Vocab:
             elif name == "depts":
                 needles = self.dept_aliases
             else:
-                needles = self.dept_en
+                needles = self.dept_names_en()
             m = self._matchers[name] = SpanMatcher(needles)
         return m
 
@@ -142,7 +161,7 @@ def dept_key(department: str) -> str:
 def _dept_aliases(department: str) -> set[str]:
     """Chinese aliases of a department, by the general rules of ``assistant.orgnames``."""
     d = dept_key(department)
-    zh = {normalize_text(a).replace(" ", "") for a in department_names(d).zh} | {norm_label(d)}
+    zh = {normalize_text(a).replace(" ", "") for a in department_names(d, english=False).zh} | {norm_label(d)}
     return {a for a in zh if len(a) >= 2}
 
 
@@ -159,9 +178,16 @@ def _place_words(reports: list[ReportMeta]) -> dict[str, str]:
             short = m.division.short
             out.setdefault(short, short)
             out.setdefault(m.division.name, short)
-            py = pinyin(short)
-            if py:
-                out.setdefault(py, short)
+    return out
+
+
+def _place_pinyin(reports: list[ReportMeta]) -> dict[str, str]:
+    """The pinyin of the ingested departments' places (xihu → 西湖) for English questions."""
+    out: dict[str, str] = {}
+    for short in set(_place_words(reports).values()):
+        py = pinyin(short)
+        if py:
+            out.setdefault(py, short)
     return out
 
 
@@ -177,14 +203,10 @@ def build_vocab(index: Any) -> Vocab:
     facts["_col"] = [_col_index(x) for x in facts["fact_id"].astype(str)] if len(facts) else []
     by_report = {rid: g for rid, g in facts.groupby("report_id", sort=False)} if len(facts) else {}
     aliases: dict[str, set[str]] = {}
-    aliases_en: dict[str, set[str]] = {}
     for r in index.reports:
         for a in _dept_aliases(r.department):
             aliases.setdefault(a, set()).add(r.department)
-        for a in _dept_names_en(r.department):
-            aliases_en.setdefault(a, set()).add(r.department)
     dept_aliases = sorted(((a, d) for a, ds in aliases.items() for d in ds), key=lambda x: -len(x[0]))
-    dept_en = sorted(((a, d) for a, ds in aliases_en.items() for d in ds), key=lambda x: -len(x[0]))
     labels: dict[str, set[str]] = {}
     if len(facts):
         for lab, rid in set(zip(facts["_label"], facts["report_id"], strict=True)):
@@ -216,7 +238,6 @@ def build_vocab(index: Any) -> Vocab:
         tables=index.tables,
         term_zh=sorted(set(tzh), key=lambda x: (-len(x[0]), x)),
         term_en=sorted(set(ten), key=lambda x: (-len(x[0]), x)),
-        dept_en=dept_en,
         place_words=_place_words(list(index.reports)),
     )
     v.cls_zh, v.cls_en = _classification_needles(v)
@@ -423,7 +444,7 @@ def _departments(q: str, vocab: Vocab) -> tuple[list[str], str | None, list[str]
         words = words or a
     if not found and not ambiguous and re.search(r"[a-z]", q):
         for _i, _j, en, _d in vocab.matcher("depts_en").find(q, word=True):
-            ds = sorted({d for al, d in vocab.dept_en if al == en})
+            ds = sorted({d for al, d in vocab.dept_names_en() if al == en})
             keys = {canonical_key(d) for d in ds}
             if len(keys) == 1:
                 found = ds
@@ -437,7 +458,7 @@ def _departments(q: str, vocab: Vocab) -> tuple[list[str], str | None, list[str]
 def _places_named(q: str, vocab: Vocab) -> list[str]:
     """Places of ingested departments the question names (西湖, 浙江省, or in pinyin): a rank stays within them."""
     out: list[str] = []
-    for word, short in sorted(vocab.place_words.items(), key=lambda x: -len(x[0])):
+    for word, short in sorted(vocab.place_words_for(q).items(), key=lambda x: -len(x[0])):
         hit = re.search(r"(?<![a-z])" + re.escape(word) + r"(?![a-z])", q) if word.isascii() else word in q
         if hit and short not in out:
             out.append(short)
