@@ -292,6 +292,14 @@ def keywords_found(text: str, keywords: Iterable[str]) -> bool:
     return any(_squash(k) in t for k in kws)
 
 
+_INGESTED_LIST = re.compile(r"(?:已收录[:：][^。]*。?|Ingested:[^\n]*?(?:\.(?=\s|$)|$))")
+
+
+def without_ingested_list(text: str) -> str:
+    """The answer without the list of ingested reports a refusal appends (its names are not an answer)."""
+    return _INGESTED_LIST.sub(" ", text or "")
+
+
 def says_not_published(text: str) -> bool:
     t = _squash(text)
     return any(_squash(p) in t for p in NOT_PUBLISHED_PHRASES)
@@ -363,6 +371,7 @@ def score_answer(item: GoldItem, answer: Answer | None, *, latency_ms: float = 0
             is_sample=item.is_sample,
         )
     text = answer.answer or ""
+    scored = without_ingested_list(text)  # keywords must come from the answer, not from the list of reports
     route_ok = route_correct(item, answer.route)
     value_ok = (
         value_correct(item.value, item.unit, answer.value, answer.unit, sign_free=item.sign_free)
@@ -373,9 +382,9 @@ def score_answer(item: GoldItem, answer: Answer | None, *, latency_ms: float = 0
     if item.category == "unanswerable":
         correct = (answer.route == "none" or says_not_published(text)) and answer.value is None
     elif item.value is not None:
-        correct = bool(value_ok) and keywords_found(text, item.keywords)
+        correct = bool(value_ok) and keywords_found(scored, item.keywords)
     elif item.keywords:
-        correct = keywords_found(text, item.keywords)
+        correct = keywords_found(scored, item.keywords)
     elif recall is not None:
         correct = recall
     else:

@@ -25,7 +25,10 @@ TABLE_KINDS: list[tuple[str, tuple[str, ...]]] = [
     ("project_expenditure_by_economic_class", ("项目支出决算表", "项目支出表", "项目支出预算表")),
     ("general_budget_by_function", ("一般公共预算财政拨款收入支出", "一般公共预算支出", "一般公共预算财政拨款支出")),
     ("appropriation_summary", ("财政拨款收入支出", "财政拨款收支")),
-    ("income_expenditure_summary", ("收入支出决算表", "收入支出决算总表", "收支决算总表", "收支总表", "收支预算总表", "收入支出预算表", "财务收支")),
+    (
+        "income_expenditure_summary",
+        ("收入支出决算表", "收入支出决算总表", "收支决算总表", "收支总表", "收支预算总表", "收入支出预算表", "财务收支"),
+    ),
     ("income_by_function", ("收入决算表", "收入预算表", "收入总表", "收入预算总表")),
     ("appropriation_by_function", ("财政拨款支出预算表", "财政拨款支出决算表")),
     ("expenditure_by_function", ("支出决算表", "支出预算表", "支出总表", "支出预算总表")),
@@ -117,6 +120,44 @@ def measures() -> list[dict[str, Any]]:
     return list(load_glossary().get("measures", []))
 
 
-def departments_en() -> dict[str, str]:
-    """English department words → a Chinese name fragment."""
-    return dict(load_glossary().get("departments_en", {}))
+# --------------------------------------------------------------------------- the national classification (shipped data)
+
+DATA_DIR = Path(__file__).with_name("data")
+
+
+@lru_cache(maxsize=1)
+def classification() -> tuple[dict[str, Any], ...]:
+    """政府收支分类科目 items: ``{code, name, former: [...], en}`` (``assistant/data/classification.tsv``)."""
+    out: list[dict[str, Any]] = []
+    path = DATA_DIR / "classification.tsv"
+    if not path.exists():
+        return ()
+    lines = [x for x in path.read_text(encoding="utf-8").splitlines() if x and not x.startswith("#")]
+    for line in lines[1:]:
+        code, name, former, en = ([*line.split("\t"), "", "", ""])[:4]
+        out.append({"code": code, "name": name, "former": [f for f in former.split("|") if f], "en": en})
+    return tuple(out)
+
+
+@lru_cache(maxsize=1)
+def item_words() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Everyday words for classification items: (word, codes) — 水电费 → (30205, 30206)."""
+    path = DATA_DIR / "item_words.tsv"
+    if not path.exists():
+        return ()
+    out: list[tuple[str, tuple[str, ...]]] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line or line.startswith("#"):
+            continue
+        words, codes = line.split("\t")[:2]
+        for w in words.split("|"):
+            out.append((w, tuple(codes.split("+"))))
+    return tuple(out)
+
+
+def classification_name(code: str) -> str | None:
+    """The current name of a classification code (2011308 → 招商引资)."""
+    for c in classification():
+        if c["code"] == code:
+            return str(c["name"])
+    return None

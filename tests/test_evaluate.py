@@ -363,3 +363,34 @@ def test_sample_subset_meets_targets(sample_index):
 
 def test_gold_file_path_is_in_repo():
     assert Path(GOLD_FILE).parts[-2:] == ("eval", "gold.jsonl")
+
+
+def test_section_targets_are_specific(items):
+    """A section target of fewer than four characters (三公, 目的) would match unrelated headings."""
+    short = [it.id for it in items for s in ([it.section] if isinstance(it.section, str) else it.section or []) if len(s) < 4]
+    assert not short
+
+
+def test_keywords_in_the_list_of_ingested_reports_do_not_count():
+    from assistant.evaluate import GoldItem, score_answer
+    from assistant.models import Answer
+
+    item = GoldItem(
+        id="x",
+        category="descriptive",
+        question="q",
+        lang="zh",
+        route="text",
+        report=None,
+        value=None,
+        unit=None,
+        keywords=["投资促进局"],
+    )
+    refusal = Answer(question="q", route="text", answer="已收录的报告中没有相关内容。已收录：某市投资促进局2023年度决算。")
+    assert not score_answer(item, refusal).correct
+    en = Answer(
+        question="q", route="text", answer="The ingested reports do not say. Ingested: 某市投资促进局 2023 final accounts."
+    )
+    assert not score_answer(item, en).correct
+    right = Answer(question="q", route="text", answer="报告原文：某市投资促进局的主要职能是……")
+    assert score_answer(item, right).correct

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.ask.answer import combine, compose_table, compose_text, ingested_summary, phrase, reasons_text
+from assistant.ask.guard import foreign_entity, suggest
 from assistant.ask.planner import ParsedQuestion, Vocab, build_vocab, detect_language, parse_question
 from assistant.ask.router import route_question
 from assistant.ask.table_query import TableResult, execute, resolve_reports
@@ -71,7 +72,7 @@ def check_question(question: str, settings: Settings | None = None) -> str:
     q = (question or "").strip()
     if not q:
         raise BadQuestionError(
-            "The question is empty. Ask e.g. “曲靖市投资促进局2023年公务接待费是多少？” or “how much was spent on reception in 2023”."
+            "The question is empty. Ask e.g. “某市民政局2023年公务接待费是多少？” or “how much was spent on reception in 2023”."
         )
     if len(q) > s.max_question_chars:
         raise BadQuestionError(
@@ -165,6 +166,9 @@ def _ask(q: str, idx: Any, history: list[Any] | None, llm: Any, lang: str) -> An
             meta={"status": "not_ingested"},
         )  # type: ignore[arg-type]
         return _finish(a, pq)
+    refusal = _never_guess(q, nq, pq, vocab, lang, route)
+    if refusal is not None:
+        return _finish(refusal, pq)
     if route == "none":
         msg = (
             f"The ingested reports do not say. Ask about an item (e.g. 公务接待费, three public expenses), a department and a year. Ingested: {ingested_summary(vocab, lang)}."
@@ -174,6 +178,8 @@ def _ask(q: str, idx: Any, history: list[Any] | None, llm: Any, lang: str) -> An
         return _finish(_none(q, msg, lang, "none"), pq)
     if route == "table":
         res = execute(pq, vocab)
+        if _operand_instead_of_operation(pq, res):
+            return _finish(_refuse(q, pq, vocab, lang, "operation", []), pq)
         if res.status in ("not_found", "no_item", "not_published") and pq.plan.operation == "lookup" and _has_narrative(idx):
             alt = _text_figure(q, pq, vocab, idx, lang, res)
             if alt is not None:
@@ -204,6 +210,70 @@ def _ask(q: str, idx: Any, history: list[Any] | None, llm: Any, lang: str) -> An
     return _finish(combine(q, table, text, lang), pq)
 
 
+COMPUTED_OPS = ("difference", "share", "ratio", "sum", "yoy")
+TWO_OPERAND_OPS = ("difference", "share", "ratio", "sum")
+
+
+def _never_guess(q: str, nq: str, pq: ParsedQuestion, vocab: Vocab, lang: str, route: str) -> Answer | None:
+    """A refusal when the figure asked for is not one the reports hold (see ``assistant.ask.guard``)."""
+    if route in ("text", "none"):
+        return None
+    why = foreign_entity(
+        nq,
+        departments_named=bool(pq.departments or pq.dept_ambiguous),
+        places_named=pq.places,
+        operation=pq.plan.operation,
+    )
+    if why is not None:
+        return _refuse(q, pq, vocab, lang, why, [])
+    if pq.unknown_item:
+        words = pq.unknown_item.split("、")
+        two = pq.op_named and pq.plan.operation in TWO_OPERAND_OPS and not pq.budget_vs_actual
+        if pq.items_from_question == 0 or (two and pq.items_from_question < 2):
+            return _refuse(q, pq, vocab, lang, "unknown_item", words)
+    return None
+
+
+def _operand_instead_of_operation(pq: ParsedQuestion, res: TableResult) -> bool:
+    """The question names a computation but the result is one of its operands (never answer that)."""
+    if not pq.op_named or pq.plan.operation not in COMPUTED_OPS or res.status != "ok":
+        return False
+    return res.headline is None or res.headline.role != "computed"
+
+
+def _refuse(q: str, pq: ParsedQuestion, vocab: Vocab, lang: str, why: str, words: list[str]) -> Answer:
+    """'Not in these reports' with what the question asked that they do not hold, and the nearest printed items."""
+    ids = set(_report_ids(pq, vocab) or [])
+    near = suggest(vocab, words, ids) if words else []
+    en = lang == "en"
+    what = "、".join(words)
+    if en:
+        reason = {
+            "unknown_item": f"Not in these reports: {', '.join(words)} — no printed item matches these words.",
+            "per_person": "Not in these reports: the reports give a department's totals, not per-person figures.",
+            "whole_place": "Not in these reports: they are departments' own budgets and final accounts, not the whole place's revenue or spending.",
+            "place": "Not in these reports: the question names a place but no department; the reports are departments' own, not the place's.",
+            "operation": "Not in these reports: the computation asked for cannot be made from the printed figures, and one of its operands is not the answer.",
+        }[why]
+        tail = f" Nearest printed items: {', '.join(near)}." if near else ""
+        msg = f"{reason}{tail} Ingested: {ingested_summary(vocab, lang)}."
+    else:
+        reason = {
+            "unknown_item": f"已收录的报告中没有相关数据（不在这些报告中：{what}）——报告没有列出与这些词对应的项目。",
+            "per_person": "已收录的报告中没有相关数据：报告只列出部门的合计数，没有人均或个人的数字。",
+            "whole_place": "已收录的报告中没有相关数据：这些是部门自己的预算、决算，不含整个地区的财政收支。",
+            "place": "已收录的报告中没有相关数据：问题只提到地区、没有指明部门，而报告是部门自己的，不是整个地区的。",
+            "operation": "已收录的报告中没有相关数据：无法由报告列出的数字算出所问的运算结果（不以其中一个运算数代替）。",
+        }[why]
+        tail = f"相近的已列出项目：{'、'.join(near)}。" if near else ""
+        msg = f"{reason}{tail}已收录：{ingested_summary(vocab, lang)}。"
+    a = Answer(question=q, route="table", answer=msg, language=lang, plan=pq.plan, meta={"status": "not_in_reports"})  # type: ignore[arg-type]
+    a.meta["not_understood"] = words
+    a.meta["suggestions"] = near
+    a.meta["why"] = why
+    return a
+
+
 def _finish(a: Answer, pq: ParsedQuestion) -> Answer:
     a.plan = a.plan or pq.plan
     a.meta["parsed"] = {
@@ -232,7 +302,7 @@ CUT = re.compile(r"^.*[\d年度的和与及在中、，,]")
 
 
 def _unknown_department(nq: str, pq: ParsedQuestion, vocab: Vocab) -> str | None:
-    """A department or place the question names that no ingested report belongs to (北京市财政局, 普陀区教育局)."""
+    """A department or place the question names that no ingested report belongs to (北京市财政局, 西湖区教育局)."""
     known = " ".join(f"{r.department} {r.place}" for r in vocab.reports)
     for m in PLACE_RE.finditer(nq):
         p = CUT.sub("", m.group(1))
@@ -269,7 +339,14 @@ def _report_ids(pq: ParsedQuestion, vocab: Vocab) -> list[str] | None:
 
 
 def _passages(
-    q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, k: int = 5, n: int = 2, retrieved: list[dict[str, Any]] | None = None
+    q: str,
+    pq: ParsedQuestion,
+    vocab: Vocab,
+    idx: Any,
+    k: int = 5,
+    n: int = 2,
+    retrieved: list[dict[str, Any]] | None = None,
+    whole: bool = False,
 ) -> list[dict[str, Any]]:
     """Best sentences of the best chunks for the question, filtered by the reports it names.
 
@@ -284,6 +361,8 @@ def _passages(
         if retrieved is not None:
             retrieved.extend({"chunk_id": c.chunk_id, "section": c.section, "page": c.page} for c in chunks)
         best = best_sentences(chunks, q, n=n)
+        if whole and best:
+            best = _whole_passage(idx, best)
     except Exception as e:  # retrieval trouble (no vectors yet, …) must not sink a table answer
         log.warning("retrieval unavailable (%s)", e)
         return []
@@ -319,6 +398,23 @@ def _passages(
     return out
 
 
+WHOLE_MAX_CHARS = 1500
+"""An answering paragraph or list longer than this is quoted by its best sentences instead."""
+
+
+def _whole_passage(idx: Any, best: list[tuple[Any, str]]) -> list[tuple[Any, str]]:
+    """The answering chunk's whole paragraph or list (all its items), then the other passages' sentences."""
+    from assistant.ask.retrieve import section_passage
+
+    ch = best[0][0]
+    text = section_passage(idx, ch.chunk_id, WHOLE_MAX_CHARS)
+    if text is None and len(ch.text) <= WHOLE_MAX_CHARS:
+        text = ch.text
+    if not text:
+        return best
+    return [(ch, text)] + [(c, s) for c, s in best if c.chunk_id != ch.chunk_id]
+
+
 def retrieval_query(q: str, pq: ParsedQuestion) -> str:
     """The question plus the Chinese words of what it names (English questions reach Chinese passages via BM25 too)."""
     from assistant.glossary import load_glossary, term_index
@@ -334,7 +430,7 @@ def retrieval_query(q: str, pq: ParsedQuestion) -> str:
 
 def _text_answer(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, lang: str) -> Answer:
     retrieved: list[dict[str, Any]] = []
-    a = compose_text(q, _passages(q, pq, vocab, idx, retrieved=retrieved), vocab, lang, pq)
+    a = compose_text(q, _passages(q, pq, vocab, idx, retrieved=retrieved, whole=True), vocab, lang, pq)
     a.meta["retrieved"] = retrieved
     return a
 

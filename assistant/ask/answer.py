@@ -161,7 +161,8 @@ def compose_table(question: str, pq: ParsedQuestion, res: TableResult, vocab: Vo
         citations=_cites(figs),
         language=lang,  # type: ignore[arg-type]
         plan=pq.plan,
-        meta={"status": res.status, "operation": res.operation},
+        meta={"status": res.status, "operation": res.operation}
+        | ({"series": res.detail.get("series", [])} if res.operation == "series" else {}),
     )
 
 
@@ -307,6 +308,8 @@ def _table_text(pq: ParsedQuestion, res: TableResult, vocab: Vocab, lang: str) -
             f"{dept}{name}（{kind}）：{a.report.year if a.report else ''}年 {money(a, lang)}，{b.report.year if b.report else ''}年 {money(b, lang)}，{verb}（{d}）。",
             res.figures,
         )
+    if op == "series":
+        return _series_text(res, name, lang)
     if op == "rank" and h is not None:
         return _rank_text(pq, res, name, lang)
     if op == "breakdown" and h is not None:
@@ -321,6 +324,29 @@ def _table_text(pq: ParsedQuestion, res: TableResult, vocab: Vocab, lang: str) -
             s += "，其中：" + "；".join(f"{k.label} {money(k, lang)}" for k in kids)
         return s + "。", [h, *kids]
     return ("The ingested reports do not say." if en else "已收录的报告中没有相关数据。"), []
+
+
+def _series_text(res: TableResult, name: str, lang: str) -> tuple[str, list[Figure]]:
+    """An item over the years of one department, and the year it was highest/lowest when asked."""
+    figs = res.figures
+    dept = figs[0].report.department if figs and figs[0].report else ""
+    h = res.headline
+    low = bool(res.detail.get("ascending"))
+    if lang == "en":
+        parts = "; ".join(f"{f.report.year if f.report else ''}: {money(f, lang)}" for f in figs)
+        s = f"{name} of {dept} by year — {parts}."
+        if h is not None and len(figs) > 1:
+            s += f" {'Lowest' if low else 'Highest'}: {h.report.year if h.report else ''} ({money(h, lang)})."
+        if res.notes:
+            s += f" Not printed for: {', '.join(res.notes)}."
+        return s, figs
+    parts = "；".join(f"{f.report.year if f.report else ''}年 {money(f, lang)}" for f in figs)
+    s = f"{dept}各年度{name}：{parts}。"
+    if h is not None and len(figs) > 1:
+        s += f"{'最低' if low else '最高'}的是{h.report.year if h.report else ''}年（{money(h, lang)}）。"
+    if res.notes:
+        s += f"未列出的年度：{'、'.join(res.notes)}。"
+    return s, figs
 
 
 def _side(a: Figure, b: Figure, lang: str) -> str:
@@ -453,9 +479,7 @@ def compose_text(
         page = p.get("page")
         where = (f"{sec}" + (f", p. {page}" if page else "")) if en else (f"“{sec}”" + (f"，第{page}页" if page else ""))
         rep = vocab_report(vocab, p.get("report_id"))
-        who = (
-            report_name(rep, "en" if en else "zh") if rep else ""
-        )
+        who = report_name(rep, "en" if en else "zh") if rep else ""
         text = p.get("sentences") or p.get("text") or ""
         lines.append(f"{who}, {where}: {text}" if en else f"{who}{where}：{text}")
         cites.append(

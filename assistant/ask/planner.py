@@ -22,25 +22,27 @@ from typing import Any
 
 import pandas as pd
 
-from assistant.glossary import departments_en, measures, norm_label, normalize_text, term_by_label, term_index, terms
+from assistant.ask.guard import unknown_english_item, unknown_item_words
+from assistant.ask.matcher import SpanMatcher
+from assistant.glossary import (
+    classification,
+    classification_name,
+    item_words,
+    measures,
+    norm_label,
+    normalize_text,
+    term_by_label,
+    term_index,
+    terms,
+)
 from assistant.models import Answer, ItemRef, QueryPlan, ReportFilter, ReportMeta
+from assistant.orgnames import canonical_key, clean_name, department_names, pinyin
+from assistant.places import find_places, leading_places
 
 log = logging.getLogger(__name__)
 
 VOCAB_KEY = "ask.vocab"
 
-PLACE_PREFIXES = (
-    "中共上海市普陀区委",
-    "中共江苏省委",
-    "上海市普陀区",
-    "云南省曲靖市",
-    "江苏省",
-    "云南省",
-    "上海市",
-    "普陀区",
-    "曲靖市",
-    "中共",
-)
 GENERIC_LABELS = {
     "合计", "小计", "总计", "栏次", "项目", "科目名称", "金额", "其中", "行次", "类", "款", "项", "备注", "说明", "无",
     "一级指标", "二级指标", "三级指标", "数量指标", "质量指标", "时效指标", "成本指标", "产出指标", "效益指标",
@@ -72,8 +74,62 @@ class Vocab:
     """(normalized Chinese alias, term id), longest first."""
     term_en: list[tuple[str, str]] = field(default_factory=list)
     """(lower-case English alias, term id), longest first."""
+    dept_en: list[tuple[str, str]] | None = None
+    """(normalized English name, department), longest first (from the organisation type, by rule)."""
+    cls_zh: list[tuple[str, str]] = field(default_factory=list)
+    """(classification name or everyday word, "cls:" + codes joined by +): items of the national classification."""
+    cls_en: list[tuple[str, str]] = field(default_factory=list)
+    code_labels: dict[str, str] = field(default_factory=dict)
+    """Classification code → the label printed beside it (first seen)."""
+    place_words: dict[str, str] = field(default_factory=dict)
+    """Words naming an ingested department's place (short name, full name, pinyin) → the short name."""
 
     _rows: dict[str, dict[tuple[Any, ...], pd.DataFrame]] = field(default_factory=dict)
+    _matchers: dict[str, SpanMatcher] = field(default_factory=dict)
+    _place_words_en: dict[str, str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Caches of modules that work on the vocabulary (suggestion index …)."""
+
+    def dept_names_en(self) -> list[tuple[str, str]]:
+        """(English name, department), longest first; built on the first English question (needs pinyin)."""
+        if self.dept_en is None:
+            names: dict[str, set[str]] = {}
+            for r in self.reports:
+                for a in _dept_names_en(r.department):
+                    names.setdefault(a, set()).add(r.department)
+            self.dept_en = sorted(((a, d) for a, ds in names.items() for d in ds), key=lambda x: -len(x[0]))
+        return self.dept_en
+
+    def place_words_for(self, q: str) -> dict[str, str]:
+        """Place words of the ingested departments; their pinyin only for a question in Latin letters."""
+        if not re.search(r"[a-z]", q):
+            return self.place_words
+        if self._place_words_en is None:
+            self._place_words_en = {**self.place_words, **_place_pinyin(self.reports)}
+        return self._place_words_en
+
+    def matcher(self, name: str) -> SpanMatcher:
+        """The automaton for ``items`` (terms and printed labels), ``terms_en``, ``depts`` or ``depts_en``, built once."""
+        m = self._matchers.get(name)
+        if m is None:
+            if name == "items":
+                group = {"label": 1, "cls": 2}
+                needles = sorted(
+                    [
+                        *self.term_zh,
+                        *((lab.lower(), "label:" + lab) for lab in self.label_list if CJK.search(lab)),
+                        *self.cls_zh,
+                    ],
+                    key=lambda x: (-len(x[0]), group.get(x[1].split(":", 1)[0], 0), x),
+                )
+            elif name == "terms_en":
+                needles = [*self.term_en, *self.cls_en]
+            elif name == "depts":
+                needles = self.dept_aliases
+            else:
+                needles = self.dept_names_en()
+            m = self._matchers[name] = SpanMatcher(needles)
+        return m
 
     def row(self, report_id: str, table_id: str, row_index: int, label: str) -> pd.DataFrame:
         """The cells of one printed row (side-by-side tables share a row index, so the label is part of the key)."""
@@ -97,47 +153,42 @@ class Vocab:
 
 
 def dept_key(department: str) -> str:
-    """A department without scope marks: 上海市普陀区司法局（本级） and 上海市普陀区司法局 are one department."""
+    """A department without scope marks: 杭州市西湖区司法局（本级） and 杭州市西湖区司法局 are one department."""
     d = re.sub(r"[（(]\s*本级\s*[)）]|本级$", "", department or "").strip()
     return d
 
 
 def _dept_aliases(department: str) -> set[str]:
-    d = norm_label(dept_key(department))
-    out = {d}
-    if d in PLACE_PREFIXES or re.fullmatch(r"[\u4e00-\u9fff]{2,8}(省|市|区|县)", d):
-        return out  # a place, not a department name (a metadata gap): only the exact name matches
-    core = d
-    changed = True
-    while changed:
-        changed = False
-        for p in (*PLACE_PREFIXES, "人民政府"):
-            if core.startswith(p) and len(core) > len(p) + 1:
-                core = core[len(p) :]
-                changed = True
-    out.add(core)
-    rules = [
-        ("办事处", ""), ("委员会", "委"), ("人民政府办公室", "政府办公室"), ("人民政府办公室", "政府办"), ("人民检察院", "检察院"),
-        ("高级人民法院", "高级法院"), ("高级人民法院", "高院"), ("高级人民法院", "法院"), ("规划和自然资源局", "规划资源局"),
-        ("规划和自然资源局", "规划局"), ("规划和自然资源局", "自然资源局"), ("人大常委会办公厅", "人大常委会"), ("人大常委会办公厅", "人大"),
-        ("政协办公厅", "政协"), ("省委办公厅", "省委办"), ("委社会工作部", "社会工作部"), ("委社会工作部", "社工部"),
-        ("社会工作部", "社工部"), ("投资促进局", "投促局"), ("街道办事处", "街道"), ("街道办事处", "街道办"),
-        ("人民检察院", "检"), ("人民检察院", "检察"), ("人民政府办公室", "府办"),
-    ]  # fmt: skip
-    party = d.removeprefix("中共")  # 中共江苏省委办公厅 is said 江苏省委办公厅 / 江苏省委办
-    out.add(party)
-    for a, b in rules:
-        for c in (core, d, party):
-            if a in c:
-                out.add(c.replace(a, b))
-    for tail in ("办公厅", "办公室"):
-        if d.endswith(tail):
-            out.add(tail)  # generic: matches several departments → a clarifying answer
-    if "省委办公厅" in d:
-        out.add("省委办公厅")
-    if "人民政府办公室" in d:
-        out |= {"政府办公室", "区政府办公室", "政府办", "区府办"}
-    return {a for a in out if len(a) >= 2}
+    """Chinese aliases of a department, by the general rules of ``assistant.orgnames``."""
+    d = dept_key(department)
+    zh = {normalize_text(a).replace(" ", "") for a in department_names(d, english=False).zh} | {norm_label(d)}
+    return {a for a in zh if len(a) >= 2}
+
+
+def _dept_names_en(department: str) -> set[str]:
+    """English names of a department (normalized like questions), by organisation type and place."""
+    return {a for a in (normalize_text(x) for x in department_names(dept_key(department)).en) if len(a) >= 4}
+
+
+def _place_words(reports: list[ReportMeta]) -> dict[str, str]:
+    """Words naming the places of the ingested departments (Chinese short names and pinyin) → the short name."""
+    out: dict[str, str] = {}
+    for r in reports:
+        for m in leading_places(clean_name(r.department)) + find_places(r.place or ""):
+            short = m.division.short
+            out.setdefault(short, short)
+            out.setdefault(m.division.name, short)
+    return out
+
+
+def _place_pinyin(reports: list[ReportMeta]) -> dict[str, str]:
+    """The pinyin of the ingested departments' places (xihu → 西湖) for English questions."""
+    out: dict[str, str] = {}
+    for short in set(_place_words(reports).values()):
+        py = pinyin(short)
+        if py:
+            out.setdefault(py, short)
+    return out
 
 
 def build_vocab(index: Any) -> Vocab:
@@ -187,10 +238,46 @@ def build_vocab(index: Any) -> Vocab:
         tables=index.tables,
         term_zh=sorted(set(tzh), key=lambda x: (-len(x[0]), x)),
         term_en=sorted(set(ten), key=lambda x: (-len(x[0]), x)),
+        place_words=_place_words(list(index.reports)),
     )
+    v.cls_zh, v.cls_en = _classification_needles(v)
+    if len(facts):
+        coded = facts[facts["code"].notna()]
+        v.code_labels = dict(zip(coded["code"].astype(str), coded["_label"], strict=True))
     if hasattr(index, "extra"):
         index.extra[VOCAB_KEY] = v
     return v
+
+
+def _classification_needles(v: Vocab) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Names (current and former) of the national classification and everyday words, as item needles.
+
+    A name shared by several codes (行政运行 …) or too short to be specific is left to the printed labels;
+    words already a glossary term or a printed label keep their meaning.
+    """
+    taken = {n for n, _ in v.term_zh} | {lab.lower() for lab in v.labels}
+    taken_en = {n for n, _ in v.term_en}
+    count: dict[str, set[str]] = {}
+    for c in classification():
+        for n in (c["name"], *c["former"]):
+            count.setdefault(norm_label(n), set()).add(c["code"])
+    zh: list[tuple[str, str]] = []
+    en: list[tuple[str, str]] = []
+    for c in classification():
+        for n in (c["name"], *c["former"]):
+            k = norm_label(n)
+            specific = len(k) >= 4 or (len(k) == 3 and k[-1] in "费金")
+            if specific and len(count[k]) == 1 and k not in taken and k not in GENERIC_LABELS:
+                zh.append((k, "cls:" + c["code"]))
+        e = (c["en"] or "").lower()
+        if len(e) >= 6 and e not in taken_en and not c["code"].startswith("2"):
+            en.append((e, "cls:" + c["code"]))
+    for w, codes in item_words():
+        k = w.lower() if w.isascii() else norm_label(w)
+        target = en if w.isascii() else zh
+        if k not in taken and k not in taken_en:
+            target.append((k, "cls:" + "+".join(codes)))
+    return zh, en
 
 
 def _col_index(fact_id: str) -> int:
@@ -237,13 +324,6 @@ FOLLOWUP_ZH = ("那", "那么", "还有", "再看", "换成", "改成", "呢")
 FOLLOWUP_EN = ("and ", "what about", "how about", "and in", "same for", "what of", "now for")
 MEASURE_TERMS = {"basic_expenditure": "基本支出", "project_expenditure": "项目支出", "execution_rate": "预算执行率"}
 """Terms that name a column: beside a row item they become the plan's measure (招商工作经费 + 执行率)."""
-PLACES = {
-    "普陀": ("普陀", "putuo"),
-    "上海": ("上海", "shanghai"),
-    "江苏": ("江苏", "jiangsu"),
-    "曲靖": ("曲靖", "qujing"),
-    "云南": ("云南", "yunnan"),
-}
 CN_NUM = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 
 
@@ -269,15 +349,19 @@ class ParsedQuestion:
     terms: list[str] = field(default_factory=list)
     """Glossary term ids found, in order."""
     unknown_item: str | None = None
-    """Words that look like an item but match nothing (for 'not found' answers)."""
+    """Words that look like an item but match nothing (for 'not in these reports' answers)."""
+    items_from_question: int = 0
+    """Items the question's own words named (spending verbs such as 花了多少 not counted)."""
     year_relative: int | None = None
     source: str = "rules"
     places: list[str] = field(default_factory=list)
-    """Places named (普陀区, 江苏省 …): a rank across departments stays within them."""
+    """Places named (西湖区, 浙江省 …): a rank across departments stays within them."""
     budget_vs_actual: bool = False
     """Both 决算 and 预算 named for one item (决算数占预算数的比例, actual vs budget)."""
     wants_percent: bool = False
     """The change is asked as a percentage (增长了百分之几, by what percent)."""
+    over_years: bool = False
+    """One department over its years: a series, or the year an item was highest (哪一年最高, which year)."""
     wants_magnitude: bool = False
     """The change is asked as an amount with its direction in the words (减少了多少, how much less)."""
 
@@ -311,6 +395,14 @@ def _find_spans(text: str, needles: list[tuple[str, str]], *, word: bool = False
     return sorted(out)
 
 
+def _blank(q: str, spans: list[tuple[int, int]]) -> str:
+    """``q`` with the given character spans replaced by spaces (what is left is not yet understood)."""
+    chars = list(q)
+    for i, j in spans:
+        chars[i:j] = " " * (j - i)
+    return "".join(chars)
+
+
 def _years(q: str, vocab: Vocab, departments: list[str]) -> tuple[list[int], int | None]:
     ys = [int(y) for y in re.findall(r"(?<!\d)((?:19|20)\d{2})(?!\d)", q)]
     # "23年" / "23年度" for 2023 (only plausible report years, so "近10年" stays a duration)
@@ -335,13 +427,13 @@ def _departments(q: str, vocab: Vocab) -> tuple[list[str], str | None, list[str]
     found: list[str] = []
     words = None
     ambiguous: list[str] = []
-    spans = _find_spans(q, [(a, d) for a, d in vocab.dept_aliases])
+    spans = vocab.matcher("depts").find(q)
     by_alias: dict[str, set[str]] = {}
     for _i, _j, a, d in spans:
         by_alias.setdefault(a, set()).add(d)
     for a, _ds in by_alias.items():
         ds = {d for al, d in vocab.dept_aliases if al == a}
-        keys = {dept_key(d) for d in ds}
+        keys = {canonical_key(d) for d in ds}
         if len(keys) > 1:
             ambiguous = sorted(ds)
             words = a
@@ -350,18 +442,27 @@ def _departments(q: str, vocab: Vocab) -> tuple[list[str], str | None, list[str]
             if d not in found:
                 found.append(d)
         words = words or a
-    if not found and not ambiguous:
-        for en, zh in sorted(departments_en().items(), key=lambda x: -len(x[0])):
-            if re.search(r"(?<![a-z])" + re.escape(en) + r"(?![a-z])", q):
-                ds = sorted({r.department for r in vocab.reports if zh in r.department})
-                keys = {dept_key(d) for d in ds}
-                if len(keys) == 1:
-                    found = ds
-                elif len(keys) > 1:
-                    ambiguous = ds
-                words = en
-                break
+    if not found and not ambiguous and re.search(r"[a-z]", q):
+        for _i, _j, en, _d in vocab.matcher("depts_en").find(q, word=True):
+            ds = sorted({d for al, d in vocab.dept_names_en() if al == en})
+            keys = {canonical_key(d) for d in ds}
+            if len(keys) == 1:
+                found = ds
+            elif len(keys) > 1:
+                ambiguous = ds
+            words = en
+            break
     return found, words, ambiguous
+
+
+def _places_named(q: str, vocab: Vocab) -> list[str]:
+    """Places of ingested departments the question names (西湖, 浙江省, or in pinyin): a rank stays within them."""
+    out: list[str] = []
+    for word, short in sorted(vocab.place_words_for(q).items(), key=lambda x: -len(x[0])):
+        hit = re.search(r"(?<![a-z])" + re.escape(word) + r"(?![a-z])", q) if word.isascii() else word in q
+        if hit and short not in out:
+            out.append(short)
+    return out
 
 
 def _strip_compounds(q: str) -> str:
@@ -428,6 +529,8 @@ def _operation(q: str, n_items: int, n_years: int, n_depts: int) -> tuple[str, b
     if m:
         g = m.group(1)
         top_k = int(g) if g.isdigit() else CN_NUM.get(g) or {"three": 3, "five": 5, "ten": 10}.get(g)
+    if op is None and re.search(r"比.{0,20}?(?:多|少|高|低)了?多少|比.{0,20}?(?:多|少|高|低)(?:出|了)", q):
+        op = "difference"  # 决算数比年初预算数多了多少
     if op == "sum" and n_items < 2:
         op = None
     if op == "difference" and n_items < 2 and n_years < 2 and n_depts < 2:
@@ -449,13 +552,11 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
         # the department's own words are not items (…Natural Resources Bureau is not 自然资源海洋气象等支出)
         q = q.replace(dept_words, " " * len(dept_words))
     # items: glossary terms and row labels printed in the reports (longest first), English terms, then codes
-    needles = sorted(
-        [*vocab.term_zh, *((lab.lower(), "label:" + lab) for lab in vocab.label_list if CJK.search(lab))],
-        key=lambda x: (-len(x[0]), x[1].startswith("label:"), x),
-    )
-    spans_zh = _find_spans(q, needles)
+    spans_zh = vocab.matcher("items").find(q)
     spans_en = [
-        s for s in _find_spans(q, vocab.term_en, word=True) if not any(not (s[1] <= a or s[0] >= b) for a, b, _n, _p in spans_zh)
+        s
+        for s in vocab.matcher("terms_en").find(q, word=True)
+        if not any(not (s[1] <= a or s[0] >= b) for a, b, _n, _p in spans_zh)
     ]
     all_spans = spans_zh + spans_en
     codes = []
@@ -468,11 +569,18 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
     # drop department words picked up as labels
     dept_alias_set = {a for a, _ in vocab.dept_aliases}
     all_spans = [s for s in all_spans if s[2] not in dept_alias_set]
+    residual = _blank(q, [(i, j) for i, j, _n, _p in all_spans])
+    unknown = unknown_item_words(residual)
+    named_items = sum(1 for s in all_spans if s[2] not in SPEND_VERBS)
+    if lang == "en":
+        en_unknown = unknown_english_item(q, matched=named_items > 0)
+        unknown = unknown + ([en_unknown] if en_unknown else [])
     # "花了多少" names total spending only when the question names nothing else ("招待费花了多少" is reception)
     if any(s[2] not in SPEND_VERBS for s in all_spans):
         all_spans = [s for s in all_spans if s[2] not in SPEND_VERBS]
     items: list[ItemRef] = []
     term_ids: list[str] = []
+    cls_sum = False
     ti = term_index()
     column_terms: list[str] = []
     for _i, _j, _needle, payload in all_spans:
@@ -485,6 +593,15 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
                     items.append(ItemRef(code=(t.get("codes") or [None])[0], label=t["zh"]))
                 continue
             ref = ItemRef(label=lab)
+        elif payload.startswith("cls:"):
+            codes_named = payload[4:].split("+")
+            for c in codes_named:
+                ref = ItemRef(code=c, label=vocab.code_labels.get(c) or classification_name(c))
+                if ref not in items:
+                    items.append(ref)
+            if len(codes_named) > 1:
+                cls_sum = True
+            continue
         elif payload.startswith("code:"):
             if any(it.code == payload[5:] for it in items) or any(payload[5:] in ti[t].get("codes", []) for t in term_ids):
                 continue
@@ -510,9 +627,11 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
         term_ids = [t for t in term_ids if t not in column_terms]
     kind = _kind(q)
     op, op_named, asc, top_k = _operation(q, len(items), len(years), len(depts))
+    if cls_sum and op in ("lookup", "breakdown"):
+        op = "sum"  # 水电费: one word for several classification items, asked as their sum
     if op in ("share", "ratio") and measure is None and "执行率" in q:
         op = "lookup"
-    places = [p for p, keys in PLACES.items() if any(k in q for k in keys)]
+    places = _places_named(q, vocab)
     scope = "单位" if ("单位预算" in q or "单位决算" in q or "本级" in q or "unit-level" in q) else None
     if scope is None and ("部门预算" in q or "部门决算" in q or "department-wide" in q):
         scope = "部门"
@@ -541,6 +660,8 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
         terms=term_ids,
         year_relative=rel,
         places=places,
+        unknown_item="、".join(unknown) or None,
+        items_from_question=named_items,
     )
     pq.budget_vs_actual = (
         len(items) == 1
@@ -551,11 +672,21 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
     pq.wants_magnitude = bool(
         re.search(r"(减少|增加|下降|上升|增长|降低|多|少|高|低)了?多少|how much (more|less|lower|higher)|by how much", q)
     )
+    pq.over_years = bool(OVER_YEARS_CUE.search(q)) and len({canonical_key(d) for d in depts}) == 1 and len(years) != 1
+    if pq.over_years and pq.plan.operation in ("rank", "yoy"):
+        pq.plan.operation = "rank" if pq.plan.operation == "rank" else "lookup"  # type: ignore[assignment]
     prev = _previous(history)
     if prev is not None and _is_followup(q, pq):
         pq = _merge(pq, prev, vocab)
-    if not pq.plan.items and not pq.followup and pq.departments and TOTAL_CUE.search(q) and AMOUNT_CUE.search(q):
-        # "万里街道2025年的预算比2024年增加了多少" names no item: the report's total spending is meant
+    if (
+        not pq.plan.items
+        and not pq.followup
+        and not pq.unknown_item
+        and pq.departments
+        and TOTAL_CUE.search(q)
+        and AMOUNT_CUE.search(q)
+    ):
+        # "北山街道2025年的预算比2024年增加了多少" names no item: the report's total spending is meant
         pq.plan.items = [ItemRef(label=term_index()["total_expenditure"]["zh"])]
         pq.terms = [*pq.terms, "total_expenditure"]
     if llm is not None and not pq.plan.items and not pq.followup:
@@ -563,6 +694,11 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
     return pq
 
 
+OVER_YEARS_CUE = re.compile(
+    r"哪一年|哪年|哪个年度|哪一个年度|历年|各年度|各年|每年|逐年|年度变化|趋势|"
+    r"which year|what year|over the years|each year|by year|year by year|trend|series|every year",
+    re.I,
+)
 TOTAL_CUE = re.compile(r"预算|决算|budget|final accounts|spending|expenditure", re.I)
 AMOUNT_CUE = re.compile(r"多少|几何|how much|what was|what is|总额|规模", re.I)
 
@@ -710,6 +846,8 @@ def _merge(new: ParsedQuestion, prev: ParsedQuestion, vocab: Vocab) -> ParsedQue
         followup=True,
         terms=new.terms or prev.terms,
         year_relative=new.year_relative,
+        unknown_item=new.unknown_item,
+        items_from_question=new.items_from_question,
     )
     return out
 

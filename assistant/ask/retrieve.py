@@ -88,7 +88,7 @@ def retrieve(index: IndexData, query: str, *, report_ids: list[str] | None = Non
     vec = h.vector_search(vq, qvec, report_ids=report_ids, top_n=top_n)
     bm = h.bm25_search(bq, allowed=h.allowed_mask(report_ids), top_n=top_n)
     bm_weight = BM25_WEIGHT_EN if is_english(vq) else BM25_WEIGHT
-    fused = rrf((vec, VECTOR_WEIGHT), (bm, bm_weight), k=RRF_K)[:k]
+    fused = _focus_first(rrf((vec, VECTOR_WEIGHT), (bm, bm_weight), k=RRF_K), _rows(index), focus_words(query))[:k]
     sims = {x.chunk_id: x.score for x in vec}
     bms = {x.chunk_id: x.score for x in bm}
     rows = _rows(index)
@@ -116,6 +116,89 @@ def retrieve(index: IndexData, query: str, *, report_ids: list[str] | None = Non
             )
         )
     return out
+
+
+_FOCUS_AFTER = re.compile(r"(?:哪些|哪几项|哪几个|什么|何种|如何|怎样|怎么)([\u4e00-\u9fff]{2,6})")
+_FOCUS_BEFORE = re.compile(r"([\u4e00-\u9fff]{2,6})(?:是什么|有哪些|有什么|是哪些|包括哪些|如何|怎样|怎么样|是怎么)")
+_NOT_FOCUS = frozenset({"主要", "具体", "情况", "方面", "工作", "部门", "单位", "年度", "内容", "一些", "哪些", "什么", "进行"})
+
+
+_SECTIONS_KEY = "ask.sections"
+
+
+def _chunk_order(chunk_id: str) -> int:
+    m = re.search(r":c(\d+)$", chunk_id)
+    return int(m.group(1)) if m else 0
+
+
+def section_passage(index: IndexData, chunk_id: str, max_chars: int = 1500) -> str | None:
+    """The whole paragraph or list a chunk belongs to: the chunks of its section printed one after another.
+
+    A list (一是…二是…, （一）…（九）) split over several chunks is quoted whole, not from its first item.
+    """
+    secs = index.extra.get(_SECTIONS_KEY)
+    if secs is None:
+        secs = {}
+        if index.chunks is not None and len(index.chunks):
+            for cid, rid, sec, text in zip(
+                index.chunks["chunk_id"], index.chunks["report_id"], index.chunks["section"], index.chunks["text"], strict=True
+            ):
+                secs.setdefault((str(rid), str(sec or "")), []).append((_chunk_order(str(cid)), str(cid), str(text)))
+            for v in secs.values():
+                v.sort()
+        index.extra[_SECTIONS_KEY] = secs
+    r = _rows(index).get(chunk_id)
+    if r is None:
+        return None
+    parts = secs.get((str(r["report_id"]), str(r.get("section") or "")), [])
+    if len(parts) <= 1:
+        return None
+    # the run of consecutive chunks that holds this one
+    pos = next((i for i, p in enumerate(parts) if p[1] == chunk_id), None)
+    if pos is None:
+        return None
+    lo = pos
+    while lo > 0 and parts[lo - 1][0] == parts[lo][0] - 1:
+        lo -= 1
+    hi = pos
+    while hi + 1 < len(parts) and parts[hi + 1][0] == parts[hi][0] + 1:
+        hi += 1
+    text = "".join(p[2] for p in parts[lo : hi + 1])
+    return text if len(text) <= max_chars else None
+
+
+def focus_words(query: str) -> set[str]:
+    """What a descriptive question asks about: the word beside its question word (哪些问题 → 问题, 目的是什么 → 目的)."""
+    from assistant.glossary import to_simplified
+
+    q = to_simplified(query)
+    out: set[str] = set()
+    for m in _FOCUS_AFTER.finditer(q):
+        toks = [t for t in tokenize(m.group(1)) if len(t) >= 2 and t not in _NOT_FOCUS]
+        out |= set(toks[:1])
+    for m in _FOCUS_BEFORE.finditer(q):
+        toks = [t for t in tokenize(m.group(1)) if len(t) >= 2 and t not in _NOT_FOCUS]
+        out |= set(toks[-1:])
+    return out
+
+
+def _focus_first(fused: list[tuple[str, float]], rows: dict[str, Any], focus: set[str], lift: int = 2) -> list[tuple[str, float]]:
+    """The ``lift`` best chunks whose own heading names what the question asks about, moved to the front."""
+    if not focus:
+        return fused
+    hits = []
+    for cid, _sc in fused:
+        r = rows.get(cid)
+        heading = str((r or {}).get("section") or "").split("›")[-1]
+        if any(f in heading for f in focus):
+            hits.append(cid)
+            if len(hits) >= lift:
+                break
+    if not hits:
+        return fused
+    top = fused[0][1]
+    first = [(cid, top + 1e-6 * (len(hits) - i)) for i, cid in enumerate(hits)]  # scores stay in rank order
+    return first + [x for x in fused if x[0] not in hits]
 
 
 # English words of the narrative sections → Chinese terms for the BM25 side (the glossary covers the items)
@@ -201,7 +284,11 @@ _EN_ZH: dict[str, str] = {
 }
 
 
-_DEPT_WORD = re.compile(r"\b(bureau|office|department|commission|court|procuratorate|committee|subdistrict|street|congress)\b")
+# an English department name: up to five capitalised-or-not words before an organisation word
+_DEPT_NAME_EN = re.compile(
+    r"\b(?:the\s+)?(?:[a-z'’-]+\s+){0,5}?(?:bureau|office|department|commission|court|procuratorate|committee|subdistrict|congress)\b"
+    r"(?:\s+of(?:\s+[a-z'’-]+){1,4})?"
+)
 
 
 def _en_to_zh(text: str) -> str:
@@ -210,12 +297,9 @@ def _en_to_zh(text: str) -> str:
     English department names (investment promotion bureau …) are dropped first: they name the
     report, and their words (investment promotion → 招商) would pull unrelated passages.
     """
-    from assistant.glossary import departments_en, measures, terms
+    from assistant.glossary import measures, terms
 
-    low = text.lower()
-    for en in sorted(departments_en(), key=len, reverse=True):
-        if _DEPT_WORD.search(en):
-            low = re.sub(rf"\b{re.escape(en)}\b", " ", low)
+    low = _DEPT_NAME_EN.sub(" ", text.lower())
     out: list[str] = []
     for t in [*terms(), *measures()]:
         if any(a and re.search(rf"\b{re.escape(a.lower())}", low) for a in [t.get("en", ""), *t.get("aliases_en", [])]):
@@ -227,7 +311,7 @@ def _en_to_zh(text: str) -> str:
 
 
 def _strip_names(q: str, names: list[str]) -> str:
-    """Remove every stretch of ``q`` (3+ characters) that is part of one of ``names`` (普陀区万里街道办事处 …)."""
+    """Remove every stretch of ``q`` (3+ characters) that is part of one of ``names`` (西湖区北山街道办事处 …)."""
     out: list[str] = []
     i = 0
     while i < len(q):
@@ -246,7 +330,7 @@ def _strip_names(q: str, names: list[str]) -> str:
 
 
 def _name_variants(name: str) -> set[str]:
-    """A department name and its shorter forms: 中共上海市普陀区委社会工作部 → 普陀区委社会工作部 …"""
+    """A department name and its shorter forms: 中共杭州市西湖区委社会工作部 → 西湖区委社会工作部 …"""
     out: set[str] = set()
     name = re.sub(r"^中共", "", name or "")
     while len(name) >= 4:
@@ -261,12 +345,20 @@ def _name_variants(name: str) -> set[str]:
 
 def implied_reports(index: IndexData, query: str) -> list[str] | None:
     """Reports whose department the question names (narrowed by a year it names), or None."""
-    from assistant.glossary import departments_en, to_simplified
+    from assistant.glossary import normalize_text, to_simplified
+    from assistant.orgnames import department_names
 
     q = to_simplified(query)
-    low = q.lower()
-    zh = [frag for en, frag in departments_en().items() if re.search(rf"\b{re.escape(en)}\b", low)]
-    hits = [r for r in index.reports if any(v in q for v in _name_variants(r.department)) or any(f in r.department for f in zh)]
+    low = normalize_text(query)
+    hits = [
+        r
+        for r in index.reports
+        if any(v in q for v in _name_variants(r.department))
+        or (
+            re.search(r"[a-z]", low)
+            and any(re.search(rf"\b{re.escape(normalize_text(e))}\b", low) for e in department_names(r.department).en)
+        )
+    ]
     if not hits:
         return None
     years = {int(y) for y in re.findall(r"(?<!\d)((?:19|20)\d{2})(?!\d)", q)}
@@ -352,6 +444,7 @@ def best_sentences(chunks: list[RetrievedChunk], query: str, n: int = 2) -> list
     if is_english(q):
         q = f"{q} {_en_to_zh(q)}"
     qtok = set(tokenize(q))
+    focus = focus_words(q)
     why = bool(_WHY.search(q))
 
     def share(text: str) -> float:
@@ -374,6 +467,8 @@ def best_sentences(chunks: list[RetrievedChunk], query: str, n: int = 2) -> list
         chunk_score = _W_RANK / (1 + ci) + _W_HEAD * share(ch.heading) + _W_SENT * max(sc for sc, _, _ in sents)
         if len(qtok) >= 2 and qtok <= head:
             chunk_score += 1.0  # the question is the section's title (主要职能有哪些 → 一、主要职能)
+        if focus and any(f in ch.heading for f in focus):
+            chunk_score += 1.0  # the section's own title names what is asked (哪些问题 → 四、存在的问题和整改情况)
         per_chunk.append((chunk_score, ci, sents))
     per_chunk.sort(key=lambda x: (-x[0], x[1]))
     out: list[tuple[int, int, RetrievedChunk, str]] = []

@@ -165,7 +165,8 @@ def resolve_reports(pq: ParsedQuestion, vocab: Vocab) -> tuple[list[ReportMeta],
     if years:
         have = sorted({r.year for r in reps})
         inyear = [r for r in reps if r.year in years]
-        if not inyear or (op == "yoy" and len({r.year for r in inyear}) < min(2, len(years))):
+        two_years = op in ("yoy", "difference", "ratio", "share") and len(years) >= 2
+        if not inyear or (two_years and len({r.year for r in inyear}) < min(2, len(years))):
             missing = [y for y in years if y not in have]
             return [], TableResult(
                 "not_ingested",
@@ -183,6 +184,12 @@ def resolve_reports(pq: ParsedQuestion, vocab: Vocab) -> tuple[list[ReportMeta],
         elif kind == "决算":
             return [], TableResult("not_published", op, reports=reps, detail={"why": "only_budget"})
         # 预算 asked, only 决算 ingested: the final accounts print the budget (预算数) beside the actual
+    if pq.over_years and depts:
+        by_kind: dict[str, list[ReportMeta]] = {}
+        for r in reps:
+            by_kind.setdefault(r.kind, []).append(r)
+        pick = kind if kind in by_kind else max(by_kind, key=lambda k: (len(by_kind[k]), k == "决算"))
+        return sorted(by_kind[pick], key=lambda r: r.year), None
     if op == "rank":
         if pq.places and not depts:
             reps = [r for r in reps if all(p in f"{r.place}{r.department}" for p in pq.places)] or reps
@@ -633,6 +640,10 @@ def execute(pq: ParsedQuestion, vocab: Vocab) -> TableResult:
         early.item_label, early.item_en, early.measure = label, label_en, plan.measure
         return early
     op = plan.operation
+    if pq.over_years and reps and len({r.year for r in reps}) > 1:
+        res = _series(pq, vocab, reps)
+        res.item_label, res.item_en, res.measure, res.reports = label, label_en, plan.measure, reps
+        return res
     fn = {
         "rank": _rank,
         "yoy": _yoy,
@@ -837,6 +848,33 @@ def _rank(pq: ParsedQuestion, vocab: Vocab, reps: list[ReportMeta]) -> TableResu
         "ok", "rank", figures=ranked, headline=head, notes=missing, groups={k: v[: plan.top_k] for k, v in groups.items()}
     )
     res.detail = {"kind": main, "ascending": pq.ascending}
+    return res
+
+
+def _series(pq: ParsedQuestion, vocab: Vocab, reps: list[ReportMeta]) -> TableResult:
+    """One item of one department over its years (oldest first); with 最高/最低, the year it was highest/lowest."""
+    plan = pq.plan
+    figs: list[Figure] = []
+    missing: list[str] = []
+    for r in sorted(reps, key=lambda r: r.year):
+        loc = locate(vocab, r, plan.items[0], plan.measure)
+        if loc.status == "ok" and loc.figure is not None:
+            figs.append(loc.figure)
+        else:
+            missing.append(f"{r.year}")
+    if not figs:
+        return TableResult("not_found", "series", notes=missing)
+    head = None
+    if plan.operation == "rank" and len({f.unit for f in figs}) == 1:
+        pick = min if pq.ascending else max
+        head = pick(figs, key=_amount)
+    elif len(figs) == 1:
+        head = figs[0]
+    res = TableResult("ok", "series", figures=figs, headline=head, notes=missing)
+    res.detail = {
+        "series": [{"year": f.report.year if f.report else None, "value": str(f.value), "unit": f.unit} for f in figs],
+        "ascending": pq.ascending,
+    }
     return res
 
 
