@@ -184,7 +184,7 @@ def _missing_tables(ctx: _Ctx, present: Counter[str], tocs: list[Toc]) -> list[s
             category="structure",
             severity="medium",
             title=f"缺少{name}",
-            detail="；".join(why) + f"，但报告中没有找到这张表。",
+            detail="；".join(why) + "，但报告中没有找到这张表。",
             figures=[Figure("缺少的表", name)] + ([Figure("目录页", str(entry.page))] if entry else []),
             cells=[_toc_ref(entry)] if entry else [_table_ref(t) for t in _standard(ctx)[:1]],
             questions=[f"报告为什么没有公开{name}？如果没有相关收支，是否应公开空表并注明原因？"],
