@@ -124,6 +124,7 @@ def review_report(index: IndexData, report_id: str) -> Review:
     facts_df = facts_df.iloc[sorted(range(len(facts_df)), key=lambda i: order.get(facts_df.fact_id.iat[i], -1))]
     run, passed = _identity_findings(ctx, facts_df)
     ctx.pages = read_pages(index, meta)
+    ctx.reading = read_pages(index, meta, by_baseline=True)
     steps = (
         _three_public_findings,
         _project_findings,

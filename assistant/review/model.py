@@ -329,6 +329,8 @@ class _Ctx:
     """The report's tables (``TableInfo`` rows: number, title, table_kind, pages, empty, note), in page order."""
     pages: dict[int, str] = field(default_factory=dict)
     """Text of each page of the kept source PDFs (1-based layout pages); empty for text-form reports."""
+    reading: dict[int, str] = field(default_factory=dict)
+    """The same pages line by line in reading order (lines grouped by baseline)."""
 
     def add(self, **kw: Any) -> None:
         self.findings.append(Finding(id="", **kw))

@@ -233,12 +233,16 @@ def _years(ctx: _Ctx, sents: list[Sentence]) -> None:
             yr = int(m.group(1))
             if yr in ok_cutoff or (yr == y - 1 and _COMPARE.search(s.text)):
                 continue
-            _year_finding(ctx, where=s.where or "正文", text=s.text, year=yr, ref=s.ref(), key=f"{s.chunk_id}|{m.start()}", what="截止日期")
+            _year_finding(
+                ctx, where=s.where or "正文", text=s.text, year=yr, ref=s.ref(), key=f"{s.chunk_id}|{m.start()}", what="截止日期"
+            )
         for m in _SELF_YEAR.finditer(s.text):
             yr = int(m.group(1))
             if yr == y or _COMPARE.search(s.text[max(0, m.start() - 12) : m.end() + 6]):
                 continue
-            _year_finding(ctx, where=s.where or "正文", text=s.text, year=yr, ref=s.ref(), key=f"{s.chunk_id}|{m.start()}", what="正文")
+            _year_finding(
+                ctx, where=s.where or "正文", text=s.text, year=yr, ref=s.ref(), key=f"{s.chunk_id}|{m.start()}", what="正文"
+            )
     # headings of the narrative and titles of the tables: no comparison there, only the report's year
     seen: set[str] = set()
     for ch in narrative_chunks(ctx):
@@ -251,7 +255,9 @@ def _years(ctx: _Ctx, sents: list[Sentence]) -> None:
                 if yr == y or _COMPARE.search(head):
                     continue
                 page = ch.get("page")
-                ref = CellRef(_s(ch.get("chunk_id")), "标题", "", "", int(page) if page == page and page is not None else None, head)
+                ref = CellRef(
+                    _s(ch.get("chunk_id")), "标题", "", "", int(page) if page == page and page is not None else None, head
+                )
                 _year_finding(ctx, where="标题", text=head, year=yr, ref=ref, key=f"head|{head}", what="标题")
     for t in ctx.tables:
         title = _s(t.get("title"))
@@ -261,7 +267,9 @@ def _years(ctx: _Ctx, sents: list[Sentence]) -> None:
                 continue
             pages = t.get("pages") or []
             ref = CellRef("", " ".join(x for x in (_s(t.get("number")), title) if x), "", "", pages[0] if pages else None, title)
-            _year_finding(ctx, where="表格标题", text=title, year=yr, ref=ref, key=f"table|{_s(t.get('table_id'))}", what="表格标题")
+            _year_finding(
+                ctx, where="表格标题", text=title, year=yr, ref=ref, key=f"table|{_s(t.get('table_id'))}", what="表格标题"
+            )
 
 
 # --------------------------------------------------------------------------- numbered lists
@@ -316,16 +324,14 @@ def _heading_marker(head: str) -> tuple[int, str, int, str] | None:
 
 def _list_order(ctx: _Ctx) -> None:
     """Numbered items in order: from the printed lines of the narrative pages, else from the chunks' text."""
-    pages = sorted({int(p) for c in narrative_chunks(ctx) if (p := c.get("page")) == p and p is not None} & set(ctx.pages))
+    pages = sorted({int(p) for c in narrative_chunks(ctx) if (p := c.get("page")) == p and p is not None} & set(ctx.reading))
     if pages:
         _page_list_order(ctx, pages)
     else:
         _text_list_order(ctx)
 
 
-def _check_item(
-    state: dict[int, tuple[int, str]], level: int, v: int, printed: str
-) -> tuple[int, str] | None:
+def _check_item(state: dict[int, tuple[int, str]], level: int, v: int, printed: str) -> tuple[int, str] | None:
     """Record an item; the previous item of its level when the numbering jumps or repeats."""
     for lower in [k for k in state if k > level]:
         del state[lower]
@@ -342,7 +348,7 @@ _PART = re.compile(r"(?m)^\s*第[一二三四五六七八九十]+部分")
 def _page_list_order(ctx: _Ctx, pages: list[int]) -> None:
     state: dict[int, tuple[int, str]] = {}
     for page in pages:
-        text = ctx.pages[page]
+        text = ctx.reading[page]
         parts = {m.start() for m in _PART.finditer(text)}
         for pos, level, _style, v, printed in _markers(text):
             if any(p < pos for p in parts):

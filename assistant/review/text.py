@@ -62,8 +62,33 @@ def sentences(ctx: _Ctx) -> list[Sentence]:
     return out
 
 
-def read_pages(index: Any, meta: Any) -> dict[int, str]:
-    """Text of every page of the report's kept PDFs (1-based layout pages), {} when there are none."""
+def page_text(page: Any) -> str:
+    """The page's text line by line in reading order: spans grouped by baseline, top to bottom, left to right.
+
+    PyMuPDF's own order is the content stream's (text added later comes last) and its ``sort``
+    orders blocks, which interleaves lines of overlapping blocks; baselines do not.
+    """
+    spans = []
+    for b in page.get_text("dict")["blocks"]:
+        for line in b.get("lines", []):
+            for sp in line["spans"]:
+                if sp["text"].strip():
+                    spans.append((sp["origin"][1], sp["origin"][0], float(sp["size"]), sp["text"]))
+    spans.sort()
+    rows: list[list[tuple[float, float, float, str]]] = []
+    for sp in spans:
+        if rows and abs(sp[0] - rows[-1][0][0]) < 0.4 * max(sp[2], 1.0):
+            rows[-1].append(sp)
+        else:
+            rows.append([sp])
+    return "\n".join("".join(t for _, _, _, t in sorted(r, key=lambda x: x[1])) for r in rows)
+
+
+def read_pages(index: Any, meta: Any, *, by_baseline: bool = False) -> dict[int, str]:
+    """Text of every page of the report's kept PDFs (1-based layout pages), {} when there are none.
+
+    ``by_baseline``: in reading order (:func:`page_text`) rather than PyMuPDF's stream order.
+    """
     from assistant.store import source_pdf
 
     pages: dict[int, str] = {}
@@ -84,7 +109,7 @@ def read_pages(index: Any, meta: Any) -> dict[int, str]:
             if doc is None:
                 doc = docs[str(path)] = pymupdf.open(str(path))
             if i < doc.page_count:
-                pages[p] = doc[i].get_text()
+                pages[p] = page_text(doc[i]) if by_baseline else doc[i].get_text()
     except Exception as e:  # an unreadable kept file must not sink the review
         log.warning("could not read the kept PDF of %s: %s", meta.report_id, e)
     finally:

@@ -106,7 +106,11 @@ def _budget_and_actual(ctx: _Ctx, sents: list[Sentence]) -> None:
         if s.chunk_id != chunk:
             budgets, actual, chunk, printed = {}, None, s.chunk_id, []
         events = sorted(
-            [(m.start(), "budget", m) for m in _BUDGET.finditer(s.text) if not s.text[max(0, m.start() - 2) : m.start()].endswith("上年")]
+            [
+                (m.start(), "budget", m)
+                for m in _BUDGET.finditer(s.text)
+                if not s.text[max(0, m.start() - 2) : m.start()].endswith("上年")
+            ]
             + [(m.start(), "actual", m) for m in _ACTUAL.finditer(s.text)]
             + [(m.start(), "rate", m) for m in _RATE.finditer(s.text)]
             + [(m.start(), "compare", m) for m in _COMPARE.finditer(s.text)],
@@ -176,7 +180,12 @@ def _check_rate(
         title=f"完成率{printed}%与数字不符：{actual}÷{base}={_q2(computed)}%",
         detail=f"；按正文所列决算{actual}万元和{_KIND_ZH[kind]}{base}万元计算，完成率为{_q2(computed)}%，而不是{printed}%。",
         question=f"决算{actual}万元、{_KIND_ZH[kind]}{base}万元，完成率应为{_q2(computed)}%，正文的{printed}%是怎么计算的？",
-        figures=[Figure(_KIND_ZH[kind], f"{base}万元"), Figure("决算", f"{actual}万元"), Figure("正文完成率", f"{printed}%"), Figure("计算", f"{_q2(computed)}%")],
+        figures=[
+            Figure(_KIND_ZH[kind], f"{base}万元"),
+            Figure("决算", f"{actual}万元"),
+            Figure("正文完成率", f"{printed}%"),
+            Figure("计算", f"{_q2(computed)}%"),
+        ],
         key=f"{s.chunk_id}|{s.start}|rate",
     )
 
@@ -268,6 +277,11 @@ def _budget_vs_execution(ctx: _Ctx, s: Sentence) -> None:
             title=f"“比{m.group(1)}年预算执行数{said}”与数字不符，应为{right}",
             detail=f"；{m.group(1)}年执行数{a}万元，{m.group(3)}年预算{b}万元，实际是{right}。",
             question=f"{m.group(3)}年预算{b}万元与{m.group(1)}年执行数{a}万元相比是{right}，正文为什么写“{said}”？",
-            figures=[Figure(f"{m.group(1)}年执行数", f"{a}万元"), Figure(f"{m.group(3)}年预算", f"{b}万元"), Figure("正文", said), Figure("计算", right)],
+            figures=[
+                Figure(f"{m.group(1)}年执行数", f"{a}万元"),
+                Figure(f"{m.group(3)}年预算", f"{b}万元"),
+                Figure("正文", said),
+                Figure("计算", right),
+            ],
             key=f"{s.chunk_id}|{s.start}|{m.start()}|bve",
         )
