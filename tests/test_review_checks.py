@@ -29,6 +29,8 @@ NEW_RULES = {
     "table_order",
     "empty_table_without_note",
     "narrative_vs_table",
+    "item_vs_table",
+    "item_blank_in_table",
     "words_vs_figures",
     "wrong_year",
     "placeholder",
@@ -126,6 +128,7 @@ PDF_CASES: dict[str, Callable[[object], None]] = {
         d.delete_page(17),  # type: ignore[attr-defined]
     ),
     "text_vs_table": lambda d: replace_text(d, 21, ("收入合计2946.25", "收入合计2964.25")),
+    "item_vs_table": lambda d: replace_text(d, 22, ("支出决算为1511.89", "支出决算为1515.89")),
     "words": lambda d: replace_text(d, 21, ("决算数小于预算数", "决算数大于预算数")),
     "years": lambda d: replace_text(d, 24, ("截至2024年12月31日", "截至2023年12月31日")),
     "proofreading": lambda d: (
@@ -163,6 +166,7 @@ def test_unmodified_report_gives_only_its_printed_inconsistency(pdf_reviews) -> 
         ("structure", "table_missing", "缺少七、财政拨款“三公”经费支出决算表"),
         ("structure", "empty_table_without_note", "政府性基金预算财政拨款收入支出决算表为空表，未说明原因"),
         ("text_vs_table", "narrative_vs_table", "正文称收入合计2964.25万元，与表中数字不符"),
+        ("item_vs_table", "item_vs_table", "正文称行政运行（2010601）1515.89万元，表中为1511.89万元"),
         ("words", "words_vs_figures", "正文称决算数大于预算数，实际2940.05＜2993.92"),
         ("years", "wrong_year", "截止日期年份2023年与报告年度2024年不符"),
         ("proofreading", "department_name", "正文中的单位名称“上海市普陀区商务委员会”与报告单位“上海市普陀区财政局”不符"),
@@ -201,6 +205,12 @@ SAMPLE_CASES: dict[str, tuple[tuple[str, str], ...]] = {
         ("注：曲靖市投资促进局2023年度无政府性基金预算财政拨款收入，《政府性基金预算财政拨款收入支出决算表》为空表。", ""),
     ),
     "text_vs_table": (("收入合计1834.93万元", "收入合计1843.93万元"),),
+    "item_vs_table": (
+        (
+            "占总支出的48.20%。",
+            "占总支出的48.20%。其中：1、一般公共服务支出（类）商贸事务（款）行政运行（项）。支出决算为999.99万元。",
+        ),
+    ),
     "words": (("占总支出的48.20%。", "占总支出的48.20%。年初预算为1834.93万元，支出决算为1834.93万元，决算数小于预算数。"),),
     "years": (("为正处级。", "为正处级。截至2022年12月31日，共有车辆2辆。"),),
     "proofreading": (
@@ -234,6 +244,7 @@ def test_sample_unmodified_gives_only_the_omitted_table(sample_reviews) -> None:
     [
         ("structure", "empty_table_without_note", "公开08表 政府性基金预算财政拨款收入支出决算表为空表，未说明原因"),
         ("text_vs_table", "narrative_vs_table", "正文称收入合计1843.93万元，与表中数字不符"),
+        ("item_vs_table", "item_vs_table", "正文称行政运行（2011301）999.99万元，表中为"),
         ("words", "words_vs_figures", "正文称决算数小于预算数，实际1834.93＝1834.93"),
         ("years", "wrong_year", "截止日期年份2022年与报告年度2023年不符"),
         ("proofreading", "department_name", "正文中的单位名称“曲靖市商务局”与报告单位“曲靖市投资促进局”不符"),

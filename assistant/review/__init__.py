@@ -30,6 +30,7 @@ from assistant.models import ReportMeta
 from assistant.review.budget import _project_findings, _three_public_findings
 from assistant.review.compare import _peer_findings, _yoy_findings
 from assistant.review.consistency import _identity_findings, _narrative_findings
+from assistant.review.items import _item_findings
 from assistant.review.model import (
     CATEGORY_ORDER,
     SEVERITY_ORDER,
@@ -132,6 +133,7 @@ def review_report(index: IndexData, report_id: str) -> Review:
         _data_quality_findings,
         _narrative_findings,
         _structure_findings,
+        _item_findings,
         _wording_findings,
         _proofreading_findings,
     )
