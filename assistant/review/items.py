@@ -63,9 +63,10 @@ def _same(v: Decimal, stated: Decimal, places: int) -> bool:
 
 def _item_findings(ctx: _Ctx) -> None:
     tables = {k: ctx.tables_of(k) for k in _TABLE_KINDS}
-    main = (tables["general_budget_by_function"] or tables["appropriation_by_function"] or [None])[0]
-    if main is None:
+    mains = tables["general_budget_by_function"] or tables["appropriation_by_function"]
+    if not mains:
         return
+    main = mains[0]
     seen: set[str] = set()
     for s in sentences_with_items(ctx):
         sent, naming, printed = s

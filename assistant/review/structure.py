@@ -188,7 +188,7 @@ def _missing_tables(ctx: _Ctx, present: Counter[str], tocs: list[Toc]) -> list[s
             title=f"缺少{name}",
             detail="；".join(why) + "，但报告中没有找到这张表。",
             figures=[Figure("缺少的表", name)] + ([Figure("目录页", str(entry.page))] if entry else []),
-            cells=[_toc_ref(entry)] if entry else [_table_ref(t) for t in _standard(ctx)[:1]],
+            cells=[_toc_ref(entry)] if entry else [_table_ref(t) for t in _gap_tables(_standard(ctx))],
             questions=[f"报告为什么没有公开{name}？如果没有相关收支，是否应公开空表并注明原因？"],
             rule="table_missing",
             key=f"structure|missing|{kind}",
@@ -196,10 +196,18 @@ def _missing_tables(ctx: _Ctx, present: Counter[str], tocs: list[Toc]) -> list[s
     return missing
 
 
+def _gap_tables(tables: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The tables on either side of the first jump in the printed numbers (else the first table)."""
+    numbered = [(n, t) for t in tables if (n := table_number(_s(t.get("number")))) is not None]
+    for (a, ta), (b, tb) in zip(numbered, numbered[1:], strict=False):
+        if b != a + 1:
+            return [ta, tb]
+    return tables[:1]
+
+
 def _number_gaps(tables: list[dict[str, Any]]) -> list[str]:
     """Where the printed table numbers jump or repeat (公开08表 → 公开10表)."""
-    nums = [(table_number(_s(t.get("number"))), _s(t.get("number"))) for t in tables]
-    nums = [(n, s) for n, s in nums if n is not None]
+    nums = [(n, _s(t.get("number"))) for t in tables if (n := table_number(_s(t.get("number")))) is not None]
     if len(nums) < 3:
         return []
     out = []
