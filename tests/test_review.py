@@ -343,7 +343,7 @@ def test_corpus_year_over_year_and_narrative(corpus_index) -> None:
     assert _by_rule(rv, "year_over_year")
     # the published narrative says 财政拨款收入支出总计0.3万元 while the table says 2,961.68
     fin = review_report(corpus_index, "01_shanghai_putuo_caizhengju_2024_juesuan")
-    assert any(f.title.startswith("正文称收支总计0.3万元") for f in _by_rule(fin, "narrative_vs_table"))
+    assert any(f.title.startswith("正文称财政拨款收支总计0.3万元") for f in _by_rule(fin, "narrative_vs_table"))
 
 
 @needs_corpus

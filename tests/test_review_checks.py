@@ -157,7 +157,7 @@ def test_unmodified_report_gives_only_its_printed_inconsistency(pdf_reviews) -> 
     """The published 01 report says 财政拨款收入支出总计0.3万元 where its table says 2,961.68: nothing else is flagged."""
     found = rules(pdf_reviews["original"])
     assert set(found) & NEW_RULES == {"narrative_vs_table"}
-    assert [t for t in found["narrative_vs_table"]] == ["正文称收支总计0.3万元，与表中数字不符"]
+    assert [t for t in found["narrative_vs_table"]] == ["正文称财政拨款收支总计0.3万元，与表中数字不符"]
 
 
 @pytest.mark.parametrize(
