@@ -284,3 +284,61 @@ def test_words_against_figures_recomputed(sentence: str, flagged: bool) -> None:
     ctx = _Ctx(meta=meta, facts=[], rows=[], chunks=[{"chunk_id": "x:c1", "section": "说明", "page": 3, "text": sentence}])
     _wording_findings(ctx)
     assert bool(ctx.findings) is flagged, [f.title for f in ctx.findings]
+
+
+# --------------------------------------------------------------------------- precision on the corpus
+
+# every finding of the proofreader's classes on the published reports; each was looked at on its page
+# (docs/notes/issue-12.md): nothing beyond these real printed inconsistencies may appear
+CORPUS_FINDINGS: dict[str, list[tuple[str, str]]] = {
+    "01": [("narrative_vs_table", "正文称财政拨款收支总计0.3万元")],
+    "02": [("narrative_vs_table", "正文称人员经费4896.98万元")],
+    "03": [("words_vs_figures", "年初预算为0，却称完成年初预算的95.89%")],
+    "04": [("words_vs_figures", "“比2023年预算执行数增加0.53%”与数字不符，应为增加1.19%")],
+    "05": [],
+    "06": [],
+    "07": [],
+    "08": [
+        ("doubled_punctuation", "标点重复“。。”"),
+        ("words_vs_figures", "“比2025年预算执行数增加17.62%”与数字不符，应为减少91.11%"),
+        ("words_vs_figures", "“比2025年预算执行数增加17.66%”与数字不符，应为增加17.93%"),
+        ("words_vs_figures", "“比2025年预算执行数增加5.27%”与数字不符，应为增加1.59%"),
+    ],
+    "09": [
+        ("placeholder", "正文留有模板占位文字“增加（减少）”"),
+        ("words_vs_figures", "“比2025年预算执行数减少1.10%”与数字不符，应为减少15.13%"),
+        ("words_vs_figures", "“比2025年预算执行数减少2.27%”与数字不符，应为增加0.64%"),
+        ("words_vs_figures", "“比2025年预算执行数增加21.74%”与数字不符，应为减少29.67%"),
+    ],
+    "10": [("empty_table_without_note", "公开10表 政府性基金预算财政拨款支出预算表为空表")],
+    "11": [
+        ("words_vs_figures", "增幅0.06%与数字不符：21.8÷3644.2=0.60%"),
+        ("words_vs_figures", "增幅21.95%与数字不符：3,958.67÷17996.68=22.00%"),
+    ],
+    "12": [("table_order", "表格顺序与目录（第15页）不一致")],
+    "13": [
+        ("amount_missing", "正文金额缺少数字"),
+        ("empty_table_without_note", "公开表十 财政拨款政府性基金支出预算表为空表"),
+        ("placeholder", "正文留有模板占位文字“增加（减少）”"),
+        ("placeholder", "正文留有模板占位文字“增长（减少）”"),
+    ],
+    "14": [],
+}
+
+
+def _corpus_report_files(prefix: str) -> list[Path]:
+    from tests.conftest import SHARED_REPORTS
+
+    files = sorted(SHARED_REPORTS.glob(f"{prefix}_*.pdf"))
+    return sorted(files, key=lambda f: 0 if f.stem.endswith("_text") else 1)
+
+
+@needs_corpus
+@pytest.mark.parametrize("prefix", sorted(CORPUS_FINDINGS))
+def test_corpus_report_gives_only_its_real_inconsistencies(prefix: str, tmp_path: Path) -> None:
+    rv = review_of(_corpus_report_files(prefix), tmp_path)
+    got = sorted((f.rule, f.title) for f in rv.findings if f.rule in NEW_RULES)
+    want = sorted(CORPUS_FINDINGS[prefix])
+    assert len(got) == len(want), got
+    for (rule, title), (wrule, wtitle) in zip(got, want, strict=True):
+        assert rule == wrule and title.startswith(wtitle), (got, want)
