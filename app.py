@@ -51,7 +51,7 @@ from assistant.appstate import (
     ensure_ingested,
     export_files,
     parse_llm_settings,
-    run_review,
+    review_downloads,
     source_image,
     warm_up,
     widget_reply,
@@ -368,6 +368,7 @@ def build_app(
                 r_report = L(gr.Dropdown(choices, value=first, label=T["report"][0]), "report")
                 r_btn = L(gr.Button(T["review_btn"][0], variant="primary"), "review_btn", "value")
                 r_out = gr.Markdown()
+                r_files = gr.File(label="下载审查意见 / Download (Markdown, JSON, Word)", file_count="multiple", interactive=False)
 
         L(p_three, "chart_three", "title")
         L(p_budget, "chart_bva", "title")
@@ -553,7 +554,13 @@ def build_app(
 
         # review
         if review is not None:
-            r_btn.click(lambda rid: run_review(state, rid), r_report, r_out, concurrency_limit=2, api_visibility="undocumented")
+            r_btn.click(
+                lambda rid: review_downloads(state, rid),
+                r_report,
+                [r_out, r_files],
+                concurrency_limit=2,
+                api_visibility="undocumented",
+            )
 
         # this session's LLM
         def apply_llm(url: str, model: str, key: str, timeout: float, cfg: dict | None, lg: str) -> tuple:

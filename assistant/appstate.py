@@ -409,6 +409,36 @@ def run_review(state: AppState, report_id: str | None) -> str:
         return f"✗ review failed ({type(e).__name__}: {e})"
 
 
+def review_downloads(state: AppState, report_id: str | None) -> tuple[str, list[str]]:
+    """The review of a report as Markdown for the page, and as files to download (.md, .json, .docx).
+
+    The files are what ``fiscal-qa review --format md|json|docx`` writes, in a fresh temporary
+    folder per call (two sessions reviewing at once do not overwrite each other).
+    """
+    try:
+        from assistant.review import render_json, render_markdown, review_report, write_docx
+    except ImportError:
+        return "", []
+    idx = state.index()
+    if idx is None or not report_id:
+        return "", []
+    try:
+        rv = review_report(idx, report_id)
+        md = render_markdown(rv)
+        d = Path(tempfile.mkdtemp(prefix="fiscalqa-review-"))
+        stem = "review_" + re.sub(r"[^\w.-]", "_", rv.report_id)[:80]
+        md_path, json_path = d / f"{stem}.md", d / f"{stem}.json"
+        md_path.write_text(md, encoding="utf-8")
+        json_path.write_text(render_json(rv), encoding="utf-8")
+        docx_path = write_docx(rv, d / f"{stem}.docx")
+        return md, [str(md_path), str(json_path), str(docx_path)]
+    except FiscalQAError as e:
+        return f"✗ {e}", []
+    except Exception as e:
+        log.exception("review of %s failed", report_id)
+        return f"✗ review failed ({type(e).__name__}: {e})", []
+
+
 # --------------------------------------------------------------------------- the public widget
 
 

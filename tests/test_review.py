@@ -343,7 +343,7 @@ def test_corpus_year_over_year_and_narrative(corpus_index) -> None:
     assert _by_rule(rv, "year_over_year")
     # the published narrative says 财政拨款收入支出总计0.3万元 while the table says 2,961.68
     fin = review_report(corpus_index, "01_shanghai_putuo_caizhengju_2024_juesuan")
-    assert any(f.title.startswith("正文称收支总计0.3万元") for f in _by_rule(fin, "narrative_vs_table"))
+    assert any(f.title.startswith("正文称财政拨款收支总计0.3万元") for f in _by_rule(fin, "narrative_vs_table"))
 
 
 @needs_corpus
@@ -351,3 +351,22 @@ def test_corpus_catch_all_item(corpus_index) -> None:
     rv = review_report(corpus_index, "06_shanghai_putuo_shangwuwei_2025_yusuan")
     (f,) = [f for f in _by_rule(rv, "catch_all_item") if f.title.startswith("2150899")]
     assert f.severity == "medium" and "其他支持中小企业发展和管理支出" in f.title
+
+
+def test_review_tab_downloads_md_json_docx(sample_index) -> None:
+    """The Review tab's files are the CLI's three formats (gradio-free part in assistant.appstate)."""
+    from docx import Document
+
+    from assistant.appstate import AppState, review_downloads
+
+    state = AppState(Path(sample_index.path).parent, index=sample_index)
+    md, files = review_downloads(state, SAMPLE_ID)
+    assert md.startswith("# 审查意见：曲靖市投资促进局 2023年决算")
+    paths = [Path(f) for f in files]
+    assert [p.suffix for p in paths] == [".md", ".json", ".docx"]
+    assert paths[0].read_text(encoding="utf-8") == md
+    assert json.loads(paths[1].read_text(encoding="utf-8"))["report_id"] == SAMPLE_ID
+    assert Document(str(paths[2])).tables[0].rows[0].cells[0].text == "编号"
+    assert review_downloads(state, None) == ("", [])
+    bad_md, bad_files = review_downloads(state, "no-such-report")
+    assert bad_md.startswith("✗") and bad_files == []

@@ -30,6 +30,7 @@ from assistant.models import ReportMeta
 from assistant.review.budget import _project_findings, _three_public_findings
 from assistant.review.compare import _peer_findings, _yoy_findings
 from assistant.review.consistency import _identity_findings, _narrative_findings
+from assistant.review.items import _item_findings
 from assistant.review.model import (
     CATEGORY_ORDER,
     SEVERITY_ORDER,
@@ -45,8 +46,12 @@ from assistant.review.model import (
     _s,
 )
 from assistant.review.performance import _performance_findings
+from assistant.review.proofread import _proofreading_findings
 from assistant.review.quality import _data_quality_findings
 from assistant.review.render import render_json, render_markdown, write_docx
+from assistant.review.structure import _structure_findings
+from assistant.review.text import read_pages
+from assistant.review.wording import _wording_findings
 from assistant.store import IndexData
 
 __all__ = [
@@ -77,8 +82,22 @@ def _ctx_for(index: Any, meta: ReportMeta, cache: dict[str, _Ctx]) -> _Ctx:
         chunks = cdf[cols].to_dict("records")
         chunks.sort(key=lambda c: (_int_or_none(c.get("page")) or 0, _id_no(_s(c.get("chunk_id")))))
     ctx = _Ctx(meta=meta, facts=facts, rows=_rows(facts), chunks=chunks, problems=list(meta.problems))
+    ctx.tables = _tables_of(index, meta.report_id)
     cache[meta.report_id] = ctx
     return ctx
+
+
+def _tables_of(index: Any, report_id: str) -> list[dict[str, Any]]:
+    """The report's tables (``TableInfo`` rows) in the order they are printed."""
+    tables = getattr(index, "tables", None)
+    if tables is None or not len(tables) or "report_id" not in tables:
+        return []
+    rows = tables[tables.report_id == report_id].to_dict("records")
+    for i, r in enumerate(rows):
+        pages = [int(p) for p in (r.get("pages") if r.get("pages") is not None else [])]
+        r["pages"] = pages
+        r["order"] = i
+    return sorted(rows, key=lambda r: (r["pages"][0] if r["pages"] else 10**6, r["order"]))
 
 
 def resolve_report(index: IndexData, report: str) -> ReportMeta:
@@ -105,7 +124,19 @@ def review_report(index: IndexData, report_id: str) -> Review:
     order = {f.fact_id: i for i, f in enumerate(ctx.facts)}
     facts_df = facts_df.iloc[sorted(range(len(facts_df)), key=lambda i: order.get(facts_df.fact_id.iat[i], -1))]
     run, passed = _identity_findings(ctx, facts_df)
-    steps = (_three_public_findings, _project_findings, _performance_findings, _data_quality_findings, _narrative_findings)
+    ctx.pages = read_pages(index, meta)
+    ctx.reading = read_pages(index, meta, by_baseline=True)
+    steps = (
+        _three_public_findings,
+        _project_findings,
+        _performance_findings,
+        _data_quality_findings,
+        _narrative_findings,
+        _structure_findings,
+        _item_findings,
+        _wording_findings,
+        _proofreading_findings,
+    )
     for step in steps:
         try:
             step(ctx)

@@ -135,7 +135,8 @@ def _failure_finding(fail: Any, by_id: dict[str, _F]) -> dict[str, Any]:
 
 _CONCEPTS: list[tuple[str, str, tuple[str, ...]]] = [
     # (display name, regex in text, substrings of row label / column that hold the figure)
-    ("收支总计", r"(?:收入支出|收支)(?:总计|总额)", ("总计",)),
+    ("财政拨款收支总计", r"财政拨款(?:收入支出|收支)(?:总计|总额)", ("总计",)),
+    ("收支总计", r"(?<!财政拨款)(?:收入支出|收支)(?:总计|总额)", ("总计",)),
     ("收入合计", r"(?:本年|年度)?(?:收入合计|收入总计|总收入)", ("收入合计", "收入总计", "本年收入")),
     ("支出合计", r"(?<!收入)(?:本年|年度)?(?:支出合计|支出总计|总支出)", ("支出合计", "支出总计", "本年支出")),
     ("财政拨款收入", r"财政拨款收入", ("财政拨款",)),
@@ -163,6 +164,8 @@ _CONCEPT_TABLES = {
         "公务接待费",
     )
 }
+# 收支总计 is the 收入支出决算总表's, 财政拨款收支总计 the 财政拨款收入支出决算总表's
+_CONCEPT_TABLES |= {"收支总计": ("income_expenditure_summary",), "财政拨款收支总计": ("appropriation_summary",)}
 _AMOUNT_RE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(亿元|万元|元)")
 _SKIP_BETWEEN = re.compile(
     r"增加|减少|增长|下降|上升|上年|去年|同比|比|较|占|[%％。；;：:，,]|其中|以上|以下|不超过|控制|[(（][类款项][)）]"
@@ -257,12 +260,23 @@ def _concept_candidates(ctx: _Ctx, name: str, subs: tuple[str, ...]) -> list[_F]
     return out
 
 
+def _source_cells(src: _F | CellRef | None, sentence: str) -> list[CellRef]:
+    """Where the narrative states the amount: the table cell of text, or the chunk with the sentence."""
+    if src is None:
+        return []
+    if isinstance(src, CellRef):
+        return [CellRef(src.fact_id, src.table, src.row, src.column, src.page, sentence)]
+    return [src.ref()]
+
+
 def _narrative_findings(ctx: _Ctx) -> None:
-    sources: list[tuple[str, str, _F | None]] = []
+    sources: list[tuple[str, str, _F | CellRef | None]] = []
     for ch in ctx.chunks:
-        page = _s(ch.get("page"))
+        page = _int_or_none(ch.get("page"))
         where = (_s(ch.get("section")) or _s(ch.get("chunk_id"))) + (f"，第{page}页" if page else "")
-        sources.append((_s(ch.get("text")), where, None))
+        heading = _s(ch.get("section")).split(" › ")[-1]
+        ref = CellRef(_s(ch.get("chunk_id")), "正文" + (f" · {heading}" if heading else ""), "", "", page, "")
+        sources.append((_s(ch.get("text")), where, ref))
     # narrative printed inside tables (the sample's 绩效自评情况 is a table of text cells)
     for f in ctx.facts:
         if f.value is None and len(f.raw) >= 20 and _AMOUNT_RE.search(f.raw):
@@ -317,7 +331,7 @@ def _narrative_findings(ctx: _Ctx) -> None:
                 title=f"正文称{name}{printed}，与表中数字不符",
                 detail=f"正文（{where}）：“{sentence}”；表中没有等于{printed}的{name}数字，最接近的是{_fmt(tv)}。",
                 figures=figs,
-                cells=([src.ref()] if src is not None else []) + [f.ref() for f in best],
+                cells=_source_cells(src, sentence) + [f.ref() for f in best],
                 questions=[f"报告正文说{name}为{printed}，而表中为{_q(tv)}万元，哪个数字正确？差异原因是什么？"],
                 rule="narrative_vs_table",
                 key=f"text|{name}|{wan}",

@@ -19,10 +19,21 @@ import pandas as pd
 from assistant.glossary import norm_label
 from assistant.models import ReportMeta
 
-Category = Literal["consistency", "budget_vs_actual", "performance", "year_over_year", "peers", "data_quality"]
+Category = Literal[
+    "consistency", "budget_vs_actual", "performance", "year_over_year", "peers", "data_quality", "structure", "proofreading"
+]
 Severity = Literal["high", "medium", "low"]
 
-CATEGORY_ORDER: tuple[str, ...] = ("consistency", "budget_vs_actual", "performance", "data_quality", "year_over_year", "peers")
+CATEGORY_ORDER: tuple[str, ...] = (
+    "structure",
+    "consistency",
+    "budget_vs_actual",
+    "performance",
+    "data_quality",
+    "proofreading",
+    "year_over_year",
+    "peers",
+)
 CATEGORY_ZH = {
     "consistency": "一致性",
     "budget_vs_actual": "预算与执行",
@@ -30,6 +41,8 @@ CATEGORY_ZH = {
     "data_quality": "数据质量",
     "year_over_year": "同比变化",
     "peers": "同类比较",
+    "structure": "报告结构",
+    "proofreading": "文字校对",
 }
 SEVERITY_ORDER: tuple[str, ...] = ("high", "medium", "low")
 SEVERITY_ZH = {"high": "高", "medium": "中", "low": "低"}
@@ -312,6 +325,12 @@ class _Ctx:
     """What ingestion noticed (``ReportMeta.problems``): a figure printed without its row, a code typo."""
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    tables: list[dict[str, Any]] = field(default_factory=list)
+    """The report's tables (``TableInfo`` rows: number, title, table_kind, pages, empty, note), in page order."""
+    pages: dict[int, str] = field(default_factory=dict)
+    """Text of each page of the kept source PDFs (1-based layout pages); empty for text-form reports."""
+    reading: dict[int, str] = field(default_factory=dict)
+    """The same pages line by line in reading order (lines grouped by baseline)."""
 
     def add(self, **kw: Any) -> None:
         self.findings.append(Finding(id="", **kw))
