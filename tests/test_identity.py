@@ -327,6 +327,23 @@ def test_a_code_column_without_header_is_found_by_its_hierarchy() -> None:
     assert {f.code for f in facts} == {"201", "20101", "2010101"}
 
 
+@pytest.mark.parametrize(
+    ("title", "unit_line", "text", "unit"),
+    [
+        ("收支预算总表（万元）", "", "", "万元"),
+        ("支出预算表(单位：元)", "", "", "元"),
+        ("收支预算总表", "", "本报告金额单位均为万元。", "万元"),
+        ("收支预算总表", "元", "本报告金额单位均为万元。", "元"),
+    ],
+)
+def test_a_table_unit_is_never_missing_when_the_report_states_it(title: str, unit_line: str, text: str, unit: str) -> None:
+    t = RawTable(title=title, unit=unit_line, rows=[[_c("项目"), _c("金额")], [_c("合计"), _c("12.50")]])
+    lines = [TextLine(text, page=1)] if text else []
+    meta = ReportMeta(report_id="r", department="某局", year=2024, kind="预算")
+    _, facts, _ = interpret_tables(Layout(blocks=[*lines, t], sources=["x.pdf"]), meta)
+    assert [(f.row_label, f.unit) for f in facts] == [("合计", unit)]
+
+
 # --------------------------------------------------------------------------- CLI
 
 
