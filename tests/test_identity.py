@@ -144,6 +144,22 @@ def test_renamed_pair_in_two_ingest_calls_joins_the_stored_half(tmp_path: Path) 
     assert "timings: extract=" in third.timings.line()
 
 
+@needs_corpus
+def test_a_half_without_a_year_joins_the_one_half_of_its_department(tmp_path: Path) -> None:
+    src = SHARED_REPORTS / "13_jiangsu_rendachangweihui_2019_yusuan_text.pdf"
+    narrative, mid = tmp_path / "q.pdf", tmp_path / "mid.pdf"
+    assert _replace_everywhere(src, mid, "2019", None) > 0  # the narrative no longer prints a year
+    _replace_everywhere(mid, narrative, "2018", None)
+    tables = corpus_layout("13_jiangsu_rendachangweihui_2019_yusuan_tables.pdf")
+    other = corpus_layout("10_jiangsu_gaojirenminfayuan_2019_yusuan.pdf")
+    n = read_file(narrative)
+    assert n.identity.year is None and n.role == "narrative" and n.identity.department == "江苏省人大常委会办公厅"
+    t = FileRead(path=tmp_path / "z.pdf", layout=tables, identity=read_identity(tables, [tmp_path / "z.pdf"]), role="tables", sha256="t")
+    o = FileRead(path=tmp_path / "o.pdf", layout=other, identity=read_identity(other, [tmp_path / "o.pdf"]), role="tables", sha256="o")
+    groups = pair_by_identity([o, n, t])
+    assert sorted([f.path.name for f in g.files] for g in groups) == [["o.pdf"], ["q.pdf", "z.pdf"]]
+
+
 # --------------------------------------------------------------------------- rewritten and redacted reports
 
 
