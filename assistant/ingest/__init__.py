@@ -353,6 +353,9 @@ def ingest_paths(
                 continue
             timings.pages += layout.page_count
             timings.chars += layout_chars(layout)
+            for r in g.files:  # the layouts are no longer needed: keep memory to the parsed reports
+                r.layout = Layout(blocks=[], sources=r.layout.sources, page_count=r.layout.page_count)
+            del layout
             checks = run_checks(facts_to_frame(rep.facts), rep.meta)
             summary = ReportSummary(
                 report_id=rep.meta.report_id,
