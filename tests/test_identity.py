@@ -144,6 +144,22 @@ def test_renamed_pair_in_two_ingest_calls_joins_the_stored_half(tmp_path: Path) 
     assert "timings: extract=" in third.timings.line()
 
 
+@needs_corpus
+def test_a_half_without_a_year_joins_the_one_half_of_its_department(tmp_path: Path) -> None:
+    src = SHARED_REPORTS / "13_jiangsu_rendachangweihui_2019_yusuan_text.pdf"
+    narrative, mid = tmp_path / "q.pdf", tmp_path / "mid.pdf"
+    assert _replace_everywhere(src, mid, "2019", None) > 0  # the narrative no longer prints a year
+    _replace_everywhere(mid, narrative, "2018", None)
+    tables = corpus_layout("13_jiangsu_rendachangweihui_2019_yusuan_tables.pdf")
+    other = corpus_layout("10_jiangsu_gaojirenminfayuan_2019_yusuan.pdf")
+    n = read_file(narrative)
+    assert n.identity.year is None and n.role == "narrative" and n.identity.department == "江苏省人大常委会办公厅"
+    t = FileRead(path=tmp_path / "z.pdf", layout=tables, identity=read_identity(tables, [tmp_path / "z.pdf"]), role="tables", sha256="t")
+    o = FileRead(path=tmp_path / "o.pdf", layout=other, identity=read_identity(other, [tmp_path / "o.pdf"]), role="tables", sha256="o")
+    groups = pair_by_identity([o, n, t])
+    assert sorted([f.path.name for f in g.files] for g in groups) == [["o.pdf"], ["q.pdf", "z.pdf"]]
+
+
 # --------------------------------------------------------------------------- rewritten and redacted reports
 
 
@@ -325,6 +341,23 @@ def test_a_code_column_without_header_is_found_by_its_hierarchy() -> None:
     meta = ReportMeta(report_id="r", department="某局", year=2024, kind="预算")
     _, facts, _ = interpret_tables(Layout(blocks=[t], sources=["x.pdf"]), meta)
     assert {f.code for f in facts} == {"201", "20101", "2010101"}
+
+
+@pytest.mark.parametrize(
+    ("title", "unit_line", "text", "unit"),
+    [
+        ("收支预算总表（万元）", "", "", "万元"),
+        ("支出预算表(单位：元)", "", "", "元"),
+        ("收支预算总表", "", "本报告金额单位均为万元。", "万元"),
+        ("收支预算总表", "元", "本报告金额单位均为万元。", "元"),
+    ],
+)
+def test_a_table_unit_is_never_missing_when_the_report_states_it(title: str, unit_line: str, text: str, unit: str) -> None:
+    t = RawTable(title=title, unit=unit_line, rows=[[_c("项目"), _c("金额")], [_c("合计"), _c("12.50")]])
+    lines = [TextLine(text, page=1)] if text else []
+    meta = ReportMeta(report_id="r", department="某局", year=2024, kind="预算")
+    _, facts, _ = interpret_tables(Layout(blocks=[*lines, t], sources=["x.pdf"]), meta)
+    assert [(f.row_label, f.unit) for f in facts] == [("合计", unit)]
 
 
 # --------------------------------------------------------------------------- CLI

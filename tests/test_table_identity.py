@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pymupdf
+import pytest
 
 from assistant.ingest import parse_report
 from assistant.ingest.pdf import read_pdf
@@ -63,22 +64,23 @@ def test_foot_title_continuation_and_broken_label(tmp_path: Path) -> None:
     assert got["八、社会保障和就业支出"] == "40.00" and got["九、卫生健康支出"] == "10.00"
 
 
-def _make_two_line_title(path: Path) -> None:
+def _make_two_line_title(path: Path, second_line_y: float) -> None:
     doc = pymupdf.open()
     p1 = doc.new_page()
     _text(p1, 120, 60, "部门：黔东南州民族医院", 10.5)
     _text(p1, 150, 100, "一般公共预算财政拨款基本支出预", 15)  # a title broken over two lines …
-    _text(p1, 270, 120, "算表", 15)
-    _text(p1, 440, 150, "单位：万元")
-    _grid(p1, 160, [("项目", "金额"), ("合计", "90.00"), ("30101基本工资", "50.00"), ("30102津贴补贴", "40.00")])
+    _text(p1, 270, second_line_y, "算表", 15)
+    _text(p1, 440, 170, "单位：万元")
+    _grid(p1, 180, [("项目", "金额"), ("合计", "90.00"), ("30101基本工资", "50.00"), ("30102津贴补贴", "40.00")])
     p2 = doc.new_page()  # … and the table continued with its header repeated
     _grid(p2, 80, [("项目", "金额"), ("30103奖金", "0.00")])
     doc.save(path)
 
 
-def test_two_line_title_and_repeated_header_on_the_continuation(tmp_path: Path) -> None:
+@pytest.mark.parametrize("second_line_y", [120.0, 138.0])
+def test_two_line_title_and_repeated_header_on_the_continuation(tmp_path: Path, second_line_y: float) -> None:
     f = tmp_path / "x.pdf"
-    _make_two_line_title(f)
+    _make_two_line_title(f, second_line_y)
     [table] = [b for b in read_pdf([f]).blocks if isinstance(b, RawTable)]
     assert (table.title, table.unit, table.pages) == ("一般公共预算财政拨款基本支出预算表", "万元", [1, 2])
     assert [r[0].text for r in table.rows] == ["项目", "合计", "30101基本工资", "30102津贴补贴", "30103奖金"]

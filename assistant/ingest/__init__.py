@@ -430,6 +430,9 @@ def _ingest_unlocked(
                 continue
             timings.pages += layout.page_count
             timings.chars += layout_chars(layout)
+            for r in g.files:  # the layouts are no longer needed: keep memory to the parsed reports
+                r.layout = Layout(blocks=[], sources=r.layout.sources, page_count=r.layout.page_count)
+            del layout
             drop_placeholders(rep)
             checks = run_checks(facts_to_frame(rep.facts), rep.meta)
             completes = {f.stored_report for f in g.files if f.stored_report}  # its other half, stored earlier

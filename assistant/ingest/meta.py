@@ -40,7 +40,7 @@ _CUT_RE = re.compile(r"(?:金额)?单位[：:].*$|(?:19|20)\d{2}年\d{1,2}月.*$
 # level words a title puts between the year and the kind (区级, 省级, 乡镇 …)
 _LEVEL = r"(?:省级|市级|区级|县级|州级|乡镇|镇级|乡级|本级)"
 _KIND_PHRASE_RE = re.compile(
-    rf"{_LEVEL}?(?:部门|单位)?(?:预算|决算)(?:及绩效目标|和绩效目标)?(?:公开|信息公开)?(?:报表|报告|说明|情况说明|表)?"
+    rf"(?:年度)?{_LEVEL}?(?:部门|单位)?(?:预算|决算)(?:及绩效目标|和绩效目标)?(?:公开|信息公开)?(?:报表|报告|说明|情况说明|表)?"
 )
 _YEAR_PHRASE_RE = re.compile(rf"(?P<y>{_YEAR})\s*年?度?")
 _COVER_KIND_RE = re.compile(rf"(?:{_YEAR}\s*年?度?)?\s*{_LEVEL}?(?P<scope>部门|单位)?(?P<k>预算|决算)")

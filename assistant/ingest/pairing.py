@@ -50,6 +50,19 @@ class FileRead:
         return (department_key(i.department, i.place or ""), int(i.year), i.kind, i.scope or "部门")
 
 
+    def compatible(self, other: FileRead) -> bool:
+        """Same department (key), and year and kind equal wherever both files print them."""
+        from assistant.ingest.meta import department_key
+
+        a, b = self.identity, other.identity
+        if not (a.department and b.department):
+            return False
+        if department_key(a.department, a.place or "") != department_key(b.department, b.place or ""):
+            return False
+        same = [(a.year, b.year), (a.kind, b.kind), (a.scope or "部门", b.scope or "部门")]
+        return all(x is None or y is None or x == y for x, y in same)
+
+
 @dataclass
 class Group:
     """The files of one report, narrative first."""
@@ -91,10 +104,29 @@ def pair_by_identity(reads: list[FileRead]) -> list[Group]:
         groups.append(g)
         if key is not None:
             open_half.setdefault((key, r.role), g)
+    _pair_partial(groups)
     for g in groups:
         stored = next((f.stored_report for f in g.files if f.stored_report), "")
         g.report_id = stored or report_id_for_paths([f.path for f in g.files])
     return groups
+
+
+def _pair_partial(groups: list[Group]) -> None:
+    """A half whose year or kind is unread joins the one other half of its department that agrees with it."""
+    singles = [g for g in groups if len(g.files) == 1]
+    for g in singles:
+        r = g.files[0]
+        if r.key is not None or len(g.files) != 1:
+            continue
+        other = TABLES if r.role == NARRATIVE else NARRATIVE
+        cands = [h for h in singles if h is not g and len(h.files) == 1 and h.files[0].role == other and r.compatible(h.files[0])]
+        if len(cands) != 1:
+            continue
+        h = cands[0]
+        h.files.append(r)
+        h.files.sort(key=lambda x: 0 if x.role == NARRATIVE else 1)
+        g.files.clear()
+    groups[:] = [g for g in groups if g.files]
 
 
 def stored_reports(index_dir: Path) -> tuple[Path | None, list[ReportMeta]]:

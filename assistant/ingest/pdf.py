@@ -862,7 +862,9 @@ def _read_head(g: _Grid, above: list[_Line], body: float) -> None:
                     break
                 if title_rows:
                     prev_size = max(x.size for x in title_rows[-1])
-                    if abs(prev_size - size) > 0.6 or gap > 1.0 * size:
+                    # a title's first half (…基本支出预 / 算表) may sit a wider line gap above its end
+                    fragment = not _TITLE_HINT_RE.search(t) and len(title_rows[-1][0].text) <= 6
+                    if abs(prev_size - size) > 0.6 or gap > (2.0 if fragment else 1.0) * size:
                         break
                 title_rows.append([_Line([], t, row[0].bbox, size, row[0].bold)])
         for x in row:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from assistant.glossary import table_kind
-from assistant.models import COLUMN_SEP, Fact, Layout, RawCell, RawTable, ReportMeta, TableInfo
+from assistant.models import COLUMN_SEP, Fact, Layout, RawCell, RawTable, ReportMeta, TableInfo, TextLine
 
 log = logging.getLogger(__name__)
 
@@ -785,17 +785,21 @@ def interpret_tables(layout: Layout, meta: ReportMeta) -> tuple[list[TableInfo],
     facts: list[Fact] = []
     problems: list[str] = []
     raws = [b for b in layout.blocks if isinstance(b, RawTable) and b.rows]
-    printed_units = [u for u in (b.unit or _unit_from_preamble(b) for b in raws) if u]
+    printed_units = [u for u in (b.unit or _unit_from_preamble(b) or _unit_from_title(b.title) for b in raws) if u]
+    stated = _unit_stated_in_text(layout)
     n = 0
     for b in raws:
         n += 1
         table_id = f"t{n:02d}"
         title = norm(b.title)
         kind = _kind_for(b)
-        unit = b.unit or _unit_from_preamble(b)
+        unit = b.unit or _unit_from_preamble(b) or _unit_from_title(b.title)
         if not unit and kind not in _FORM_KINDS and printed_units and len(set(printed_units)) == 1:
             unit = printed_units[0]
             problems.append(f"{title or table_id}: no unit line found; read in {unit} like every other table of the report")
+        elif not unit and kind not in _FORM_KINDS and not printed_units and stated:
+            unit = stated
+            problems.append(f"{title or table_id}: no unit line found; read in {unit} as the report states")
         ctx = _Ctx(meta=meta, table_id=table_id, raw=b, kind=kind, title=title, unit=unit, facts=[], problems=problems)
         try:
             if kind == "performance_narrative":
@@ -831,6 +835,22 @@ def interpret_tables(layout: Layout, meta: ReportMeta) -> tuple[list[TableInfo],
 
 
 _FORM_KINDS = ("project_performance", "performance_indicators", "performance_narrative", "other")
+
+
+_TITLE_UNIT_RE = re.compile(r"[（(]\s*(?:(?:金额)?单位\s*[：:])?\s*(万元|元|亿元|千元)\s*[)）]")
+_STATED_UNIT_RE = re.compile(r"(?:金额)?单位\s*(?:[：:]|均?为)\s*(万元|元|亿元|千元)")
+
+
+def _unit_from_title(title: str) -> str:
+    """A unit printed in the title: 收支预算总表（万元）, 支出表(单位：元)."""
+    m = _TITLE_UNIT_RE.search(title or "")
+    return m.group(1) if m else ""
+
+
+def _unit_stated_in_text(layout: Layout) -> str:
+    """The one money unit the report's running text states (金额单位：万元, 单位均为万元), or ''."""
+    found = {m.group(1) for b in layout.blocks if isinstance(b, TextLine) for m in _STATED_UNIT_RE.finditer(norm(b.text))}
+    return found.pop() if len(found) == 1 else ""
 
 
 def _unit_from_preamble(b: RawTable) -> str:
