@@ -127,6 +127,9 @@ PDF_CASES: dict[str, Callable[[object], None]] = {
         replace_text(d, 19, ("注：上海市普陀区财政局无政府性基金预算财政拨款支出，故本表无数据。", " ")),  # type: ignore[func-returns-value]
         d.delete_page(17),  # type: ignore[attr-defined]
     ),
+    # the contents page: one table's line blanked; two tables' lines swapped
+    "toc_unlisted": lambda d: replace_text(d, 2, ("七、财政拨款“三公”经费支出决算表", " ")),
+    "toc_order": lambda d: replace_text(d, 2, ("二、收入决算表", "二、支出决算表"), ("三、支出决算表", "三、收入决算表")),
     "text_vs_table": lambda d: replace_text(d, 21, ("收入合计2946.25", "收入合计2964.25")),
     "item_vs_table": lambda d: replace_text(d, 22, ("支出决算为1511.89", "支出决算为1515.89")),
     "words": lambda d: replace_text(d, 21, ("决算数小于预算数", "决算数大于预算数")),
@@ -165,6 +168,8 @@ def test_unmodified_report_gives_only_its_printed_inconsistency(pdf_reviews) -> 
     [
         ("structure", "table_missing", "缺少七、财政拨款“三公”经费支出决算表"),
         ("structure", "empty_table_without_note", "政府性基金预算财政拨款收入支出决算表为空表，未说明原因"),
+        ("toc_unlisted", "table_not_in_toc", "财政拨款“三公”经费支出决算表未列入目录（第2页）"),
+        ("toc_order", "table_order", "表格顺序与目录（第2页）不一致"),
         ("text_vs_table", "narrative_vs_table", "正文称收入合计2964.25万元，与表中数字不符"),
         ("item_vs_table", "item_vs_table", "正文称行政运行（2010601）1515.89万元，表中为1511.89万元"),
         ("words", "words_vs_figures", "正文称决算数大于预算数，实际2940.05＜2993.92"),

@@ -138,7 +138,8 @@ def table_number(number: str) -> int | None:
 def _table_ref(t: dict[str, Any]) -> CellRef:
     title = " ".join(x for x in (_s(t.get("number")), _s(t.get("title"))) if x)
     pages = t.get("pages") or []
-    return CellRef("", title, "", "", pages[0] if pages else None, "")
+    # the value shown is the table as printed (the Markdown shows a cell's page only beside its value)
+    return CellRef("", title, "", "", pages[0] if pages else None, _s(t.get("number")) or _s(t.get("title")))
 
 
 def _toc_ref(e: TocEntry) -> CellRef:
