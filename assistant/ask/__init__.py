@@ -473,6 +473,7 @@ def _text_figure(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, lang: str, 
     from decimal import Decimal
 
     from assistant.glossary import norm_label, term_by_label
+    from assistant.llm.grounding import is_instruction
 
     if not pq.plan.items:
         return None
@@ -495,6 +496,8 @@ def _text_figure(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, lang: str, 
                 i = flat.find(name)
                 while i >= 0 and m is None:
                     m = _near_number(flat, i + len(name), pq.plan.measure, want_count)
+                    if m is not None and is_instruction(flat[i : m.end()]):  # a planted "answer" is not a figure
+                        m = None
                     i = flat.find(name, i + 1)
                 if not m:
                     continue
