@@ -20,12 +20,14 @@ from typing import Any
 from assistant.errors import FiscalQAError, IndexMissingError
 from assistant.i18n import question_language, tr
 from assistant.models import Answer, ReportMeta
-from assistant.present import answer_markdown, select_reports, stream_steps
+from assistant.present import answer_markdown, coverage_line, page_text, select_reports, stream_steps
 from assistant.store import IndexData, current_version, load_index
 
 log = logging.getLogger("fiscal_qa.app")
 
 AskFn = Callable[..., Answer]
+Progress = Callable[[float | None, str], None]
+"""A progress sink: (fraction done or None when unknown, what is being done now, in the interface language)."""
 
 WIDGET_MAX_CHARS = 500
 """The public widget refuses longer questions (with a message)."""
@@ -72,6 +74,8 @@ class AppState:
         self._ingest_lock = threading.Lock()
         self._scoped: dict[tuple[str, frozenset[str]], IndexData] = {}
         self._llms: OrderedDict[tuple[str, str, str, float], Any] = OrderedDict()
+        self.preparing: dict[str, Any] | None = None
+        """While the first start prepares the index: {"zh": text, "en": text, "fraction": float | None}; else None."""
 
     # -- index
     def index(self) -> IndexData | None:
@@ -85,6 +89,24 @@ class AppState:
     def reports(self) -> list[ReportMeta]:
         idx = self.index()
         return list(idx.reports) if idx else []
+
+    def page_label(self, report_id: str, page: int | None, lang: str = "zh") -> str:
+        """A cited page as shown: '6', or the file and its own page for a report made of two files."""
+        idx = self.index()
+        return page_text(idx.report(report_id) if idx is not None else None, page, lang)
+
+    def coverage(self, lang: str = "zh") -> str:
+        """One line on what the served index covers (reports, departments, years)."""
+        return coverage_line(self.reports(), lang)
+
+    def preparing_text(self, lang: str) -> str:
+        """What the first start is preparing, as one line ('' when ready)."""
+        p = self.preparing
+        if not p:
+            return ""
+        frac = p.get("fraction")
+        pct = f" {frac:.0%}" if isinstance(frac, float) else ""
+        return f"⏳ {p.get(lang) or p.get('zh', '')}{pct}"
 
     def select(
         self, department: str | None = None, year: Any = None, kind: str | None = None, scope: str | None = None
@@ -142,6 +164,8 @@ class AppState:
 
         ``llm``: a session's own LLM; None uses the server's (``FISCALQA_LLM_*``), if any.
         """
+        if self.preparing and self.index() is None:
+            return self._preparing_answer(question)
         try:
             target = self._target(report_ids)
             fn = self._ask_fn
@@ -176,6 +200,11 @@ class AppState:
             raise RuntimeError("the answer stream ended without an answer")
         except Exception as e:
             yield self._failure(question, e)
+
+    def _preparing_answer(self, question: str) -> Answer:
+        lang = question_language(question)
+        text = tr("preparing_ask", lang) + " " + self.preparing_text(lang)
+        return Answer(question=question, route="none", answer=text.strip(), language=lang, meta={"status": "preparing"})
 
     def _target(self, report_ids: Sequence[str]) -> IndexData:
         idx = self.index()
@@ -243,14 +272,44 @@ class AppState:
         return raw.get(fact_id)
 
     # -- ingesting
-    def ingest(self, paths: list[Path], *, show_progress: bool = True) -> Any:
-        """Ingest files into the served index (one ingest at a time; the index stays intact on failure)."""
-        from assistant.ingest import ingest_paths
+    def ingest(self, paths: list[Path], *, show_progress: bool = True, progress: Progress | None = None, lang: str = "zh") -> Any:
+        """Ingest files into the served index (one ingest at a time; the index stays intact on failure).
 
+        ``progress`` hears every step: each report read, each batch of passages embedded, the index written.
+        """
         with self._ingest_lock:
-            res = ingest_paths(paths, self.index_dir, show_progress=show_progress)
+            res = ingest_with_progress(paths, self.index_dir, progress, lang=lang, show_progress=show_progress)
         self.index()
         return res
+
+    def prepare(self, sources: list[Path], *, warm: bool = True) -> threading.Thread:
+        """First start in the background: ingest what the index lacks, then warm the engine up.
+
+        The app serves meanwhile; ``preparing`` says what is being done (the page shows it) and
+        questions get a 'still preparing' answer until an index exists.
+        """
+
+        def note(fraction: float | None, text: str) -> None:
+            zh, _, en = text.partition("\x1f")
+            self.preparing = {"zh": zh, "en": en or zh, "fraction": fraction}
+
+        def run() -> None:
+            try:
+                ensure_ingested(self.index_dir, sources, progress=note)
+                note(None, tr("warming", "zh") + "\x1f" + tr("warming", "en"))
+                self.index()
+                if warm:
+                    warm_up(self)
+            except Exception:
+                log.exception("preparing the index failed")
+            finally:
+                self.preparing = None
+                log.info("ready: %s", self.coverage("en"))
+
+        self.preparing = {"zh": tr("preparing", "zh"), "en": tr("preparing", "en"), "fraction": None}
+        t = threading.Thread(target=run, name="fiscal-qa-prepare", daemon=True)
+        t.start()
+        return t
 
 
 def as_state(index: Path | str | AppState, ask_fn: AskFn | None = None) -> AppState:
@@ -399,9 +458,12 @@ def widget_reply(
     return body + cites
 
 
-def ensure_ingested(index_dir: Path, paths: list[Path]) -> None:
-    """Ingest the given files/folders that the index does not hold yet (by source file name), with progress."""
-    from assistant.ingest import collect_files, ingest_paths
+def ensure_ingested(index_dir: Path, paths: list[Path], *, progress: Progress | None = None) -> None:
+    """Ingest the given files/folders that the index does not hold yet (by source file name), with progress.
+
+    ``progress`` gets both languages as 'zh\x1fen' (the first start's page shows either).
+    """
+    from assistant.ingest import collect_files
 
     have: set[str] = set()
     if current_version(index_dir) is not None:
@@ -413,12 +475,96 @@ def ensure_ingested(index_dir: Path, paths: list[Path]) -> None:
             missing.append(f)
     if not missing:
         return
-    log.warning("ingesting %d file(s) into %s (first start)…", len(missing), index_dir)
-    res = ingest_paths(missing, index_dir, show_progress=True)
+    log.info("ingesting %d file(s) into %s (first start)…", len(missing), index_dir)
+    res = ingest_with_progress(missing, index_dir, progress, lang="both", show_progress=True)
     for s in res.reports:
-        log.warning("%s", s.line())
+        log.info("%s", s.line())
     for f in res.failures:
         log.warning("could not ingest %s: %s", f.path, f.reason)
+
+
+class ProgressEmbedder:
+    """The package's embedder, telling ``done(n)`` after every few passages (embedding is the slow step)."""
+
+    BATCH = 8
+
+    def __init__(self, done: Callable[[int], None], inner: Any = None) -> None:
+        self._done = done
+        self._inner = inner
+
+    def _embedder(self) -> Any:
+        if self._inner is None:
+            from assistant.embed import default_embedder
+
+            self._inner = default_embedder()
+        return self._inner
+
+    def embed_passages(self, texts: list[str]) -> list[list[float]]:
+        out: list[list[float]] = []
+        for i in range(0, len(texts), self.BATCH):
+            batch = texts[i : i + self.BATCH]
+            out.extend(self._embedder().embed_passages(batch))
+            self._done(len(batch))
+        return out
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._embedder(), name)
+
+
+READ_SHARE = 0.4
+"""Share of the progress bar for reading reports; embedding and writing take the rest."""
+
+
+def _say(key: str, lang: str, **kw: Any) -> str:
+    if lang == "both":
+        return tr(key, "zh").format(**kw) + "\x1f" + tr(key, "en").format(**kw)
+    return tr(key, lang).format(**kw)
+
+
+def ingest_with_progress(
+    paths: list[Path],
+    index_dir: Path,
+    progress: Progress | None,
+    *,
+    lang: str = "zh",
+    show_progress: bool = True,
+    embedder: Any = None,
+) -> Any:
+    """``ingest_paths`` telling ``progress`` every step: each report read (of n), each batch of passages embedded
+    (of the new passages), then the index being written. ``lang='both'``: texts as 'zh\x1fen'."""
+    from assistant.ingest import collect_files, group_files, ingest_paths
+
+    if progress is None:
+        return ingest_paths(paths, index_dir, show_progress=show_progress)
+    groups = len(group_files(collect_files(paths))) or 1
+    seen = {"reports": 0, "chunks": 0, "embedded": 0}
+    progress(0.0, _say("prog_read", lang, done=0, total=groups))
+
+    def on_report(summary: Any) -> None:
+        seen["reports"] += 1
+        seen["chunks"] += int(getattr(summary, "chunks", 0) or 0)
+        progress(READ_SHARE * seen["reports"] / groups, _say("prog_read", lang, done=seen["reports"], total=groups))
+
+    def on_failure(_failure: Any) -> None:
+        seen["reports"] += 1
+        progress(READ_SHARE * seen["reports"] / groups, _say("prog_read", lang, done=seen["reports"], total=groups))
+
+    def embedded(n: int) -> None:
+        seen["embedded"] += n
+        total = max(seen["chunks"], seen["embedded"], 1)
+        frac = READ_SHARE + (0.95 - READ_SHARE) * seen["embedded"] / total
+        progress(frac, _say("prog_embed", lang, done=seen["embedded"], total=total))
+        if seen["embedded"] >= total:
+            progress(0.96, _say("prog_write", lang))
+
+    return ingest_paths(
+        paths,
+        index_dir,
+        show_progress=show_progress,
+        embedder=ProgressEmbedder(embedded, embedder),
+        on_report=on_report,
+        on_failure=on_failure,
+    )
 
 
 def warm_up(state: AppState) -> None:
