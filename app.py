@@ -104,7 +104,9 @@ THEME = gr.themes.Soft(
 
 _TABLE_CSS = """
 {scope} table {{font-size: 0.85em; display: block; overflow-x: auto; max-width: 100%; border-collapse: collapse;}}
-{scope} table td, {scope} table th {{white-space: nowrap; padding: 2px 8px;}}
+{scope} table td, {scope} table th {{padding: 2px 8px; min-width: 4.5em; vertical-align: top;}}
+{scope} table td:first-child, {scope} table th:first-child {{min-width: 2.5em;}}
+{scope} table td:first-child, {scope} table td:last-child, {scope} table th {{white-space: nowrap;}}
 {scope} sup {{color: var(--color-accent); font-weight: 600;}}
 """
 
@@ -125,6 +127,7 @@ APP_CSS = """
 .fqa-zoom-bar {display: flex; gap: 6px; margin: 4px 0; font-size: 0.85em; align-items: center;}
 .fqa-zoom-bar button {border: 1px solid var(--border-color-primary); border-radius: 4px; padding: 0 8px; background: var(--button-secondary-background-fill);}
 #fqa-review {max-height: 70vh; overflow-y: auto;}
+#fqa-cite-bridge {display: none !important;}
 .tab-wrapper, [role="tablist"] {overflow-x: auto; scrollbar-width: thin;}
 footer {display: none !important;}
 @media (max-width: 640px) {
@@ -339,7 +342,7 @@ def build_app(
                             llm_apply = L(gr.Button(T["llm_apply"][0], size="sm"), "llm_apply", "value")
                             llm_status = gr.Markdown(state.llm_status(None, "zh"), elem_id="fqa-llm-status")
                         L(llm_box, "llm")
-                cite_bridge = gr.HTML("", elem_id="fqa-cite-bridge", js_on_load=CITE_JS, min_height=0)
+                cite_bridge = gr.HTML("", html_template="", elem_id="fqa-cite-bridge", js_on_load=CITE_JS, min_height=0)
 
             # ------------------------------------------------------------- facts
             with gr.Tab(T["tab_facts"][0], id="facts") as tab_facts:

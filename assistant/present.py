@@ -163,7 +163,7 @@ def citation_markdown(a: Answer, cells: CellText | None, lang: str) -> str:
         out.append("|" + "---|" * len(head))
         for i, c in figures:
             raw = (cells.fact_raw(c.fact_id) if cells else None) or c.text
-            row = [f"[{i}]", _who(c), c.table, c.row, c.column, _page(cells, c, lang), shorten(raw, 14)]
+            row = [f"[{i}]", _who(c), shorten(c.table, 22), c.row, c.column, _page(cells, c, lang), shorten(raw, 14)]
             if one:
                 row.pop(1)
             out.append("| " + " | ".join(md_cell(x) for x in row) + " |")
