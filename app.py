@@ -173,8 +173,16 @@ element.addEventListener('click', (ev) => {
   if (!box) return;
   const z = parseInt(box.dataset.zoom || '1');
   const b = ev.target.closest('button[data-z]');
-  if (b) { const d = b.dataset.z; box.dataset.zoom = d === '+' ? Math.min(3, z + 1) : d === '-' ? Math.max(1, z - 1) : 1; return; }
-  if (ev.target.closest('.fqa-zoom img')) box.dataset.zoom = z >= 2 ? 1 : 2;
+  let next = z;
+  if (b) { const d = b.dataset.z; next = d === '+' ? Math.min(3, z + 1) : d === '-' ? Math.max(1, z - 1) : 1; }
+  else if (ev.target.closest('.fqa-zoom img')) next = z >= 2 ? 1 : 2;
+  else return;
+  box.dataset.zoom = next;
+  const img = box.querySelector('img');
+  requestAnimationFrame(() => {  // keep the outlined cell in view
+    box.scrollLeft = img.clientWidth * parseFloat(box.dataset.fx || '0.5') - box.clientWidth / 2;
+    box.scrollTop = img.clientHeight * parseFloat(box.dataset.fy || '0.5') - box.clientHeight / 2;
+  });
 });
 """
 """The source viewer: click the page to zoom in and out, or use ＋ / − / fit."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import io
+import json
 import logging
 import re
 import tempfile
@@ -362,16 +363,17 @@ def chat_turn(
 def source_image(state: AppState, item: str | list[str]) -> str | None:
     """A PNG of the printed page region(s) behind a fact, several facts (a computed answer), or a chunk.
 
-    Regions on several pages are stacked into one image. None when there is no page image
+    Beside it, ``source.json`` says where the outlined cell is (``{"focus": [x, y]}``, fractions of the
+    image) for the viewer's zoom. Regions on several pages are stacked into one image. None when there is no page image
     (the plain-text sample) or the source viewer is not available.
     """
     idx = state.index()
     if idx is None or not item:
         return None
     try:
-        from assistant.source import render  # the source viewer (optional module)
+        from assistant.source import render_focused  # the source viewer (optional module)
 
-        pngs = render(idx, item)
+        shots = render_focused(idx, item)
     except ImportError:
         return None
     except FiscalQAError as e:  # no page image: the caller shows the row as text
@@ -380,9 +382,12 @@ def source_image(state: AppState, item: str | list[str]) -> str | None:
     except Exception:
         log.exception("rendering the source of %s failed", item)
         return None
-    if not pngs:
+    if not shots:
         return None
+    pngs = [png for png, _ in shots]
     path = Path(tempfile.mkdtemp(prefix="fiscalqa-src-")) / "source.png"
+    fx, fy = shots[0][1]
+    path.with_suffix(".json").write_text(json.dumps({"focus": [fx, fy if len(pngs) == 1 else 0.0]}), encoding="utf-8")
     if len(pngs) == 1:
         path.write_bytes(pngs[0])
         return str(path)

@@ -151,16 +151,24 @@ def chart_by_function(idx: IndexData | None, report_id: str | None) -> pd.DataFr
 CROSS_ITEMS = [label for _, label, _ in THREE_PUBLIC]
 
 
-def short_department_names(departments: list[str]) -> dict[str, str]:
-    """Department → a short axis label: without its place (江苏省高级人民法院 → 高级人民法院) where that stays
-    unambiguous among the departments shown, else the name as printed."""
+AXIS_NAME_CHARS = 10
+"""Department names on a chart axis keep at most this many characters (the axis cuts longer labels itself)."""
+
+
+def short_department_names(departments: list[str], limit: int = AXIS_NAME_CHARS) -> dict[str, str]:
+    """Department → a short axis label: without its place (江苏省高级人民法院 → 高级人民法院), and a long name
+    by its distinguishing end (…万里街道办事处); the name as printed where short forms would collide."""
     from assistant.places import strip_place_prefix
 
-    rest = {d: strip_place_prefix(d)[1] or d for d in set(departments)}
+    def short(d: str) -> str:
+        rest = strip_place_prefix(d)[1] or d
+        return rest if len(rest) <= limit else "…" + rest[-(limit - 1) :]
+
+    names = {d: short(d) for d in set(departments)}
     count: dict[str, int] = {}
-    for r in rest.values():
-        count[r] = count.get(r, 0) + 1
-    return {d: r if count[r] == 1 else d for d, r in rest.items()}
+    for n in names.values():
+        count[n] = count.get(n, 0) + 1
+    return {d: n if count[n] == 1 else d for d, n in names.items()}
 
 
 def chart_across(idx: IndexData | None, item: str | None) -> pd.DataFrame:

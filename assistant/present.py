@@ -222,13 +222,19 @@ def cite_caption(c: Citation, page: str | None = None) -> str:
 def source_view_html(png_path: str | Path, lang: str = "zh") -> str:
     """The source viewer: the page image (inline, no file serving needed) with zoom buttons; click the page to zoom."""
     import base64
+    import json
 
     data = base64.b64encode(Path(png_path).read_bytes()).decode("ascii")
+    try:
+        fx, fy = json.loads(Path(png_path).with_suffix(".json").read_text(encoding="utf-8"))["focus"]
+    except (OSError, ValueError, KeyError, TypeError):
+        fx, fy = 0.5, 0.5
     fit, hint = ("适应宽度", "点击页面放大") if lang == "zh" else ("fit", "click the page to zoom")
     return (
         '<div class="fqa-zoom-bar"><button data-z="-" title="−">−</button><button data-z="+" title="+">＋</button>'
         f'<button data-z="fit">{fit}</button><span>{hint}</span></div>'
-        f'<div class="fqa-zoom" data-zoom="1"><img alt="source page" src="data:image/png;base64,{data}"></div>'
+        f'<div class="fqa-zoom" data-zoom="1" data-fx="{float(fx):.3f}" data-fy="{float(fy):.3f}">'
+        f'<img alt="source page" src="data:image/png;base64,{data}"></div>'
     )
 
 

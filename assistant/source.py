@@ -108,8 +108,11 @@ def _union(boxes: list[BBox]) -> pymupdf.Rect:
     return r
 
 
-def render_region(index: IndexData, region: Region, *, zoom: float = ZOOM) -> bytes:
-    """PNG bytes of the page region with the cells outlined and row/header shaded."""
+def render_region(index: IndexData, region: Region, *, zoom: float = ZOOM, focus: list[float] | None = None) -> bytes:
+    """PNG bytes of the page region with the cells outlined and row/header shaded.
+
+    ``focus``: filled with the outlined cells' centre as fractions of the image (x, y).
+    """
     located = source_pdf(index, region.report_id, region.page) if region.page else None
     if located is None or not region.outline:
         raise NoPageImageError(
@@ -124,8 +127,8 @@ def render_region(index: IndexData, region: Region, *, zoom: float = ZOOM) -> by
             page.draw_rect(pymupdf.Rect(b), color=None, fill=ROW_SHADE, fill_opacity=0.45, overlay=False)
         for b in region.outline:
             page.draw_rect(pymupdf.Rect(b) + (-1.5, -1.5, 1.5, 1.5), color=OUTLINE, width=1.6)
-        # Context: the cells, their row (from its label) and column header, and a few rows above and below. Boxes are in the page's unrotated text space; the clip is
-        # on-screen (rotated pages: Jiangsu tables).
+        # Context: the cells, their row (from its label) and column header, and a few rows above and below.
+        # Boxes are in the page's unrotated text space; the clip is on-screen (rotated pages: Jiangsu tables).
         cells = _union(region.outline + region.shade_row) * page.rotation_matrix
         area = _union(region.outline + region.shade_row + region.shade_header) * page.rotation_matrix
         top = min(area.y0 - MARGIN, cells.y0 - NEIGHBOURS)
@@ -134,12 +137,27 @@ def render_region(index: IndexData, region: Region, *, zoom: float = ZOOM) -> by
             left, right = page.rect.x0, page.rect.x1
         clip = pymupdf.Rect(left, top, right, cells.y1 + NEIGHBOURS) & page.rect
         pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), clip=clip, alpha=False)
+        cell = _union(region.outline) * page.rotation_matrix
+        if focus is not None and clip.width and clip.height:
+            focus[:] = [(cell.x0 + cell.x1) / 2 - clip.x0, (cell.y0 + cell.y1) / 2 - clip.y0]
+            focus[:] = [min(1.0, max(0.0, focus[0] / clip.width)), min(1.0, max(0.0, focus[1] / clip.height))]
         return pix.tobytes("png")
 
 
 def render(index: IndexData, item_id: str | list[str], *, zoom: float = ZOOM) -> list[bytes]:
     """PNG images (one per page involved) for a fact, several facts, or a chunk."""
     return [render_region(index, r, zoom=zoom) for r in regions_for(index, item_id)]
+
+
+def render_focused(index: IndexData, item_id: str | list[str], *, zoom: float = ZOOM) -> list[tuple[bytes, tuple[float, float]]]:
+    """Like ``render``, each image with where its outlined cell is (x, y as fractions of the image), so a
+    viewer can zoom in on it."""
+    out = []
+    for r in regions_for(index, item_id):
+        focus: list[float] = [0.5, 0.5]
+        png = render_region(index, r, zoom=zoom, focus=focus)
+        out.append((png, (focus[0], focus[1])))
+    return out
 
 
 def main(args: argparse.Namespace) -> int:

@@ -82,19 +82,28 @@ def server(served_index: Path) -> Iterator[tuple[object, str]]:
     srv.close()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def _unavailable(msg: str) -> None:
+    """Skip on a developer's machine; fail in CI (``CI=true``), where the browser tests must run."""
+    if IN_CI:
+        pytest.fail(f"{msg} — CI must run the browser tests (.ci/run installs Chromium)", pytrace=False)
+    pytest.skip(msg)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def chromium_available() -> None:
+    """Checked first, before the index and the server are built."""
     if not CHROMIUM.exists():
-        msg = f"no Chromium at {CHROMIUM} (Debian package `chromium`; .ci/run installs it)"
-        if IN_CI:
-            pytest.fail(msg + " — CI must run the browser tests")
-        pytest.skip(msg)
+        _unavailable(f"no Chromium at {CHROMIUM} (Debian package `chromium`)")
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError as e:
-        if IN_CI:
-            pytest.fail(f"playwright is not installed: {e}")
-        pytest.skip(f"playwright is not installed: {e}")
+        _unavailable(f"playwright is not installed ({e})")
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_available) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield b
@@ -222,6 +231,8 @@ def test_citation_opens_the_printed_cell_large_and_zoomable(server, session, out
     page.locator("#fqa-source-view button[data-z='+']").click()
     page.wait_for_function("() => document.querySelector('#fqa-source-view .fqa-zoom').dataset.zoom === '2'")
     assert img.bounding_box()["width"] > shown["width"] * 1.5  # zoomed in; the box scrolls
+    page.wait_for_timeout(200)
+    assert page.locator("#fqa-source-view .fqa-zoom").evaluate("b => b.scrollLeft") > 0  # to the outlined cell
     img.click()  # a click on the page zooms back out
     page.wait_for_function("() => document.querySelector('#fqa-source-view .fqa-zoom').dataset.zoom === '1'")
 
@@ -319,6 +330,8 @@ def test_upload_progress_and_report_lists_in_every_session(server, session, out_
     a.locator("#fqa-upload input[type=file]").set_input_files(str(upload))
     a.wait_for_function("() => document.querySelector('#fqa-upload').innerText.includes('31_upload')")
     a.locator("#fqa-ingest").click()
+    a.wait_for_function("() => window.__progress.some(t => t.includes('嵌入'))", timeout=120_000)
+    a.screenshot(path=str(out_dir / "app_upload_progress.png"), full_page=True)
     a.locator("#fqa-upload-status", has_text="✓").wait_for(timeout=120_000)
     assert new_dept in a.locator("#fqa-upload-status").inner_text()
     seen = " | ".join(a.evaluate("() => window.__progress"))
