@@ -470,20 +470,34 @@ def build_app(
 
         # ----------------------------------------------------------------- report lists, in every session
         lists_in = [dept, year, scope, f_report, c_report, r_report]
-        refresh = dict(inputs=lists_in, outputs=lists_in, queue=False, api_visibility="undocumented")
+        refresh = dict(inputs=lists_in, outputs=lists_in, queue=False, show_progress="hidden", api_visibility="undocumented")
 
         def on_load(lg: str, *values: Any) -> list[Any]:
             busy = bool(state.preparing)
             return [gr.update(value=state.preparing_text(lg), visible=busy), gr.Timer(active=busy), *report_lists(state, *values)]
 
-        demo.load(on_load, [lang, *lists_in], [status, timer, *lists_in], queue=False, api_visibility="undocumented")
+        demo.load(
+            on_load,
+            [lang, *lists_in],
+            [status, timer, *lists_in],
+            queue=False,
+            show_progress="hidden",
+            api_visibility="undocumented",
+        )
 
         def on_tick(lg: str, *values: Any) -> list[Any]:
             if state.preparing:
                 return [gr.update(value=state.preparing_text(lg), visible=True), gr.skip(), *([gr.skip()] * len(values))]
             return [gr.update(value="", visible=False), gr.Timer(active=False), *report_lists(state, *values)]
 
-        timer.tick(on_tick, [lang, *lists_in], [status, timer, *lists_in], queue=False, api_visibility="undocumented")
+        timer.tick(
+            on_tick,
+            [lang, *lists_in],
+            [status, timer, *lists_in],
+            queue=False,
+            show_progress="hidden",
+            api_visibility="undocumented",
+        )
         for t in (tab_facts, tab_charts, tab_review):
             t.select(lambda *v: report_lists(state, *v), **refresh)
 
