@@ -541,18 +541,30 @@ def ingest_with_progress(
 
     if progress is None:
         return ingest_paths(paths, index_dir, show_progress=show_progress)
-    groups = len(group_files(collect_files(paths))) or 1
-    seen = {"reports": 0, "chunks": 0, "embedded": 0}
-    progress(0.0, _say("prog_read", lang, done=0, total=groups))
+    files = collect_files(paths)
+    groups = len(group_files(files)) or 1
+    pages = sum(_pages(f) for f in files) or 1
+    seen = {"reports": 0, "pages": 0, "chunks": 0, "embedded": 0}
+
+    def reading() -> None:
+        frac = READ_SHARE * min(1.0, seen["pages"] / pages)
+        text = _say("prog_read", lang, done=seen["reports"], total=groups)
+        progress(frac, text + _say("prog_pages", lang, done=min(seen["pages"], pages), total=pages))
+
+    reading()
+
+    def on_pages(n: int) -> None:
+        seen["pages"] += n
+        reading()
 
     def on_report(summary: Any) -> None:
         seen["reports"] += 1
         seen["chunks"] += int(getattr(summary, "chunks", 0) or 0)
-        progress(READ_SHARE * seen["reports"] / groups, _say("prog_read", lang, done=seen["reports"], total=groups))
+        reading()
 
     def on_failure(_failure: Any) -> None:
         seen["reports"] += 1
-        progress(READ_SHARE * seen["reports"] / groups, _say("prog_read", lang, done=seen["reports"], total=groups))
+        reading()
 
     def embedded(n: int) -> None:
         seen["embedded"] += n
@@ -569,7 +581,21 @@ def ingest_with_progress(
         embedder=ProgressEmbedder(embedded, embedder),
         on_report=on_report,
         on_failure=on_failure,
+        on_pages=on_pages,
     )
+
+
+def _pages(path: Path) -> int:
+    """Pages of a PDF (1 for other files and for files that cannot be opened): the progress bar's total."""
+    if path.suffix.lower() != ".pdf":
+        return 1
+    try:
+        import pymupdf
+
+        with pymupdf.open(path) as doc:
+            return int(doc.page_count)
+    except Exception:  # a broken file: the ingest reports it
+        return 1
 
 
 def warm_up(state: AppState) -> None:

@@ -94,6 +94,7 @@ T: dict[str, tuple[str, str]] = {
     "preparing_ask": ("索引还在准备中，请稍候再问。", "The index is still being prepared; please ask again in a moment."),
     "warming": ("正在预热问答引擎…", "Warming up the engine…"),
     "prog_read": ("读取报告 {done}/{total}", "Reading reports {done}/{total}"),
+    "prog_pages": ("，第 {done}/{total} 页", ", page {done}/{total}"),
     "prog_embed": ("为检索嵌入文本片段 {done}/{total}", "Embedding passages for search {done}/{total}"),
     "prog_write": ("写入索引…", "Writing the index…"),
     "llm_bad_url": ("接口地址须以 http:// 或 https:// 开头。", "The base URL must start with http:// or https://."),

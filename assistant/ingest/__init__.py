@@ -150,6 +150,7 @@ def ingest_paths(
     embedder: object | None = None,
     on_report: Callable[[ReportSummary], None] | None = None,
     on_failure: Callable[[FileFailure], None] | None = None,
+    on_pages: Callable[[int], None] | None = None,
 ) -> IngestResult:
     """Ingest report files and folders into ``index_dir`` (atomically; bad files are reported and skipped)."""
     from tqdm import tqdm
@@ -164,6 +165,14 @@ def ingest_paths(
     seen: set[tuple[str, ...]] = set()
     page_counts = {f: _page_count(f) for f in files}  # opened once: the bar's total and each report's share
     bar = tqdm(total=sum(page_counts.values()), unit="page", disable=not show_progress, desc="ingest")
+    if on_pages is not None:  # ``on_pages(n)``: n more pages read, as the bar counts them (the app's progress)
+        _bar_update = bar.update
+
+        def _count_pages(n: float | None = 1) -> bool | None:
+            on_pages(int(n or 0))
+            return _bar_update(n)
+
+        bar.update = _count_pages  # type: ignore[method-assign]
     for group in groups:
         t0 = time.perf_counter()
         bar.set_postfix_str(group[0].name[:40])
