@@ -521,6 +521,7 @@ READ_SHARE = 0.4
 
 
 def _say(key: str, lang: str, **kw: Any) -> str:
+    """An interface string filled in; ``lang='both'``: 'zh\x1fen'."""
     if lang == "both":
         return tr(key, "zh").format(**kw) + "\x1f" + tr(key, "en").format(**kw)
     return tr(key, lang).format(**kw)
@@ -548,8 +549,8 @@ def ingest_with_progress(
 
     def reading() -> None:
         frac = READ_SHARE * min(1.0, seen["pages"] / pages)
-        text = _say("prog_read", lang, done=seen["reports"], total=groups)
-        progress(frac, text + _say("prog_pages", lang, done=min(seen["pages"], pages), total=pages))
+        counts = {"done": seen["reports"], "total": groups, "page": min(seen["pages"], pages), "pages": pages}
+        progress(frac, _say("prog_read", lang, **counts))
 
     reading()
 
