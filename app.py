@@ -530,6 +530,8 @@ def build_app(
                     yield history, "", past, gr.skip(), gr.skip(), gr.skip(), gr.skip(), *(hide if first_step else idle[3:])
                     first_step = False
                     time.sleep(stream_delay)
+            if a is None:  # chat_turn always ends with the answer
+                return
             past = [*past, a]
             md, csv_ = export_files(past, getattr(request, "session_hash", "") or "anon")
             what, options = clarify_options(a)
@@ -824,7 +826,7 @@ def build_widget(
         with gr.Row(elem_classes="fqa-examples", elem_id="fqa-widget-examples"):
             ex_btns = [gr.Button(e, size="sm") for e in EXAMPLES[:3]]
         out = gr.Markdown(elem_id="fqa-widget-answer", elem_classes="fqa-answer", min_height=40)
-        io = dict(
+        io: dict[str, Any] = dict(
             inputs=q,
             outputs=out,
             concurrency_limit=concurrency,
