@@ -108,6 +108,14 @@ _TABLE_CSS = """
 {scope} table td:first-child, {scope} table th:first-child {{min-width: 2.5em;}}
 {scope} table td:first-child, {scope} table td:last-child, {scope} table th {{white-space: nowrap;}}
 {scope} sup {{color: var(--color-accent); font-weight: 600;}}
+@media (max-width: 640px) {{
+  {scope} table, {scope} tbody, {scope} tr {{display: block; overflow: visible;}}
+  {scope} thead {{display: none;}}
+  {scope} tr {{padding: 4px 2px; border-bottom: 1px solid var(--border-color-primary);}}
+  {scope} table td {{display: inline; border: none; padding: 0; min-width: 0; white-space: normal !important;}}
+  {scope} table td:not(:last-child)::after {{content: " · "; color: var(--body-text-color-subdued);}}
+  {scope} table td:last-child {{font-weight: 600;}}
+}}
 """
 
 APP_CSS = """
@@ -452,7 +460,7 @@ def build_app(
                     r_btn = L(
                         gr.Button(T["review_btn"][0], variant="primary", scale=1, elem_id="fqa-review-btn"), "review_btn", "value"
                     )
-                r_downloads = gr.Row()  # the review's downloads (Markdown / Word / JSON) go here
+                # the review's downloads (Markdown / Word / JSON) go here, in a row between the picker and the review
                 r_out = gr.Markdown(elem_id="fqa-review", max_height=900)
 
         L(p_three, "chart_three", "title")
@@ -466,7 +474,6 @@ def build_app(
             (tab_upload, "tab_upload"),
             (tab_review, "tab_review"),
         ]
-        _ = r_downloads
 
         # ----------------------------------------------------------------- report lists, in every session
         lists_in = [dept, year, scope, f_report, c_report, r_report]

@@ -107,7 +107,7 @@ class AppState:
             return ""
         frac = p.get("fraction")
         pct = f" {frac:.0%}" if isinstance(frac, float) else ""
-        return f"⏳ {p.get(lang) or p.get('zh', '')}{pct}"
+        return f"{p.get(lang) or p.get('zh', '')}{pct}"
 
     def select(
         self, department: str | None = None, year: Any = None, kind: str | None = None, scope: str | None = None

@@ -45,7 +45,7 @@ T: dict[str, tuple[str, str]] = {
         "就已收录的预算、决算报告提问，答案中的每个数字都标注出处。",
         "Ask about the ingested budgets and final accounts; every figure in an answer is cited.",
     ),
-    "widget_loading": ("⏳ 正在查找报告中的数字…", "⏳ Looking it up in the reports…"),
+    "widget_loading": ("正在查找报告中的数字…", "Looking it up in the reports…"),
     "export_md": ("导出 Markdown", "Download Markdown"),
     "export_csv": ("导出 CSV", "Download CSV"),
     "report": ("报告", "Report"),

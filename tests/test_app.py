@@ -712,8 +712,8 @@ def test_first_start_prepares_in_the_background_and_logs_at_info(tmp_path: Path,
             if "8/16" in st.preparing_text("en"):
                 break
             threading.Event().wait(0.02)
-        assert st.preparing_text("en") == "⏳ Embedding passages for search 8/16 50%"
-        assert st.preparing_text("zh").startswith("⏳ 为检索嵌入文本片段")
+        assert st.preparing_text("en") == "Embedding passages for search 8/16 50%"
+        assert st.preparing_text("zh").startswith("为检索嵌入文本片段")
         a = st.ask("公务接待费？")
         assert a.meta["status"] == "preparing" and "准备" in a.answer
         gate.set()
@@ -721,8 +721,16 @@ def test_first_start_prepares_in_the_background_and_logs_at_info(tmp_path: Path,
         assert st.preparing is None
     finally:
         appstate.ensure_ingested = real
-    with caplog.at_level(logging.INFO, logger="fiscal_qa.app"):
-        appstate.ensure_ingested(tmp_path / "idx2", [SAMPLE])
+    from types import SimpleNamespace
+
+    done = SimpleNamespace(line=lambda: "00_sample: 曲靖市投资促进局 2023 决算 — 725 facts")
+    real_ingest = appstate.ingest_with_progress
+    appstate.ingest_with_progress = lambda *a, **k: SimpleNamespace(reports=[done], failures=[])  # the logging only
+    try:
+        with caplog.at_level(logging.INFO, logger="fiscal_qa.app"):
+            appstate.ensure_ingested(tmp_path / "idx2", [SAMPLE])
+    finally:
+        appstate.ingest_with_progress = real_ingest
     normal = [r for r in caplog.records if r.name == "fiscal_qa.app"]
     assert normal and all(r.levelno == logging.INFO for r in normal), [(r.levelname, r.message) for r in normal]
 

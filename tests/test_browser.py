@@ -420,9 +420,12 @@ def test_app_at_390px_table_readable_tabs_fit(server, session, out_dir: Path) ->
     _, url = server
     page = _open(session(390, 844), url)
     _ask(page, RECEPTION_Q)
-    cells = page.locator("#fqa-chat table td")
-    widths = [cells.nth(i).bounding_box()["width"] for i in range(cells.count())]
-    assert min(widths) >= 28, widths  # no one-character columns: the table scrolls inside the bubble instead
+    rows = page.locator("#fqa-chat table tbody tr")
+    assert rows.count() >= 1
+    for i in range(rows.count()):  # each cited cell reads as one wrapped line, not one-character columns
+        box = rows.nth(i).bounding_box()
+        assert box["width"] >= 250, box
+    assert "50.00" in rows.first.inner_text() and "公务接待费" in rows.first.inner_text()
     _no_horizontal_scroll(page)
     tabs = page.locator("[role=tablist]").first.bounding_box()
     assert tabs["x"] >= 0 and tabs["x"] + tabs["width"] <= 391, tabs
