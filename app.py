@@ -540,7 +540,7 @@ def build_app(
             if a is None:  # chat_turn always ends with the answer
                 return
             past = [*past, a]
-            md, csv_ = export_files(past, getattr(request, "session_hash", "") or "anon")
+            md, csv_ = export_files(past, getattr(request, "session_hash", "") or "anon", state)
             what, options = clarify_options(a)
             opts = [gr.update(visible=i < len(options), value=options[i] if i < len(options) else "") for i in range(N_OPTIONS)]
             yield (

@@ -404,7 +404,8 @@ def source_image(state: AppState, item: str | list[str]) -> str | None:
     return str(path)
 
 
-def export_files(answers: list[Answer], session: str) -> tuple[str | None, str | None]:
+def export_files(answers: list[Answer], session: str, state: AppState | None = None) -> tuple[str | None, str | None]:
+    """The chat as Markdown and CSV files for the download buttons; ``state`` names a two-file report's file."""
     if not answers:
         return None, None
     from assistant.export import answers_csv, answers_markdown
@@ -412,8 +413,9 @@ def export_files(answers: list[Answer], session: str) -> tuple[str | None, str |
     d = Path(tempfile.gettempdir()) / "fiscalqa-export" / re.sub(r"\W", "", session or "anon")[:32]
     d.mkdir(parents=True, exist_ok=True)
     md, csv_ = d / "fiscal-qa-chat.md", d / "fiscal-qa-chat.csv"
-    md.write_text(answers_markdown(answers), encoding="utf-8")
-    csv_.write_text("\ufeff" + answers_csv(answers), encoding="utf-8")
+    label = (lambda c: state.page_label(c.report, c.page, "en")) if state is not None else None
+    md.write_text(answers_markdown(answers, page_label=label), encoding="utf-8")
+    csv_.write_text("\ufeff" + answers_csv(answers, page_label=label), encoding="utf-8")
     return str(md), str(csv_)
 
 

@@ -12,7 +12,7 @@ import pytest
 
 import app
 from assistant import charts, present
-from assistant.appstate import AppState, RateLimiter, chat_turn, parse_llm_settings, widget_reply
+from assistant.appstate import AppState, RateLimiter, chat_turn, export_files, parse_llm_settings, widget_reply
 from assistant.errors import FiscalQAError
 from assistant.export import answers_csv, answers_markdown
 from assistant.models import FACT_COLUMNS, Answer, Citation, ReportMeta
@@ -623,6 +623,9 @@ def test_two_file_report_citation_names_the_file(fake_state: AppState) -> None:
     cites = present.citation_markdown(Answer(question="q", route="table", answer="1.00", citations=[c]), fake_state, "zh")
     assert "x_2018_tables.pdf 第 15 页" in cites and "| 28 |" not in cites
     assert "x_2018_tables.pdf" in present.cite_caption(c, fake_state.page_label("x_2018", 28))
+    md_path, csv_path = export_files([Answer(question="q", route="table", answer="1.00", citations=[c])], "t", fake_state)
+    assert "x_2018_tables.pdf p.15" in Path(md_path).read_text(encoding="utf-8")
+    assert "x_2018_tables.pdf p.15" in Path(csv_path).read_text(encoding="utf-8-sig")
 
 
 def test_facts_display_pages_as_integers_codes_blank_headers_localized(fake_state: AppState) -> None:
