@@ -170,6 +170,9 @@ if (!window.__fqaCite) {
     const bots = Array.from(chat.querySelectorAll('[data-testid="bot"]'));
     props.value = bots.indexOf(bot) + ':' + m[1] + ':' + Date.now();
     trigger('click');
+    if (window.innerWidth < 700) {  // one column: the source panel is below the chat, bring it into view
+      setTimeout(() => document.getElementById('fqa-source-caption')?.scrollIntoView({behavior: 'smooth'}), 400);
+    }
   });
 }
 """
