@@ -12,7 +12,10 @@ tests/out/. With ``CI=true`` a missing Chromium fails these tests instead of ski
 
 from __future__ import annotations
 
+import hashlib
+import math
 import os
+import random
 import re
 import shutil
 import time
@@ -67,9 +70,27 @@ def served_index(sample_index, tmp_path_factory: pytest.TempPathFactory) -> Path
     files = [_renamed_copy(src, f"2{i}_copy_{i}_2023_juesuan", f"曲靖市样例{n}局") for i, n in enumerate("甲乙丙")]
     if PDF_REPORT.exists():
         files.append(PDF_REPORT)
-    res = ingest_paths(files, d, show_progress=False)
+    dim = len(sample_index.chunks.embedding.iloc[0])
+    res = ingest_paths(files, d, show_progress=False, embedder=_StandInEmbedder(dim))
     assert res.ok, res.failures
     return d
+
+
+class _StandInEmbedder:
+    """Unit vectors drawn from each passage's hash, for passages the copies do not share with the sample (the PDF's):
+    these tests ask the PDF table questions only, and embedding its passages for real is the slow part of the setup."""
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+
+    def embed_passages(self, texts: list[str]) -> list[list[float]]:
+        out = []
+        for t in texts:
+            rng = random.Random(hashlib.sha256(t.encode("utf-8")).digest())
+            v = [rng.gauss(0.0, 1.0) for _ in range(self.dim)]
+            norm = math.sqrt(sum(x * x for x in v)) or 1.0
+            out.append([x / norm for x in v])
+        return out
 
 
 @pytest.fixture(scope="module")
