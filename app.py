@@ -1,8 +1,9 @@
 """fiscal-qa web app: the full chat app, the embeddable public widget, and the ``ask`` HTTP API.
 
-``python app.py`` ingests the bundled sample into ``indexes/`` when the index lacks it, then
-serves on http://127.0.0.1:7860 — the full app at ``/`` and the widget at ``/widget``
-(``--widget`` serves only the widget). This is the only module that imports gradio.
+``python app.py`` serves on http://127.0.0.1:7860 — the full app at ``/`` and the widget at ``/widget``
+(``--widget`` serves only the widget) — at once, and ingests the bundled sample into ``indexes/`` in the
+background when the index lacks it (the page says what is being prepared). This is the only module that
+imports gradio.
 
 API (the same JSON object as ``fiscal-qa ask --json``)::
 
