@@ -1,8 +1,9 @@
 """fiscal-qa web app: the full chat app, the embeddable public widget, and the ``ask`` HTTP API.
 
-``python app.py`` ingests the bundled sample into ``indexes/`` when the index lacks it, then
-serves on http://127.0.0.1:7860 — the full app at ``/`` and the widget at ``/widget``
-(``--widget`` serves only the widget). This is the only module that imports gradio.
+``python app.py`` serves on http://127.0.0.1:7860 — the full app at ``/`` and the widget at ``/widget``
+(``--widget`` serves only the widget) — at once, and ingests the bundled sample into ``indexes/`` in the
+background when the index lacks it (the page says what is being prepared). This is the only module that
+imports gradio.
 
 API (the same JSON object as ``fiscal-qa ask --json``)::
 
@@ -32,7 +33,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,12 +49,10 @@ from assistant.appstate import (
     RateLimiter,
     as_state,
     chat_turn,
-    ensure_ingested,
     export_files,
     parse_llm_settings,
     review_downloads,
     source_image,
-    warm_up,
     widget_reply,
 )
 from assistant.charts import CROSS_ITEMS, chart_across, chart_budget_vs_actual, chart_by_function, chart_three_public
@@ -67,12 +66,14 @@ from assistant.deploy import (
     remove_uploads,
 )
 from assistant.errors import FiscalQAError
-from assistant.i18n import EXAMPLES, T, tr
+from assistant.i18n import EXAMPLES, T, question_language, tr
 from assistant.models import Answer
 from assistant.present import (
     ALL,
     FACT_VIEW_WIDTHS,
     cite_caption,
+    clarified_question,
+    clarify_options,
     fact_row_markdown,
     facts_csv,
     facts_view,
@@ -80,7 +81,7 @@ from assistant.present import (
     picker_choices,
     report_choices,
     shorten,
-    sources_frame,
+    source_view_html,
     table_choices,
 )
 from assistant.settings import REPO_DIR, SAMPLE_REPORT, Settings
@@ -111,27 +112,104 @@ THEME = gr.themes.Soft(
     font_mono=["Noto Sans Mono CJK SC", "ui-monospace", "monospace"],
 )
 
+_TABLE_CSS = """
+{scope} table {{font-size: 0.85em; display: block; overflow-x: auto; max-width: 100%; border-collapse: collapse;}}
+{scope} table td, {scope} table th {{padding: 2px 8px; min-width: 4.5em; vertical-align: top;}}
+{scope} table td:first-child, {scope} table th:first-child {{min-width: 2.5em;}}
+{scope} table td:first-child, {scope} table td:last-child, {scope} table th {{white-space: nowrap;}}
+{scope} sup {{color: var(--color-accent); font-weight: 600;}}
+@media (max-width: 640px) {{
+  {scope} table, {scope} tbody, {scope} tr {{display: block; overflow: visible;}}
+  {scope} thead {{display: none;}}
+  {scope} tr {{padding: 4px 2px; border-bottom: 1px solid var(--border-color-primary);}}
+  {scope} table td {{display: inline; border: none; padding: 0; min-width: 0; white-space: normal !important;}}
+  {scope} table td:not(:last-child)::after {{content: " · "; color: var(--body-text-color-subdued);}}
+  {scope} table td:last-child {{font-weight: 600;}}
+}}
+"""
+
 APP_CSS = """
-.gradio-container {width: 100% !important; max-width: 1280px !important; margin: auto;}
+.gradio-container {width: 100% !important; max-width: 1320px !important; margin: auto;}
 #fqa-header h1 {margin-bottom: 0; font-size: 1.6rem;}
 #fqa-header p {margin-top: 4px; color: var(--body-text-color-subdued);}
-#fqa-chat .message table, .fqa-answer table {font-size: 0.85em;}
-#fqa-chat .message sup {color: var(--color-accent); font-weight: 600;}
-.fqa-examples button {font-size: 0.85em !important;}
-#fqa-lang {max-width: 260px; min-width: 200px;}
-#fqa-chat table td:first-child, #fqa-chat table td:last-child, #fqa-chat table th {white-space: nowrap;}
-#fqa-chat table td, .fqa-answer td {min-width: 3.5em;}
+#fqa-status {padding: 6px 12px; border-radius: 8px; background: var(--color-accent-soft);}
+#fqa-chat sup, #fqa-chat td:first-child {cursor: pointer;}
+#fqa-chat sup:hover, #fqa-chat td:first-child:hover {text-decoration: underline;}
+.fqa-examples button, .fqa-options button {font-size: 0.85em !important;}
+#fqa-lang {max-width: 260px; min-width: 180px;}
+#fqa-source-caption {font-size: 0.9em;}
+.fqa-zoom {max-height: 72vh; overflow: auto; border: 1px solid var(--border-color-primary); border-radius: 6px; background: #fff;}
+.fqa-zoom img {display: block; width: 100%; max-width: none; cursor: zoom-in;}
+.fqa-zoom[data-zoom="2"] img {width: 200%; cursor: zoom-out;}
+.fqa-zoom[data-zoom="3"] img {width: 300%; cursor: zoom-out;}
+.fqa-zoom-bar {display: flex; gap: 6px; margin: 4px 0; font-size: 0.85em; align-items: center;}
+.fqa-zoom-bar button {border: 1px solid var(--border-color-primary); border-radius: 4px; padding: 0 8px; background: var(--button-secondary-background-fill);}
+#fqa-review {max-height: 70vh; overflow-y: auto;}
+#fqa-cite-bridge {display: none !important;}
+.tab-wrapper, [role="tablist"] {overflow-x: auto; scrollbar-width: thin;}
 footer {display: none !important;}
-"""
+@media (max-width: 640px) {
+  .gradio-container {padding: 4px !important;}
+  #fqa-header h1 {font-size: 1.25rem;}
+  #fqa-chat {height: 70vh !important;}
+  [role="tab"] {padding-left: 8px !important; padding-right: 8px !important;}
+}
+""" + _TABLE_CSS.format(scope="#fqa-chat")
 
 WIDGET_CSS = """
 .gradio-container {width: 100% !important; max-width: 760px !important; margin: auto;}
-.fqa-answer table {font-size: 0.85em;}
-.fqa-answer sup {color: var(--color-accent); font-weight: 600;}
-.fqa-answer td:first-child, .fqa-answer td:last-child, .fqa-answer th {white-space: nowrap;}
-.fqa-answer td {min-width: 3.5em;}
+#fqa-widget-title h3 {margin-bottom: 2px;}
+#fqa-widget-cover {color: var(--body-text-color-subdued); font-size: 0.9em;}
+.fqa-examples button {font-size: 0.85em !important;}
 footer {display: none !important;}
+@media (max-width: 640px) { .gradio-container {padding: 4px !important;} }
+""" + _TABLE_CSS.format(scope=".fqa-answer")
+
+CITE_JS = """
+if (!window.__fqaCite) {
+  window.__fqaCite = true;
+  document.addEventListener('click', (ev) => {
+    const chat = document.getElementById('fqa-chat');
+    if (!chat || !chat.contains(ev.target)) return;
+    const mark = ev.target.closest('sup, td');
+    if (!mark) return;
+    const m = (mark.textContent || '').trim().match(/^\\[(\\d+)\\]$/);
+    if (!m) return;
+    const bot = mark.closest('[data-testid="bot"]');
+    if (!bot) return;
+    const bots = Array.from(chat.querySelectorAll('[data-testid="bot"]'));
+    props.value = bots.indexOf(bot) + ':' + m[1] + ':' + Date.now();
+    trigger('click');
+    if (window.innerWidth < 700) {  // one column: the source panel is below the chat, bring it into view
+      setTimeout(() => document.getElementById('fqa-source-caption')?.scrollIntoView({behavior: 'smooth'}), 400);
+    }
+  });
+}
 """
+"""Clicking an [n] mark (in the answer or its citation table) tells the server which answer and citation."""
+
+ZOOM_JS = """
+element.addEventListener('click', (ev) => {
+  const box = element.querySelector('.fqa-zoom');
+  if (!box) return;
+  const z = parseInt(box.dataset.zoom || '1');
+  const b = ev.target.closest('button[data-z]');
+  let next = z;
+  if (b) { const d = b.dataset.z; next = d === '+' ? Math.min(3, z + 1) : d === '-' ? Math.max(1, z - 1) : 1; }
+  else if (ev.target.closest('.fqa-zoom img')) next = z >= 2 ? 1 : 2;
+  else return;
+  box.dataset.zoom = next;
+  const img = box.querySelector('img');
+  requestAnimationFrame(() => {  // keep the outlined cell in view
+    box.scrollLeft = img.clientWidth * parseFloat(box.dataset.fx || '0.5') - box.clientWidth / 2;
+    box.scrollTop = img.clientHeight * parseFloat(box.dataset.fy || '0.5') - box.clientHeight / 2;
+  });
+});
+"""
+"""The source viewer: click the page to zoom in and out, or use ＋ / − / fit."""
+
+N_OPTIONS = 6
+"""Buttons for the options of a clarifying answer."""
 
 
 def _review_fn() -> Callable[..., Any] | None:
@@ -140,6 +218,29 @@ def _review_fn() -> Callable[..., Any] | None:
     except ImportError:
         return None
     return review_report
+
+
+def _keep(value: Any, choices: list[tuple[str, str]], default: Any = ALL) -> Any:
+    """The picked value when it is still a choice, else ``default``."""
+    return value if value in {v for _, v in choices} else default
+
+
+def report_lists(state: AppState, dept: Any = ALL, year: Any = ALL, scope: Any = ALL, *reports: Any) -> list[Any]:
+    """Updates of every report list and picker from the index as it is now (page load, upload, tab switch).
+
+    ``reports``: the current values of the facts, charts and review report lists (kept when still there).
+    """
+    rep = state.reports()
+    picks = picker_choices(rep)
+    choices = report_choices(rep)
+    first = choices[0][1] if choices else None
+    ups = [
+        gr.update(choices=picks["department"], value=_keep(dept, picks["department"])),
+        gr.update(choices=picks["year"], value=_keep(str(year) if year else ALL, picks["year"])),
+        gr.update(choices=picks["scope"], value=_keep(scope, picks["scope"])),
+    ]
+    ups += [gr.update(choices=choices, value=_keep(r, choices, first)) for r in reports]
+    return ups
 
 
 def build_app(
@@ -156,6 +257,8 @@ def build_app(
     ``llm_settings``: show the per-session LLM settings (off for a server that must not call user-given URLs).
     ``deploy``: what this deployment allows (upload, LLM settings; see ``assistant.deploy``); ``limits``: the
     rate limits of the ``ask`` API.
+    Report lists are rebuilt on every page load, after an upload and when a tab is opened, so every
+    session sees what the index holds now.
     """
     deploy = deploy or DeployConfig()
     llm_settings = llm_settings and deploy.llm_settings_enabled
@@ -163,18 +266,19 @@ def build_app(
     state = as_state(index_dir, ask_fn)
     reports = state.reports()
     picks = picker_choices(reports)
-    labelled: list[tuple[Any, str, str]] = []  # (component, T key, property) for the language switch
+    labelled: dict[Any, dict[str, str]] = {}  # component → {property: T key}, for the language switch
 
     def L(comp: Any, key: str, prop: str = "label") -> Any:
-        labelled.append((comp, key, prop))
+        labelled.setdefault(comp, {})[prop] = key
         return comp
 
     with gr.Blocks(title="fiscal-qa · 财政预决算问答", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
         lang = gr.State("zh")
         answers = gr.State([])
+        pending = gr.State(None)  # (question, what, options) of the last clarifying answer
         llm_cfg = gr.State(None)  # this session's LLM settings (memory only, never written to disk)
         with gr.Row(equal_height=True):
-            with gr.Column(scale=5):
+            with gr.Column(scale=5, min_width=240):
                 header = gr.Markdown(f"# {T['title'][0]}\n{T['subtitle'][0]}", elem_id="fqa-header")
             lang_radio = gr.Radio(
                 [("中文", "zh"), ("English", "en")],
@@ -185,25 +289,43 @@ def build_app(
                 scale=1,
                 min_width=180,
             )
+        status = gr.Markdown(state.preparing_text("zh"), elem_id="fqa-status", visible=bool(state.preparing))
+        timer = gr.Timer(1.0, active=bool(state.preparing))
 
         with gr.Tabs():
             # ------------------------------------------------------------- chat
             with gr.Tab(T["tab_chat"][0], id="chat") as tab_chat:
                 with gr.Row():
-                    with gr.Column(scale=3):
+                    with gr.Column(scale=3, min_width=320):
                         with gr.Row():
-                            dept = L(gr.Dropdown(picks["department"], value=ALL, label=T["department"][0], scale=3), "department")
-                            year = L(gr.Dropdown(picks["year"], value=ALL, label=T["year"][0], scale=1), "year")
-                            kind = L(gr.Dropdown(picks["kind"], value=ALL, label=T["kind"][0], scale=1), "kind")
-                            scope = L(gr.Dropdown(picks["scope"], value=ALL, label=T["scope"][0], scale=1), "scope")
-                        chat = gr.Chatbot(
-                            elem_id="fqa-chat",
-                            height=520,
-                            show_label=False,
-                            buttons=["copy"],
-                            feedback_options=None,
-                            placeholder=T["placeholder"][0],
+                            dept = L(
+                                gr.Dropdown(
+                                    picks["department"],
+                                    value=ALL,
+                                    label=T["department"][0],
+                                    scale=3,
+                                    min_width=160,
+                                    elem_id="fqa-dept",
+                                ),
+                                "department",
+                            )
+                            year = L(gr.Dropdown(picks["year"], value=ALL, label=T["year"][0], scale=1, min_width=90), "year")
+                            kind = L(gr.Dropdown(picks["kind"], value=ALL, label=T["kind"][0], scale=1, min_width=90), "kind")
+                            scope = L(gr.Dropdown(picks["scope"], value=ALL, label=T["scope"][0], scale=1, min_width=90), "scope")
+                        chat = L(
+                            gr.Chatbot(
+                                elem_id="fqa-chat",
+                                height=540,
+                                show_label=False,
+                                buttons=["copy"],
+                                feedback_options=None,
+                                placeholder=T["chat_empty"][0],
+                            ),
+                            "chat_empty",
+                            "placeholder",
                         )
+                        with gr.Row(elem_classes="fqa-options"):
+                            opt_btns = [gr.Button(visible=False, size="sm", elem_classes="fqa-option") for _ in range(N_OPTIONS)]
                         with gr.Row():
                             msg = L(
                                 L(
@@ -213,47 +335,36 @@ def build_app(
                                         scale=6,
                                         elem_id="fqa-question",
                                         autofocus=True,
+                                        min_width=200,
                                     ),
                                     "placeholder",
                                     "placeholder",
                                 ),
                                 "question",
                             )
-                            send = L(gr.Button(T["send"][0], variant="primary", scale=1, elem_id="fqa-send"), "send", "value")
-                            clear = L(gr.Button(T["clear"][0], scale=1), "clear", "value")
-                        L(gr.Markdown(f"**{T['examples'][0]}**"), "examples", "md")
+                            send = L(
+                                gr.Button(T["send"][0], variant="primary", scale=1, elem_id="fqa-send", min_width=70),
+                                "send",
+                                "value",
+                            )
+                            clear = L(gr.Button(T["clear"][0], scale=1, min_width=70, elem_id="fqa-clear"), "clear", "value")
+                        examples_md = L(gr.Markdown(f"**{T['examples'][0]}**"), "examples", "md")
                         with gr.Row(elem_classes="fqa-examples"):
                             example_btns = [gr.Button(q, size="sm") for q in EXAMPLES]
-                    with gr.Column(scale=2):
-                        sources = L(
-                            gr.Dataframe(
-                                sources_frame(None),
-                                label=T["sources"][0],
-                                interactive=False,
-                                wrap=True,
-                                max_height=300,
-                                elem_id="fqa-sources",
-                                column_widths=["8%", "32%", "18%", "16%", "8%", "18%"],
-                            ),
-                            "sources",
+                    with gr.Column(scale=2, min_width=300):
+                        source_cap = gr.Markdown(
+                            f"**{T['source_view'][0]}** · {T['source_hint'][0]}", elem_id="fqa-source-caption"
                         )
-                        source_img = L(
-                            gr.Image(
-                                label=T["source_view"][0],
-                                show_label=False,
-                                visible=False,
-                                interactive=False,
-                                type="filepath",
-                                format="png",
-                                elem_id="fqa-source-img",
-                                buttons=["download", "fullscreen"],
-                            ),
-                            "source_view",
-                        )
+                        source_view = gr.HTML("", elem_id="fqa-source-view", js_on_load=ZOOM_JS, min_height=0)
                         source_txt = gr.Markdown(visible=False, elem_id="fqa-source-text")
                         with gr.Row():
-                            dl_md = L(gr.DownloadButton(T["export_md"][0], visible=False, size="sm"), "export_md", "value")
-                            dl_csv = L(gr.DownloadButton(T["export_csv"][0], visible=False, size="sm"), "export_csv", "value")
+                            dl_md = L(
+                                gr.DownloadButton(T["export_md"][0], visible=False, size="sm", elem_id="fqa-dl-md"), "export_md"
+                            )
+                            dl_csv = L(
+                                gr.DownloadButton(T["export_csv"][0], visible=False, size="sm", elem_id="fqa-dl-csv"),
+                                "export_csv",
+                            )
                         with gr.Accordion(T["llm"][0], open=False, elem_id="fqa-llm", visible=llm_settings) as llm_box:
                             llm_url = L(
                                 gr.Textbox(label=T["llm_base_url"][0], placeholder="https://api.deepseek.com/v1", max_lines=1),
@@ -271,45 +382,53 @@ def build_app(
                             llm_apply = L(gr.Button(T["llm_apply"][0], size="sm"), "llm_apply", "value")
                             llm_status = gr.Markdown(state.llm_status(None, "zh"), elem_id="fqa-llm-status")
                         L(llm_box, "llm")
+                cite_bridge = gr.HTML("", html_template="", elem_id="fqa-cite-bridge", js_on_load=CITE_JS, min_height=0)
 
             # ------------------------------------------------------------- facts
             with gr.Tab(T["tab_facts"][0], id="facts") as tab_facts:
                 choices = report_choices(reports)
                 first = choices[0][1] if choices else None
                 with gr.Row():
-                    f_report = L(gr.Dropdown(choices, value=first, label=T["report"][0], scale=3), "report")
+                    f_report = L(
+                        gr.Dropdown(choices, value=first, label=T["report"][0], scale=3, elem_id="fqa-f-report"), "report"
+                    )
                     f_table = L(
                         gr.Dropdown(
-                            [("全部 / All", "")] + table_choices(state.index(), first), value="", label=T["table"][0], scale=3
+                            [(ALL_TABLES, "")] + table_choices(state.index(), first), value="", label=T["table"][0], scale=3
                         ),
                         "table",
                     )
                     f_row = L(gr.Textbox(label=T["row_filter"][0], scale=2), "row_filter")
                 f_df = L(
                     gr.Dataframe(
-                        facts_view(state.index(), first, None),
+                        facts_view(state.index(), first, None, lang="zh"),
                         label=T["facts"][0],
                         interactive=False,
                         max_height=520,
                         wrap=True,
                         show_search="search",
                         column_widths=FACT_VIEW_WIDTHS,
+                        elem_id="fqa-facts",
                     ),
                     "facts",
                 )
-                f_dl = L(gr.DownloadButton(T["download_csv"][0], size="sm"), "download_csv", "value")
+                f_dl = L(gr.DownloadButton(T["download_csv"][0], size="sm", elem_id="fqa-f-dl"), "download_csv")
 
             # ------------------------------------------------------------- charts
             with gr.Tab(T["tab_charts"][0], id="charts") as tab_charts:
-                c_report = L(gr.Dropdown(choices, value=first, label=T["chart_report"][0]), "chart_report")
+                c_report = L(
+                    gr.Dropdown(choices, value=first, label=T["chart_report"][0], elem_id="fqa-c-report"), "chart_report"
+                )
                 with gr.Row():
                     p_three = gr.BarPlot(
                         chart_three_public(state.index(), first),
                         x="项目",
                         y="万元",
                         title=T["chart_three"][0],
-                        height=300,
+                        height=320,
+                        x_label_angle=-20,
                         sort=None,
+                        min_width=300,
                     )
                     b0 = chart_budget_vs_actual(state.index(), first)
                     p_budget = gr.BarPlot(
@@ -318,18 +437,19 @@ def build_app(
                         y="万元",
                         color="口径",
                         title=T["chart_bva"][0],
-                        height=300,
+                        height=320,
                         x_label_angle=-45,
                         sort=list(dict.fromkeys(b0["项目"].tolist())) or None,
                         color_map={"预算数": "#94a3b8", "全年预算数": "#f59e0b", "决算数": "#dc2626"},
+                        min_width=300,
                     )
                 p_func = gr.BarPlot(
                     chart_by_function(state.index(), first),
                     x="功能分类",
                     y="万元",
                     title=T["chart_func"][0],
-                    height=300,
-                    x_label_angle=-20,
+                    height=340,
+                    x_label_angle=-30,
                     sort="-y",
                 )
                 c_item = L(gr.Dropdown(CROSS_ITEMS, value="公务接待费", label=T["chart_item"][0]), "chart_item")
@@ -339,9 +459,10 @@ def build_app(
                     y="万元",
                     color="类型",
                     title=T["chart_across"][0],
-                    height=320,
-                    x_label_angle=-30,
+                    height=380,
+                    x_label_angle=-40,
                     sort="-y",
+                    elem_id="fqa-across",
                 )
 
             # ------------------------------------------------------------- upload
@@ -351,24 +472,30 @@ def build_app(
                     "upload",
                 )
                 with gr.Row():  # identity for a report that does not print it readably (overrides what it prints)
-                    up_dept = gr.Textbox(label="部门 Department", elem_id="fqa-up-department")
-                    up_year = gr.Number(label="年度 Year", precision=0, elem_id="fqa-up-year")
-                    up_kind = gr.Dropdown(["", "预算", "决算"], value="", label="预算/决算 Kind", elem_id="fqa-up-kind")
+                    up_dept = L(gr.Textbox(label=T["up_department"][0], elem_id="fqa-up-department"), "up_department")
+                    up_year = L(gr.Number(label=T["up_year"][0], precision=0, elem_id="fqa-up-year"), "up_year")
+                    up_kind = L(
+                        gr.Dropdown(["", "预算", "决算"], value="", label=T["up_kind"][0], elem_id="fqa-up-kind"), "up_kind"
+                    )
                 up_btn = L(gr.Button(T["ingest"][0], variant="primary", elem_id="fqa-ingest"), "ingest", "value")
-                up_replace = gr.Checkbox(
-                    False,
-                    label="替换索引中已有的同一报告 / Replace reports already in the index",
-                    elem_id="fqa-upload-replace",
-                )
+                up_replace = L(gr.Checkbox(False, label=T["up_replace"][0], elem_id="fqa-upload-replace"), "up_replace")
                 up_status = gr.Markdown(elem_id="fqa-upload-status")
 
             # ------------------------------------------------------------- review
             review = _review_fn()
             with gr.Tab(T["tab_review"][0], id="review", visible=review is not None) as tab_review:
-                r_report = L(gr.Dropdown(choices, value=first, label=T["report"][0]), "report")
-                r_btn = L(gr.Button(T["review_btn"][0], variant="primary"), "review_btn", "value")
-                r_out = gr.Markdown()
-                r_files = gr.File(label="下载审查意见 / Download (Markdown, JSON, Word)", file_count="multiple", interactive=False)
+                with gr.Row():
+                    r_report = L(
+                        gr.Dropdown(choices, value=first, label=T["report"][0], scale=4, elem_id="fqa-r-report"), "report"
+                    )
+                    r_btn = L(
+                        gr.Button(T["review_btn"][0], variant="primary", scale=1, elem_id="fqa-review-btn"), "review_btn", "value"
+                    )
+                r_files = L(
+                    gr.File(label=T["review_files"][0], file_count="multiple", interactive=False, elem_id="fqa-review-files"),
+                    "review_files",
+                )
+                r_out = gr.Markdown(elem_id="fqa-review", max_height=900)
 
         L(p_three, "chart_three", "title")
         L(p_budget, "chart_bva", "title")
@@ -382,7 +509,40 @@ def build_app(
             (tab_review, "tab_review"),
         ]
 
-        # ----------------------------------------------------------------- handlers
+        # ----------------------------------------------------------------- report lists, in every session
+        lists_in = [dept, year, scope, f_report, c_report, r_report]
+        refresh = dict(inputs=lists_in, outputs=lists_in, queue=False, show_progress="hidden", api_visibility="undocumented")
+
+        def on_load(lg: str, *values: Any) -> list[Any]:
+            busy = bool(state.preparing)
+            return [gr.update(value=state.preparing_text(lg), visible=busy), gr.Timer(active=busy), *report_lists(state, *values)]
+
+        demo.load(
+            on_load,
+            [lang, *lists_in],
+            [status, timer, *lists_in],
+            queue=False,
+            show_progress="hidden",
+            api_visibility="undocumented",
+        )
+
+        def on_tick(lg: str, *values: Any) -> list[Any]:
+            if state.preparing:
+                return [gr.update(value=state.preparing_text(lg), visible=True), gr.skip(), *([gr.skip()] * len(values))]
+            return [gr.update(value="", visible=False), gr.Timer(active=False), *report_lists(state, *values)]
+
+        timer.tick(
+            on_tick,
+            [lang, *lists_in],
+            [status, timer, *lists_in],
+            queue=False,
+            show_progress="hidden",
+            api_visibility="undocumented",
+        )
+        for t in (tab_facts, tab_charts, tab_review):
+            t.select(lambda *v: report_lists(state, *v), **refresh)
+
+        # ----------------------------------------------------------------- chat
         def respond(
             question: str,
             history: list,
@@ -396,84 +556,114 @@ def build_app(
             request: gr.Request,
         ):
             question = (question or "").strip()
-            idle = (gr.skip(), gr.skip(), gr.skip())
+            idle = [gr.skip()] * (3 + N_OPTIONS)
             if not question:
-                yield history, "", past, *idle
+                yield history, "", past, gr.skip(), *idle
                 return
+            hide = [gr.update(visible=False)] * N_OPTIONS
             ids = state.select(d, y, k, sc)
             turn = chat_turn(
                 state, question, history, past, ids, lg, llm=state.llm_for(cfg), no_match=bool(d or y or k or sc) and not ids
             )
+            first_step = True
             for history, a in turn:
                 if a is None:
-                    yield history, "", past, *idle
+                    yield history, "", past, gr.skip(), gr.skip(), gr.skip(), gr.skip(), *(hide if first_step else idle[3:])
+                    first_step = False
                     time.sleep(stream_delay)
+            if a is None:  # chat_turn always ends with the answer
+                return
             past = [*past, a]
-            md, csv_ = export_files(past, getattr(request, "session_hash", "") or "anon")
+            md, csv_ = export_files(past, getattr(request, "session_hash", "") or "anon", state)
+            what, options = clarify_options(a)
+            opts = [gr.update(visible=i < len(options), value=options[i] if i < len(options) else "") for i in range(N_OPTIONS)]
             yield (
                 history,
                 "",
                 past,
-                sources_frame(a, lg),
+                (question, what, options) if options else None,
+                gr.skip(),
                 gr.update(value=md, visible=True),
                 gr.update(value=csv_, visible=True),
+                *opts,
             )
 
         chat_io = dict(
             inputs=[msg, chat, answers, dept, year, kind, scope, lang, llm_cfg],
-            outputs=[chat, msg, answers, sources, dl_md, dl_csv],
+            outputs=[chat, msg, answers, pending, status, dl_md, dl_csv, *opt_btns],
             concurrency_limit=API_CONCURRENCY,
             concurrency_id="answer",
             api_visibility="undocumented",
         )
-        shown = dict(inputs=[answers], outputs=[source_img, source_txt], api_visibility="undocumented")
-        msg.submit(respond, **chat_io).then(lambda past: answer_sources(state, past), **shown)
-        send.click(respond, **chat_io).then(lambda past: answer_sources(state, past), **shown)
+        shown = dict(inputs=[answers, lang], outputs=[source_cap, source_view, source_txt], api_visibility="undocumented")
+
+        def after_answer(past: list[Answer], lg: str) -> tuple:
+            return answer_sources(state, past, lg)
+
+        msg.submit(respond, **chat_io).then(after_answer, **shown)
+        send.click(respond, **chat_io).then(after_answer, **shown)
         for b in example_btns:
             b.click(lambda q: q, inputs=b, outputs=msg, queue=False, api_visibility="undocumented").then(respond, **chat_io).then(
-                lambda past: answer_sources(state, past), **shown
+                after_answer, **shown
+            )
+        for i, b in enumerate(opt_btns):
+
+            def pick(pend: tuple | None, lg: str, i: int = i) -> str:
+                if not pend or i >= len(pend[2]):
+                    return ""
+                q, what, options = pend
+                return clarified_question(q, what, options[i], question_language(q))
+
+            b.click(pick, [pending, lang], msg, queue=False, api_visibility="undocumented").then(respond, **chat_io).then(
+                after_answer, **shown
             )
 
-        def clear_chat() -> tuple:
+        def clear_chat(lg: str) -> tuple:
             return (
                 [],
                 [],
-                sources_frame(None),
+                None,
                 gr.update(visible=False),
                 gr.update(visible=False),
+                gr.update(value=f"**{tr('source_view', lg)}** · {tr('source_hint', lg)}"),
+                "",
                 gr.update(visible=False),
-                gr.update(visible=False),
+                *[gr.update(visible=False)] * N_OPTIONS,
             )
 
         clear.click(
             clear_chat,
-            outputs=[chat, answers, sources, dl_md, dl_csv, source_img, source_txt],
+            inputs=[lang],
+            outputs=[chat, answers, pending, dl_md, dl_csv, source_cap, source_view, source_txt, *opt_btns],
             queue=False,
             api_visibility="undocumented",
         )
 
-        def show_source(past: list[Answer], evt: gr.SelectData) -> tuple:
-            a = past[-1] if past else None
-            if a is None or evt.index is None:
-                return gr.skip(), gr.skip()
-            row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
-            if not (0 <= row < len(a.citations)):
-                return gr.skip(), gr.skip()
-            return render_source(state, a, row)
+        def show_cited(pick: str, past: list[Answer], lg: str) -> tuple:
+            """An [n] mark was clicked: show that citation of that answer large."""
+            try:
+                turn, n = (int(x) for x in str(pick).split(":")[:2])
+            except ValueError:
+                return gr.skip(), gr.skip(), gr.skip()
+            if not (0 <= turn < len(past)) or not (1 <= n <= len(past[turn].citations)):
+                return gr.skip(), gr.skip(), gr.skip()
+            return render_source(state, past[turn], n - 1, lg)
 
-        sources.select(show_source, inputs=[answers], outputs=[source_img, source_txt], api_visibility="undocumented")
+        cite_bridge.click(
+            show_cited, [cite_bridge, answers, lang], [source_cap, source_view, source_txt], api_visibility="undocumented"
+        )
 
-        # facts
-        def on_report(rid: str) -> tuple:
-            return gr.update(choices=[("全部 / All", "")] + table_choices(state.index(), rid), value=""), facts_view(
-                state.index(), rid, None
+        # ----------------------------------------------------------------- facts
+        def on_report(rid: str, lg: str) -> tuple:
+            return gr.update(choices=[(ALL_TABLES, "")] + table_choices(state.index(), rid), value=""), facts_view(
+                state.index(), rid, None, lang=lg
             )
 
-        f_report.change(on_report, f_report, [f_table, f_df], api_visibility="undocumented")
+        f_report.change(on_report, [f_report, lang], [f_table, f_df], api_visibility="undocumented")
         gr.on(
             [f_table.change, f_row.submit],
-            lambda r, t, q: facts_view(state.index(), r, t or None, q),
-            [f_report, f_table, f_row],
+            lambda r, t, q, lg: facts_view(state.index(), r, t or None, q, lang=lg),
+            [f_report, f_table, f_row, lang],
             f_df,
             api_visibility="undocumented",
         )
@@ -484,7 +674,7 @@ def build_app(
             api_visibility="undocumented",
         )
 
-        # charts
+        # ----------------------------------------------------------------- charts
         c_report.change(
             lambda r: (
                 chart_three_public(state.index(), r),
@@ -497,62 +687,31 @@ def build_app(
         )
         c_item.change(lambda i: chart_across(state.index(), i), c_item, p_across, api_visibility="undocumented")
 
-        # upload
+        # ----------------------------------------------------------------- upload
         def do_ingest(
             files: list[str] | None,
             u_dept: str | None,
             u_year: float | None,
             u_kind: str | None,
             lg: str,
-            replace: bool = False,
-            progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
-        ) -> tuple:
+            replace: bool,
+            *values: Any,
+            progress: gr.Progress = gr.Progress(),  # noqa: B008
+        ) -> list:
             if not upload:
-                return "✗ upload is off on this server", *([gr.skip()] * 7)
-            if not files:
-                return tr("pick_pdf", lg), *([gr.skip()] * 7)
-            try:  # only files this app received as uploads (a crafted event could name any path on the server)
-                paths = check_upload_paths(files, max_mb=deploy.max_upload_mb, max_pages=deploy.max_pages)
-            except FiscalQAError as e:
-                return f"✗ {e}", *([gr.skip()] * 7)
-            progress(0, desc="ingest")
-            given = None
-            if (u_dept or "").strip() or u_year or u_kind:
-                from assistant.models import ReportIdentity
-
-                given = ReportIdentity(department=(u_dept or "").strip() or None, year=int(u_year) if u_year else None, kind=u_kind or None)  # type: ignore[arg-type]
-            try:
-                res = state.ingest(paths, show_progress=True, replace=bool(replace), identity=given)
-            except FiscalQAError as e:  # busy index, disk full, permissions: the message says what to do
-                return f"✗ {tr('ingest_failed', lg)}: {e}", *([gr.skip()] * 7)
-            except Exception as e:  # the orchestrator reports bad files itself; this is a store/write failure
-                log.exception("ingest failed")
-                return f"✗ {tr('ingest_failed', lg)} ({type(e).__name__})", *([gr.skip()] * 7)
-            finally:
-                remove_uploads(paths)
-            rep = state.reports()
-            new = picker_choices(rep)
-            upd = gr.update(choices=report_choices(rep))
-            return (
-                ingest_summary(res, lg, rep).replace("ingest with --replace", "tick “Replace reports already in the index”"),
-                gr.update(choices=new["department"]),
-                gr.update(choices=new["year"]),
-                gr.update(choices=new["scope"]),
-                upd,
-                upd,
-                upd,
-                gr.update(value=None),
-            )
+                return ["✗ upload is off on this server", *([gr.skip()] * (2 + len(values)))]
+            given = upload_identity(u_dept, u_year, u_kind)
+            return upload_reports(state, files, lg, list(values), progress, deploy=deploy, identity=given, replace=bool(replace))
 
         up_btn.click(
-            do_ingest if upload else (lambda *_a: ("✗ upload is off on this server", *([gr.skip()] * 7))),
-            [up_files, up_dept, up_year, up_kind, lang, up_replace],
-            [up_status, dept, year, scope, f_report, c_report, r_report, up_files],
+            do_ingest,
+            [up_files, up_dept, up_year, up_kind, lang, up_replace, *lists_in],
+            [up_status, up_files, kind, *lists_in],
             concurrency_limit=1,
             api_visibility="undocumented",
         )
 
-        # review
+        # ----------------------------------------------------------------- review
         if review is not None:
             r_btn.click(
                 lambda rid: review_downloads(state, rid),
@@ -562,7 +721,7 @@ def build_app(
                 api_visibility="undocumented",
             )
 
-        # this session's LLM
+        # ----------------------------------------------------------------- this session's LLM
         def apply_llm(url: str, model: str, key: str, timeout: float, cfg: dict | None, lg: str) -> tuple:
             if not llm_settings:
                 return None, state.llm_status(None, lg)
@@ -579,25 +738,35 @@ def build_app(
             api_visibility="private",  # never an API: it would let any caller point the server at any URL
         )
 
-        # language
-        def switch(lg: str, cfg: dict | None) -> list:
-            ups: list[Any] = [lg, gr.update(value=f"# {tr('title', lg)}\n{tr('subtitle', lg)}"), state.llm_status(cfg, lg)]
-            for _comp, key, prop in labelled:
-                if prop == "md":
-                    ups.append(gr.update(value=f"**{tr(key, lg)}**"))
+        # ----------------------------------------------------------------- language
+        comps = list(labelled)
+
+        def switch(lg: str, cfg: dict | None, past: list[Answer], r: str, t: str, q: str) -> list:
+            ups: list[Any] = [
+                lg,
+                gr.update(value=f"# {tr('title', lg)}\n{tr('subtitle', lg)}"),
+                state.llm_status(cfg, lg),
+                gr.update(value=state.preparing_text(lg)),
+            ]
+            for comp in comps:
+                props = labelled[comp]
+                if props.get("md"):
+                    ups.append(gr.update(value=f"**{tr(props['md'], lg)}**"))
                 else:
-                    ups.append(gr.update(**{prop: tr(key, lg)}))
+                    ups.append(gr.update(**{p: tr(k, lg) for p, k in props.items()}))
             ups += [gr.update(label=tr(key, lg)) for _, key in tabs]
-            ups.append(gr.update(placeholder=tr("placeholder", lg)))
+            ups.append(facts_view(state.index(), r, t or None, q, lang=lg))
+            ups.append(gr.update(value=f"**{tr('source_view', lg)}** · {tr('source_hint', lg)}") if not past else gr.skip())
             return ups
 
         lang_radio.change(
             switch,
-            [lang_radio, llm_cfg],
-            [lang, header, llm_status, *[c for c, _, _ in labelled], *[t for t, _ in tabs], chat],
+            [lang_radio, llm_cfg, answers, f_report, f_table, f_row],
+            [lang, header, llm_status, status, *comps, *[t for t, _ in tabs], f_df, source_cap],
             queue=False,
             api_visibility="undocumented",
         )
+        _ = examples_md
 
         # ----------------------------------------------------------------- API
         def api_ask(question: str, report: str = "", request: gr.Request = None) -> dict:  # type: ignore[assignment]
@@ -621,29 +790,92 @@ def build_app(
     return demo
 
 
-def answer_sources(state: AppState, past: list[Answer]) -> tuple:
-    """(image, text) after an answer: every cited cell outlined on its page (all cells of a computed answer)."""
+ALL_TABLES = "全部 / All"
+
+
+def upload_identity(dept: str | None, year: float | None, kind: str | None) -> Any:
+    """The identity typed in the upload form (overrides what the files print), or None when nothing was typed."""
+    if not ((dept or "").strip() or year or kind):
+        return None
+    from assistant.models import ReportIdentity
+
+    return ReportIdentity(department=(dept or "").strip() or None, year=int(year) if year else None, kind=kind or None)  # type: ignore[arg-type]
+
+
+def upload_reports(
+    state: AppState,
+    files: list[str] | None,
+    lang: str,
+    values: list[Any],
+    progress: Any,
+    *,
+    deploy: DeployConfig | None = None,
+    identity: Any = None,
+    replace: bool = False,
+) -> list:
+    """The upload handler: ingest the files with progress for every step, then the summary and every report list
+    rebuilt. Returns [status, file box, kind picker, department, year, scope, facts, charts, review lists].
+
+    Only files this app received as uploads are ingested (a crafted event could name any path on the server);
+    ``replace`` must be ticked for a report that would replace one in the index."""
+    deploy = deploy or DeployConfig()
+    skip = [gr.skip()] * (2 + len(values))
+    if not files:
+        return [tr("pick_pdf", lang), *skip]
+    try:
+        paths = check_upload_paths(files, max_mb=deploy.max_upload_mb, max_pages=deploy.max_pages)
+    except FiscalQAError as e:
+        return [f"✗ {e}", *skip]
+
+    def tell(fraction: float | None, desc: str) -> None:
+        progress(fraction if fraction is not None else 0.0, desc=desc)
+
+    try:
+        res = state.ingest(paths, show_progress=False, progress=tell, lang=lang, identity=identity, replace=replace)
+    except FiscalQAError as e:  # busy index, disk full, permissions: the message says what to do
+        return [f"✗ {tr('ingest_failed', lang)}: {e}", *skip]
+    except Exception as e:  # the orchestrator reports bad files itself; this is a store/write failure
+        log.exception("ingest failed")
+        return [f"✗ {tr('ingest_failed', lang)} ({type(e).__name__})", *skip]
+    finally:
+        remove_uploads(paths)
+    rep = state.reports()
+    summary = ingest_summary(res, lang, rep).replace("ingest with --replace", tr("tick_replace", lang))
+    return [summary, gr.update(value=None), gr.skip(), *report_lists(state, *values)]
+
+
+def answer_sources(state: AppState, past: list[Answer], lang: str = "zh") -> tuple:
+    """(caption, viewer, text) after an answer: its first citation large — every cited cell outlined on its page
+    for a computed answer (several cells)."""
     a = past[-1] if past else None
     maybe_sweep()  # old source images and exports go
-    if a is None:
-        return gr.update(value=None, visible=False), gr.update(visible=False)
+    hint = f"**{tr('source_view', lang)}** · {tr('source_hint', lang)}"
+    if a is None or not a.citations:
+        return gr.update(value=hint), "", gr.update(visible=False)
     fact_ids = [c.fact_id for c in a.citations if c.fact_id]
-    shot = source_image(state, fact_ids) if fact_ids else None
-    if shot is None:
-        shot = next((s for c in a.citations if c.chunk_id and (s := source_image(state, c.chunk_id))), None)
-    return gr.update(value=shot, visible=shot is not None), gr.update(visible=False)
+    if len(fact_ids) > 1:
+        shot = source_image(state, fact_ids)
+        if shot is not None:
+            cap = f"**[1]–[{len(a.citations)}]** · " + html.escape(
+                cite_caption(a.citations[0], state.page_label(a.citations[0].report, a.citations[0].page, lang))
+            )
+            return gr.update(value=cap), source_view_html(shot, lang), gr.update(visible=False)
+    return render_source(state, a, 0, lang)
 
 
-def render_source(state: AppState, a: Answer, row: int) -> tuple:
-    """(image update, text update) for citation ``row`` of an answer: its printed page region, or the row as text."""
+def render_source(state: AppState, a: Answer, row: int, lang: str = "zh") -> tuple:
+    """(caption, viewer, text) for citation ``row`` of an answer: its printed page region large, or the row as text."""
     c = a.citations[row]
     item = c.fact_id or c.chunk_id
-    text = cite_caption(c) + (f"\n\n> {html.escape(shorten(c.text, 400))}" if c.text else "")
+    cap = f"**[{row + 1}]** " + html.escape(cite_caption(c, state.page_label(c.report, c.page, lang)))
+    text = f"> {html.escape(shorten(c.text, 400))}" if c.text else ""
     shot = source_image(state, item) if item else None
     idx = state.index()
     if shot is None and c.fact_id and idx is not None:
-        text += "\n\n" + fact_row_markdown(idx, c.fact_id)
-    return gr.update(value=shot, visible=shot is not None), gr.update(value=text, visible=True)
+        text = fact_row_markdown(idx, c.fact_id)
+    if shot is None:
+        text = f"<small>{tr('no_page_image', lang)}</small>\n\n" + text
+    return gr.update(value=cap), source_view_html(shot, lang) if shot else "", gr.update(value=text, visible=shot is None)
 
 
 def build_widget(
@@ -664,11 +896,20 @@ def build_widget(
     state = as_state(index_dir, ask_fn)
     limiter: Any = ScopedLimiter(limits, "widget") if limits is not None else RateLimiter(per_minute)
 
-    def answer(question: str, request: gr.Request) -> str:
+    def answer(question: str, request: gr.Request) -> Iterator[str]:
         peer = getattr(getattr(request, "client", None), "host", None)
         client = client_address(peer, dict(getattr(request, "headers", {}) or {}), trusted_proxies or [])
         maybe_sweep()
-        return widget_reply(state, limiter, question, client, max_chars=max_chars)
+        q = (question or "").strip()
+        if q and len(q) <= max_chars:
+            yield tr("widget_loading", question_language(q))  # shown at once: the answer may take a few seconds
+        yield widget_reply(state, limiter, question, client, max_chars=max_chars)
+
+    def coverage() -> str:
+        reports = state.reports()
+        if state.preparing and not reports:
+            return state.preparing_text("zh") + " · " + state.preparing_text("en")
+        return f"{state.coverage('zh')} · {state.coverage('en')}"
 
     with gr.Blocks(title="财政预决算问答 · fiscal-qa", analytics_enabled=False, delete_cache=(1800, 3600)) as widget:
         gr.Markdown(
@@ -677,6 +918,7 @@ def build_widget(
             "Answers come only from published budget and final-accounts reports; every figure is cited.</small>",
             elem_id="fqa-widget-title",
         )
+        cover = gr.Markdown(coverage(), elem_id="fqa-widget-cover")
         with gr.Row():
             q = gr.Textbox(
                 show_label=False,
@@ -685,12 +927,25 @@ def build_widget(
                 elem_id="fqa-widget-question",
                 lines=1,
                 max_lines=4,
+                min_width=200,
             )
-            b = gr.Button("提问 Ask", variant="primary", scale=1, elem_id="fqa-widget-send")
-        out = gr.Markdown(elem_id="fqa-widget-answer", elem_classes="fqa-answer")
-        io = dict(inputs=q, outputs=out, concurrency_limit=concurrency, concurrency_id="widget", api_visibility="undocumented")
-        q.submit(answer, **io)
+            b = gr.Button("提问 Ask", variant="primary", scale=1, elem_id="fqa-widget-send", min_width=80)
+        with gr.Row(elem_classes="fqa-examples", elem_id="fqa-widget-examples"):
+            ex_btns = [gr.Button(e, size="sm") for e in EXAMPLES[:3]]
+        out = gr.Markdown(elem_id="fqa-widget-answer", elem_classes="fqa-answer", min_height=40)
+        io: dict[str, Any] = dict(
+            inputs=q,
+            outputs=out,
+            concurrency_limit=concurrency,
+            concurrency_id="widget",
+            api_visibility="undocumented",
+            show_progress="minimal",
+        )
+        q.submit(answer, **io)  # first: the widget's answer is fn_index 0 for API clients
         b.click(answer, **io)
+        for e in ex_btns:
+            e.click(lambda x: x, e, q, queue=False, api_visibility="undocumented").then(answer, **io)
+        widget.load(coverage, None, cover, queue=False, show_progress="hidden", api_visibility="undocumented")
     widget.queue(max_size=QUEUE_MAX, default_concurrency_limit=concurrency)
     return widget
 
@@ -839,7 +1094,7 @@ def start_server(
     return Server(url=f"http://{host}:{port}", _server=server, _thread=thread)
 
 
-def main(argv: list[str] | None = None) -> int:
+def arg_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="Serve the fiscal-qa app (full app at /, widget at /widget, API ask).")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
@@ -855,29 +1110,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--public", action="store_true", help="public mode: login for the full app; widget and /api/ask anonymous")
     p.add_argument("--users-file", help="logins for the full app in public mode (user:password or user:sha256:<hex> a line)")
     p.add_argument("--allow-upload", action="store_true", help="allow upload (and replace) in public mode")
-    p.add_argument("--trusted-proxy", action="append", default=[], help="a proxy address/network whose X-Forwarded-For is believed")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        from assistant.deploy import read_users_file
+    p.add_argument(
+        "--trusted-proxy", action="append", default=[], help="a proxy address/network whose X-Forwarded-For is believed"
+    )
+    return p
 
-        deploy = DeployConfig.from_env(
-            public=True if args.public else None,
-            users=read_users_file(Path(args.users_file)) if args.users_file else None,
-            allow_upload=True if args.allow_upload else None,
-            llm_settings=False if args.no_llm_settings else None,
-            trusted_proxies=args.trusted_proxy or None,
-        )
-    except FiscalQAError as e:
-        p.error(str(e))
 
-    settings = Settings.from_env()
+def deploy_config(args: argparse.Namespace) -> DeployConfig:
+    """What this deployment allows, from the command line over ``FISCALQA_*`` (see ``assistant.deploy``)."""
+    from assistant.deploy import read_users_file
+
+    return DeployConfig.from_env(
+        public=True if args.public else None,
+        users=read_users_file(Path(args.users_file)) if args.users_file else None,
+        allow_upload=True if args.allow_upload else None,
+        llm_settings=False if args.no_llm_settings else None,
+        trusted_proxies=args.trusted_proxy or None,
+    )
+
+
+def make_state(args: argparse.Namespace, settings: Settings) -> AppState:
+    """The served state; what the index lacks (the sample, ``--reports``) is ingested in the background while
+    the app already serves and says what it is preparing."""
     index_dir = Path(args.index) if args.index else settings.index_dir
     if not index_dir.is_absolute() and not args.index:
         index_dir = REPO_DIR / index_dir
-    sources = ([] if args.no_sample else [SAMPLE_REPORT]) + [Path(d) for d in args.reports]
-    if sources:
-        ensure_ingested(index_dir, sources)
     llm = None
     if settings.llm_configured:
         from assistant.llm import llm_from_settings
@@ -885,14 +1142,25 @@ def main(argv: list[str] | None = None) -> int:
         llm = llm_from_settings(settings)
     state = AppState(index_dir, llm=llm)
     state.ingest_in_worker = True  # uploads parse and embed in a worker process (assistant/jobs.py)
-    warm_up(state)
+    sources = ([] if args.no_sample else [SAMPLE_REPORT]) + [Path(d) for d in args.reports]
+    state.prepare(sources)
+    return state
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = arg_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        deploy = deploy_config(args)
+    except FiscalQAError as e:
+        parser.error(str(e))
+    state = make_state(args, Settings.from_env())
 
     import uvicorn
 
     app = create_server(state, widget_only=args.widget, llm_settings=not args.no_llm_settings, deploy=deploy)
-    log.warning(
-        "serving on http://%s:%d/ (widget: /widget/)%s", args.host, args.port, " in public mode" if deploy.public else ""
-    )
+    log.info("serving on http://%s:%d/ (widget: /widget/)%s", args.host, args.port, " in public mode" if deploy.public else "")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=False)
     return 0
 

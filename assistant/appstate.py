@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import io
+import json
 import logging
 import re
 import tempfile
@@ -20,12 +21,14 @@ from typing import Any
 from assistant.errors import FiscalQAError, IndexMissingError
 from assistant.i18n import question_language, tr
 from assistant.models import Answer, ReportMeta
-from assistant.present import answer_markdown, select_reports, stream_steps
+from assistant.present import answer_markdown, coverage_line, page_text, select_reports, stream_steps
 from assistant.store import IndexData, current_version, load_index
 
 log = logging.getLogger("fiscal_qa.app")
 
 AskFn = Callable[..., Answer]
+Progress = Callable[[float | None, str], None]
+"""A progress sink: (fraction done or None when unknown, what is being done now, in the interface language)."""
 
 WIDGET_MAX_CHARS = 500
 """The public widget refuses longer questions (with a message)."""
@@ -77,6 +80,8 @@ class AppState:
         self.ingest_in_worker = False
         """Run uploads' ingestion in a worker process (``assistant.jobs``); the app turns it on."""
         self._llms: OrderedDict[tuple[str, str, str, float], Any] = OrderedDict()
+        self.preparing: dict[str, Any] | None = None
+        """While the first start prepares the index: {"zh": text, "en": text, "fraction": float | None}; else None."""
 
     # -- index
     def index(self) -> IndexData | None:
@@ -90,6 +95,24 @@ class AppState:
     def reports(self) -> list[ReportMeta]:
         idx = self.index()
         return list(idx.reports) if idx else []
+
+    def page_label(self, report_id: str, page: int | None, lang: str = "zh") -> str:
+        """A cited page as shown: '6', or the file and its own page for a report made of two files."""
+        idx = self.index()
+        return page_text(idx.report(report_id) if idx is not None else None, page, lang)
+
+    def coverage(self, lang: str = "zh") -> str:
+        """One line on what the served index covers (reports, departments, years)."""
+        return coverage_line(self.reports(), lang)
+
+    def preparing_text(self, lang: str) -> str:
+        """What the first start is preparing, as one line ('' when ready)."""
+        p = self.preparing
+        if not p:
+            return ""
+        frac = p.get("fraction")
+        pct = f" {frac:.0%}" if isinstance(frac, float) else ""
+        return f"{p.get(lang) or p.get('zh', '')}{pct}"
 
     def select(
         self, department: str | None = None, year: Any = None, kind: str | None = None, scope: str | None = None
@@ -151,6 +174,8 @@ class AppState:
 
         ``llm``: a session's own LLM; None uses the server's (``FISCALQA_LLM_*``), if any.
         """
+        if self.preparing and self.index() is None:
+            return self._preparing_answer(question)
         try:
             target = self._target(report_ids)
             fn = self._ask_fn
@@ -185,6 +210,11 @@ class AppState:
             raise RuntimeError("the answer stream ended without an answer")
         except Exception as e:
             yield self._failure(question, e)
+
+    def _preparing_answer(self, question: str) -> Answer:
+        lang = question_language(question)
+        text = tr("preparing_ask", lang) + " " + self.preparing_text(lang)
+        return Answer(question=question, route="none", answer=text.strip(), language=lang, meta={"status": "preparing"})
 
     def _target(self, report_ids: Sequence[str]) -> IndexData:
         idx = self.index()
@@ -257,19 +287,20 @@ class AppState:
         paths: list[Path],
         *,
         show_progress: bool = True,
+        progress: Progress | None = None,
+        lang: str = "zh",
         identity: Any | None = None,
         replace: bool = True,
         lock_timeout: float = 15.0,
     ) -> Any:
         """Ingest files into the served index (one ingest at a time; the index stays intact on failure).
 
+        ``progress`` hears every step: each file read, each batch of passages embedded, the index written.
         ``identity`` (a ``ReportIdentity``: department, year, kind given in the upload form) overrides
         what the files print. ``replace=False`` refuses reports that would replace one in the index (the
         app asks first); another process writing the index (a CLI ingest) is waited for up to
         ``lock_timeout`` s.
         """
-        from assistant.ingest import ingest_paths
-
         if self.ingest_in_worker:  # parsing and embedding in a worker process: answers never wait for them
             from assistant.jobs import IngestJobs
 
@@ -279,9 +310,11 @@ class AppState:
             res = self._jobs.run(paths, commit_lock=self._ingest_lock, identity=identity, replace=replace)
         else:
             with self._ingest_lock:
-                res = ingest_paths(
+                res = ingest_with_progress(
                     paths,
                     self.index_dir,
+                    progress,
+                    lang=lang,
                     show_progress=show_progress,
                     identity=identity,
                     replace=replace,
@@ -289,6 +322,35 @@ class AppState:
                 )
         self.index()
         return res
+
+    def prepare(self, sources: list[Path], *, warm: bool = True) -> threading.Thread:
+        """First start in the background: ingest what the index lacks, then warm the engine up.
+
+        The app serves meanwhile; ``preparing`` says what is being done (the page shows it) and
+        questions get a 'still preparing' answer until an index exists.
+        """
+
+        def note(fraction: float | None, text: str) -> None:
+            zh, _, en = text.partition("\x1f")
+            self.preparing = {"zh": zh, "en": en or zh, "fraction": fraction}
+
+        def run() -> None:
+            try:
+                ensure_ingested(self.index_dir, sources, progress=note)
+                note(None, tr("warming", "zh") + "\x1f" + tr("warming", "en"))
+                self.index()
+                if warm:
+                    warm_up(self)
+            except Exception:
+                log.exception("preparing the index failed")
+            finally:
+                self.preparing = None
+                log.info("ready: %s", self.coverage("en"))
+
+        self.preparing = {"zh": tr("preparing", "zh"), "en": tr("preparing", "en"), "fraction": None}
+        t = threading.Thread(target=run, name="fiscal-qa-prepare", daemon=True)
+        t.start()
+        return t
 
 
 def as_state(index: Path | str | AppState, ask_fn: AskFn | None = None) -> AppState:
@@ -341,16 +403,17 @@ def chat_turn(
 def source_image(state: AppState, item: str | list[str]) -> str | None:
     """A PNG of the printed page region(s) behind a fact, several facts (a computed answer), or a chunk.
 
-    Regions on several pages are stacked into one image. None when there is no page image
+    Beside it, ``source.json`` says where the outlined cell is (``{"focus": [x, y]}``, fractions of the
+    image) for the viewer's zoom. Regions on several pages are stacked into one image. None when there is no page image
     (the plain-text sample) or the source viewer is not available.
     """
     idx = state.index()
     if idx is None or not item:
         return None
     try:
-        from assistant.source import render  # the source viewer (optional module)
+        from assistant.source import render_focused  # the source viewer (optional module)
 
-        pngs = render(idx, item)
+        shots = render_focused(idx, item)
     except ImportError:
         return None
     except FiscalQAError as e:  # no page image: the caller shows the row as text
@@ -359,9 +422,12 @@ def source_image(state: AppState, item: str | list[str]) -> str | None:
     except Exception:
         log.exception("rendering the source of %s failed", item)
         return None
-    if not pngs:
+    if not shots:
         return None
+    pngs = [png for png, _ in shots]
     path = Path(tempfile.mkdtemp(prefix="fiscalqa-src-")) / "source.png"
+    fx, fy = shots[0][1]
+    path.with_suffix(".json").write_text(json.dumps({"focus": [fx, fy if len(pngs) == 1 else 0.0]}), encoding="utf-8")
     if len(pngs) == 1:
         path.write_bytes(pngs[0])
         return str(path)
@@ -378,7 +444,8 @@ def source_image(state: AppState, item: str | list[str]) -> str | None:
     return str(path)
 
 
-def export_files(answers: list[Answer], session: str) -> tuple[str | None, str | None]:
+def export_files(answers: list[Answer], session: str, state: AppState | None = None) -> tuple[str | None, str | None]:
+    """The chat as Markdown and CSV files for the download buttons; ``state`` names a two-file report's file."""
     if not answers:
         return None, None
     from assistant.export import answers_csv, answers_markdown
@@ -386,8 +453,9 @@ def export_files(answers: list[Answer], session: str) -> tuple[str | None, str |
     d = Path(tempfile.gettempdir()) / "fiscalqa-export" / re.sub(r"\W", "", session or "anon")[:32]
     d.mkdir(parents=True, exist_ok=True)
     md, csv_ = d / "fiscal-qa-chat.md", d / "fiscal-qa-chat.csv"
-    md.write_text(answers_markdown(answers), encoding="utf-8")
-    csv_.write_text("\ufeff" + answers_csv(answers), encoding="utf-8")
+    label = (lambda c: state.page_label(c.report, c.page, "en")) if state is not None else None
+    md.write_text(answers_markdown(answers, page_label=label), encoding="utf-8")
+    csv_.write_text("\ufeff" + answers_csv(answers, page_label=label), encoding="utf-8")
     return str(md), str(csv_)
 
 
@@ -467,9 +535,12 @@ def widget_reply(
     return body + cites
 
 
-def ensure_ingested(index_dir: Path, paths: list[Path]) -> None:
-    """Ingest the given files/folders that the index does not hold yet (by source file name), with progress."""
-    from assistant.ingest import collect_files, ingest_paths
+def ensure_ingested(index_dir: Path, paths: list[Path], *, progress: Progress | None = None) -> None:
+    """Ingest the given files/folders that the index does not hold yet (by source file name), with progress.
+
+    ``progress`` gets both languages as 'zh\x1fen' (the first start's page shows either).
+    """
+    from assistant.ingest import collect_files
 
     have: set[str] = set()
     if current_version(index_dir) is not None:
@@ -481,12 +552,126 @@ def ensure_ingested(index_dir: Path, paths: list[Path]) -> None:
             missing.append(f)
     if not missing:
         return
-    log.warning("ingesting %d file(s) into %s (first start)…", len(missing), index_dir)
-    res = ingest_paths(missing, index_dir, show_progress=True)
+    log.info("ingesting %d file(s) into %s (first start)…", len(missing), index_dir)
+    res = ingest_with_progress(missing, index_dir, progress, lang="both", show_progress=True)
     for s in res.reports:
-        log.warning("%s", s.line())
+        log.info("%s", s.line())
     for f in res.failures:
         log.warning("could not ingest %s: %s", f.path, f.reason)
+
+
+class ProgressEmbedder:
+    """The package's embedder, telling ``done(n)`` after every few passages (embedding is the slow step)."""
+
+    BATCH = 8
+
+    def __init__(self, done: Callable[[int], None], inner: Any = None) -> None:
+        self._done = done
+        self._inner = inner
+
+    def _embedder(self) -> Any:
+        if self._inner is None:
+            from assistant.embed import default_embedder
+
+            self._inner = default_embedder()
+        return self._inner
+
+    def embed_passages(self, texts: list[str]) -> list[list[float]]:
+        out: list[list[float]] = []
+        for i in range(0, len(texts), self.BATCH):
+            batch = texts[i : i + self.BATCH]
+            out.extend(self._embedder().embed_passages(batch))
+            self._done(len(batch))
+        return out
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._embedder(), name)
+
+
+READ_SHARE = 0.4
+"""Share of the progress bar for reading reports; embedding and writing take the rest."""
+
+
+def _say(key: str, lang: str, **kw: Any) -> str:
+    """An interface string filled in; ``lang='both'``: 'zh\x1fen'."""
+    if lang == "both":
+        return tr(key, "zh").format(**kw) + "\x1f" + tr(key, "en").format(**kw)
+    return tr(key, lang).format(**kw)
+
+
+def ingest_with_progress(
+    paths: list[Path],
+    index_dir: Path,
+    progress: Progress | None,
+    *,
+    lang: str = "zh",
+    show_progress: bool = True,
+    embedder: Any = None,
+    **options: Any,
+) -> Any:
+    """``ingest_paths`` telling ``progress`` every step: each file read (of n), each batch of passages embedded
+    (of the new passages), then the index being written. ``lang='both'``: texts as 'zh\x1fen'.
+    ``options`` go to ``ingest_paths`` (identity, replace, lock_timeout)."""
+    from assistant.ingest import collect_files, ingest_paths
+
+    if progress is None:
+        return ingest_paths(paths, index_dir, show_progress=show_progress, embedder=embedder, **options)
+    files = collect_files(paths)
+    groups = len(files) or 1  # files, not reports: pairing files into reports needs them read
+    pages = sum(_pages(f) for f in files) or 1
+    seen = {"reports": 0, "pages": 0, "chunks": 0, "embedded": 0}
+
+    def reading() -> None:
+        frac = READ_SHARE * min(1.0, seen["pages"] / pages)
+        counts = {"done": seen["reports"], "total": groups, "page": min(seen["pages"], pages), "pages": pages}
+        progress(frac, _say("prog_read", lang, **counts))
+
+    reading()
+
+    def on_pages(n: int) -> None:
+        seen["pages"] += n
+        reading()
+
+    def on_report(summary: Any) -> None:
+        seen["reports"] += 1
+        seen["chunks"] += int(getattr(summary, "chunks", 0) or 0)
+        reading()
+
+    def on_failure(_failure: Any) -> None:
+        seen["reports"] += 1
+        reading()
+
+    def embedded(n: int) -> None:
+        seen["embedded"] += n
+        total = max(seen["chunks"], seen["embedded"], 1)
+        frac = READ_SHARE + (0.95 - READ_SHARE) * seen["embedded"] / total
+        progress(frac, _say("prog_embed", lang, done=seen["embedded"], total=total))
+        if seen["embedded"] >= total:
+            progress(0.96, _say("prog_write", lang))
+
+    return ingest_paths(
+        paths,
+        index_dir,
+        show_progress=show_progress,
+        embedder=ProgressEmbedder(embedded, embedder),
+        on_report=on_report,
+        on_failure=on_failure,
+        on_pages=on_pages,
+        **options,
+    )
+
+
+def _pages(path: Path) -> int:
+    """Pages of a PDF (1 for other files and for files that cannot be opened): the progress bar's total."""
+    if path.suffix.lower() != ".pdf":
+        return 1
+    try:
+        import pymupdf
+
+        with pymupdf.open(path) as doc:
+            return int(doc.page_count)
+    except Exception:  # a broken file: the ingest reports it
+        return 1
 
 
 def warm_up(state: AppState) -> None:

@@ -151,12 +151,33 @@ def chart_by_function(idx: IndexData | None, report_id: str | None) -> pd.DataFr
 CROSS_ITEMS = [label for _, label, _ in THREE_PUBLIC]
 
 
+AXIS_NAME_CHARS = 10
+"""Department names on a chart axis keep at most this many characters (the axis cuts longer labels itself)."""
+
+
+def short_department_names(departments: list[str], limit: int = AXIS_NAME_CHARS) -> dict[str, str]:
+    """Department → a short axis label: without its place (江苏省高级人民法院 → 高级人民法院), and a long name
+    by its distinguishing end (…万里街道办事处); the name as printed where short forms would collide."""
+    from assistant.places import strip_place_prefix
+
+    def short(d: str) -> str:
+        rest = strip_place_prefix(d)[1] or d
+        return rest if len(rest) <= limit else "…" + rest[-(limit - 1) :]
+
+    names = {d: short(d) for d in set(departments)}
+    count: dict[str, int] = {}
+    for n in names.values():
+        count[n] = count.get(n, 0) + 1
+    return {d: n if count[n] == 1 else d for d, n in names.items()}
+
+
 def chart_across(idx: IndexData | None, item: str | None) -> pd.DataFrame:
     """One 三公 figure across all ingested reports (actual for 决算, budget for 预算), in 万元."""
     empty = pd.DataFrame({"报告": [], "万元": [], "类型": []})
     if idx is None or item not in CROSS_ITEMS:
         return empty
     rows = []
+    names = short_department_names([r.department for r in idx.reports])
     for r in sorted(idx.reports, key=lambda r: (r.department, r.year)):
         fig = three_public_figures(idx, r.report_id)
         fig = fig[fig["项目"] == item]
@@ -165,7 +186,8 @@ def chart_across(idx: IndexData | None, item: str | None) -> pd.DataFrame:
         hit = fig[fig["口径"] == ("决算数" if r.kind == "决算" else "预算数")]  # never show a budget as an actual
         if not len(hit):
             continue
-        short = re.sub(r"^上海市普陀区(人民政府)?", "普陀区", r.department)
         scope = "（单位）" if r.scope == "单位" else ""
-        rows.append({"报告": f"{short}{scope} {r.year}{r.kind}", "万元": float(hit.iloc[0]["万元"]), "类型": r.kind})
+        rows.append(
+            {"报告": f"{names[r.department]}{scope} {r.year}{r.kind}", "万元": float(hit.iloc[0]["万元"]), "类型": r.kind}
+        )
     return pd.DataFrame(rows) if rows else empty

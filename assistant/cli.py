@@ -133,9 +133,11 @@ def cmd_facts(args: argparse.Namespace) -> int:
         return 0
     from rich.table import Table
 
+    from assistant.present import display_frame
+
     t = Table(*cols)
-    for row in df[cols].head(args.limit).itertuples(index=False):
-        t.add_row(*["" if v is None else str(v) for v in row])
+    for row in display_frame(df[cols].head(args.limit)).itertuples(index=False):
+        t.add_row(*[str(v) for v in row])
     out.print(t)
     if len(df) > args.limit:
         err.print(f"{len(df)} facts, first {args.limit} shown (--limit N, or --csv for all)")

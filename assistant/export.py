@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from assistant.models import Answer, Citation
 
@@ -51,7 +51,15 @@ def _is_figure(c: Citation) -> bool:
     return bool(c.table or c.fact_id)
 
 
-def answers_markdown(answers: Iterable[Answer], *, title: str = "fiscal-qa") -> str:
+PageLabel = Callable[[Citation], str]
+"""A citation's page as shown (a report of two files names the file: 'x_tables.pdf p.15'); default the number."""
+
+
+def _page(c: Citation, page_label: PageLabel | None) -> str | int | None:
+    return page_label(c) if page_label is not None and c.page else c.page
+
+
+def answers_markdown(answers: Iterable[Answer], *, title: str = "fiscal-qa", page_label: PageLabel | None = None) -> str:
     """The chat as Markdown: each question, its answer, a table of the cited figures and the cited passages."""
     answers = list(answers)
     out: list[str] = [f"# {title}", ""]
@@ -71,14 +79,26 @@ def answers_markdown(answers: Iterable[Answer], *, title: str = "fiscal-qa") -> 
                 out.append(
                     "| "
                     + " | ".join(
-                        _cell(x) for x in (f"[{i}]", c.report, c.department, c.year, c.table, c.row, c.column, c.page, c.text)
+                        _cell(x)
+                        for x in (
+                            f"[{i}]",
+                            c.report,
+                            c.department,
+                            c.year,
+                            c.table,
+                            c.row,
+                            c.column,
+                            _page(c, page_label),
+                            c.text,
+                        )
                     )
                     + " |"
                 )
             out.append("")
         for i, c in passages:
             where = " · ".join(str(x) for x in (c.department, c.year, c.section) if x not in (None, ""))
-            page = f", p.{c.page}" if c.page else ""
+            pg = str(_page(c, page_label) or "")
+            page = (f", p.{pg}" if pg.isdigit() else f", {pg}") if pg else ""
             out.append(f"> [{i}] {where}{page} ({c.report})")
             if c.text:
                 out.append(">")
@@ -89,7 +109,7 @@ def answers_markdown(answers: Iterable[Answer], *, title: str = "fiscal-qa") -> 
     return "\n".join(out).rstrip() + "\n"
 
 
-def answers_csv(answers: Iterable[Answer]) -> str:
+def answers_csv(answers: Iterable[Answer], *, page_label: PageLabel | None = None) -> str:
     """The chat as CSV: one row per citation (one row for an answer without any), UTF-8 text."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -105,7 +125,7 @@ def answers_csv(answers: Iterable[Answer]) -> str:
                 + [i]
                 + [
                     "" if v is None else v
-                    for v in (c.report, c.department, c.year, c.table, c.row, c.column, c.page, c.section, c.text)
+                    for v in (c.report, c.department, c.year, c.table, c.row, c.column, _page(c, page_label), c.section, c.text)
                 ]
                 + [c.fact_id or "", c.chunk_id or ""]
             )

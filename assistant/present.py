@@ -27,6 +27,42 @@ class CellText(Protocol):
     def fact_raw(self, fact_id: str | None) -> str | None: ...
 
 
+def _page(cells: CellText | None, c: Citation, lang: str) -> str:
+    """A citation's page as shown: the page number, with the file named when the report has several files."""
+    if not c.page:
+        return ""
+    label = getattr(cells, "page_label", None)
+    return label(c.report, c.page, lang) if callable(label) else str(c.page)
+
+
+def file_page(meta: ReportMeta | None, page: int | None) -> tuple[str, int] | None:
+    """(source file name, 1-based page in it) of a layout page of a report made of several files, else None.
+
+    Layout pages run on across the files (a 13-page text file then a 15-page tables file: page 28
+    is page 15 of the second); a one-file report needs no file name.
+    """
+    if meta is None or not page or len(meta.sources) < 2:
+        return None
+    counts = meta.page_counts or []
+    p = int(page)
+    for name, n in zip(meta.sources, counts, strict=False):
+        if p <= n:
+            return name, p
+        p -= n
+    return None
+
+
+def page_text(meta: ReportMeta | None, page: int | None, lang: str = "zh") -> str:
+    """'6', or 'tables.pdf p.15' for a page of a two-file report (the file named, its own page number)."""
+    if not page:
+        return ""
+    fp = file_page(meta, page)
+    if fp is None:
+        return str(int(page))
+    name, p = fp
+    return f"{name} 第 {p} 页" if lang == "zh" else f"{name} p.{p}"
+
+
 ALL = ""
 """Picker value meaning 'any'."""
 
@@ -99,6 +135,15 @@ def _who(c: Citation) -> str:
     return " ".join(str(x) for x in (c.department, c.year) if x) or c.report
 
 
+def _page_phrase(pg: str, lang: str) -> str:
+    """'，第 6 页' / ', p. 6'; a file-and-page label as it is."""
+    if not pg:
+        return ""
+    if not pg.isdigit():
+        return f"，{pg}" if lang == "zh" else f", {pg}"
+    return f"，第 {pg} 页" if lang == "zh" else f", p. {pg}"
+
+
 def citation_markdown(a: Answer, cells: CellText | None, lang: str) -> str:
     """The citation block under an answer: a small table of cited cells, then cited passages.
 
@@ -119,15 +164,19 @@ def citation_markdown(a: Answer, cells: CellText | None, lang: str) -> str:
         out.append("|" + "---|" * len(head))
         for i, c in figures:
             raw = (cells.fact_raw(c.fact_id) if cells else None) or c.text
-            where = f"{c.page} · {c.provenance}" if c.page and c.provenance else (c.provenance or c.page)  # OCR / sheet cell
-            row = [f"[{i}]", _who(c), c.table, c.row, c.column, where, shorten(raw, 14)]
+            page = _page(cells, c, lang)
+            where = f"{page} · {c.provenance}" if page and c.provenance else (c.provenance or page)  # OCR / sheet cell
+            row = [f"[{i}]", _who(c), shorten(c.table, 22), c.row, c.column, where, shorten(raw, 14)]
             if one:
                 row.pop(1)
             out.append("| " + " | ".join(md_cell(x) for x in row) + " |")
     for i, c in passages:
         where = " · ".join(str(x) for x in (c.department, c.year, c.section) if x)
-        page = (f"，第 {c.page} 页" if lang == "zh" else f", p. {c.page}") if c.page else ""
-        out.append(f"\n> **[{i}]** {no_links(html.escape(where))}{page}  \n> {no_links(html.escape(shorten(c.text, 220)))}")
+        page = _page_phrase(_page(cells, c, lang), lang)
+        out.append(
+            f"\n> **<sup>[{i}]</sup>** {no_links(html.escape(where))}{html.escape(page)}  \n"
+            f"> {no_links(html.escape(shorten(c.text, 220)))}"
+        )
     label = "来源" if lang == "zh" else "Sources"
     if one:
         label += f"：{html.escape(next(iter(reports)))}" if lang == "zh" else f": {html.escape(next(iter(reports)))}"
@@ -142,7 +191,11 @@ def answer_markdown(a: Answer, cells: CellText | None, lang: str | None = None) 
         for i, c in enumerate(a.citations, 1)
         if c.fact_id or c.table
     ]
-    body = mark_figures(no_links(html.escape(a.answer, quote=False)), figures)
+    text = a.answer
+    reports = getattr(cells, "reports", None)
+    if callable(reports):
+        text = compact_refusal(text, reports(), a.language or lang)
+    body = mark_figures(no_links(html.escape(text, quote=False)), figures)
     if a.value is not None and "<sup>" not in body and a.citations:
         body += f"  \n**{fmt_value(a)} {html.escape(a.unit or '')}**<sup>[1]</sup>"
     return body, citation_markdown(a, cells, lang)
@@ -163,9 +216,31 @@ def sources_frame(a: Answer | None, lang: str = "zh") -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SOURCE_COLUMNS[lang]).astype(object)
 
 
-def cite_caption(c: Citation) -> str:
+def cite_caption(c: Citation, page: str | None = None) -> str:
+    """'department · year · table · row · column · p.6'; ``page``: the page as labelled (a two-file report names its file)."""
+    pg = page if page is not None else (str(c.page) if c.page else "")
+    where = f"p.{pg}" if pg.isdigit() else pg
     return " · ".join(str(x) for x in (c.department, c.year, c.table, c.row, c.column, c.section) if x) + (
-        f" · p.{c.page}" if c.page else ""
+        f" · {where}" if where else ""
+    )
+
+
+def source_view_html(png_path: str | Path, lang: str = "zh") -> str:
+    """The source viewer: the page image (inline, no file serving needed) with zoom buttons; click the page to zoom."""
+    import base64
+    import json
+
+    data = base64.b64encode(Path(png_path).read_bytes()).decode("ascii")
+    try:
+        fx, fy = json.loads(Path(png_path).with_suffix(".json").read_text(encoding="utf-8"))["focus"]
+    except (OSError, ValueError, KeyError, TypeError):
+        fx, fy = 0.5, 0.5
+    fit, hint = ("适应宽度", "点击页面放大") if lang == "zh" else ("fit", "click the page to zoom")
+    return (
+        '<div class="fqa-zoom-bar"><button data-z="-" title="−">−</button><button data-z="+" title="+">＋</button>'
+        f'<button data-z="fit">{fit}</button><span>{hint}</span></div>'
+        f'<div class="fqa-zoom" data-zoom="1" data-fx="{float(fx):.3f}" data-fy="{float(fy):.3f}">'
+        f'<img alt="source page" src="data:image/png;base64,{data}"></div>'
     )
 
 
@@ -289,11 +364,21 @@ def table_choices(idx: IndexData | None, report_id: str | None) -> list[tuple[st
 
 
 def facts_view(
-    idx: IndexData | None, report_id: str | None, table_id: str | None, row_filter: str = "", *, columns: list[str] = FACT_VIEW
+    idx: IndexData | None,
+    report_id: str | None,
+    table_id: str | None,
+    row_filter: str = "",
+    *,
+    columns: list[str] = FACT_VIEW,
+    lang: str | None = None,
 ) -> pd.DataFrame:
-    """Facts of a report / table (row label substring filter), as shown in the browser."""
+    """Facts of a report / table (row label substring filter), as shown in the browser.
+
+    ``lang``: headers in that interface language (the browser); None keeps the field names (CSV).
+    """
     if idx is None:
-        return pd.DataFrame(columns=columns)
+        cols = [tr(FACT_HEAD[c], lang) if lang and c in FACT_HEAD else c for c in columns]
+        return pd.DataFrame(columns=cols)
     df = idx.facts
     if report_id:
         df = df[df.report_id == report_id]
@@ -302,7 +387,44 @@ def facts_view(
     if row_filter:
         df = df[df.row_label.str.contains(row_filter, regex=False, na=False)]
     df = df.assign(table=[n or t for n, t in zip(df.table_number, df.table_title, strict=True)])
-    return df[columns].astype(object).where(lambda d: d.notna(), "").reset_index(drop=True)
+    out = display_frame(df[columns])
+    return out.rename(columns={k: tr(v, lang) for k, v in FACT_HEAD.items()}) if lang else out
+
+
+FACT_HEAD = {
+    "table": "col_table",
+    "code": "col_code",
+    "row_label": "col_row",
+    "column": "col_column",
+    "raw": "col_value",
+    "unit": "col_unit",
+    "page": "col_page",
+}
+"""Facts-browser column → interface string key (the CSV keeps the field names)."""
+
+
+def display_cell(v: object) -> object:
+    """A fact-table value as a person reads it: '' for missing (None, NaN), whole numbers without '.0'."""
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        if v != v:
+            return ""
+        return int(v) if v.is_integer() else v
+    try:
+        if pd.isna(v):  # type: ignore[call-overload]
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return v
+
+
+def display_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` for display: pages as whole numbers, blank codes and missing values as ''."""
+    out = df.astype(object).reset_index(drop=True)
+    for col in out.columns:
+        out[col] = [display_cell(v) for v in out[col]]
+    return out
 
 
 def facts_csv(idx: IndexData | None, report_id: str | None, table_id: str | None, row_filter: str = "") -> str:
@@ -329,3 +451,69 @@ def ingest_summary(res: Any, lang: str, reports: list[ReportMeta] | None = None)
     if res.failures and not res.reports:
         lines.append("\n" + tr("index_unchanged", lang))
     return "\n\n".join(lines)
+
+
+# --------------------------------------------------------------------------- refusals and clarifications
+
+_COVERED = [
+    re.compile(r"已收录：(?P<list>[^。]+)。"),
+    re.compile(r"Ingested: (?P<list>.+?)\.(?=\s|$)"),
+]
+COMPACT_OVER = 3
+"""A refusal names the ingested reports itself up to this many; beyond, one line says how many."""
+
+
+def coverage_line(reports: list[ReportMeta], lang: str) -> str:
+    """One line on what the index covers: '已收录 15 份报告（9 个部门，2017–2026 年度）'."""
+    n, depts = len(reports), len({r.department for r in reports})
+    years = sorted({r.year for r in reports})
+    span = "" if not years else str(years[0]) if len(years) == 1 else f"{years[0]}–{years[-1]}"
+    if lang == "en":
+        return f"{n} report{'s' if n != 1 else ''} ingested ({depts} department{'s' if depts != 1 else ''}, {span})"
+    return f"已收录 {n} 份报告（{depts} 个部门，{span} 年度）"
+
+
+def compact_refusal(text: str, reports: list[ReportMeta], lang: str) -> str:
+    """A 'not in these reports' answer with its list of every ingested report replaced by one line:
+    the count and where to pick a report. Text without such a list comes back unchanged."""
+    if len(reports) <= COMPACT_OVER:
+        return text
+    for pat in _COVERED:
+        m = pat.search(text)
+        if m and len(re.split(r"；|; ", m.group("list"))) > COMPACT_OVER:
+            hint = "可在上方选择部门和年度。" if lang == "zh" else "Pick a department and year above."
+            line = coverage_line(reports, lang) + ("。" if lang == "zh" else ". ")
+            return text[: m.start()] + line + hint + text[m.end() :]
+    return text
+
+
+def clarify_options(a: Answer) -> tuple[str, list[str]]:
+    """(what is asked: 'department' / 'year', the options) of a clarifying answer; ('', []) for any other.
+
+    Reads ``meta['options']`` / ``meta['clarify_what']`` when the engine gives them, else the options
+    listed in the answer's own sentence.
+    """
+    meta = a.meta or {}
+    if meta.get("status") != "clarify":
+        return "", []
+    opts, what = meta.get("options"), meta.get("clarify_what")
+    if isinstance(opts, list) and opts:
+        return str(what or "department"), [str(o) for o in opts][:8]
+    text = a.answer
+    if re.search(r"年份|年度的报告|Which year", text):
+        return "year", list(dict.fromkeys(re.findall(r"(?<!\d)(?:19|20)\d\d(?!\d)", text)))[:8]
+    m = re.search(r"[:：]\s*(.+?)(?:。|\.\s+Please|\.?$)", text)
+    if not m:
+        return "", []
+    parts = [p.strip(" 。.") for p in re.split(r"、|；|; ", m.group(1))]
+    return "department", [p for p in parts if p][:8]
+
+
+def clarified_question(question: str, what: str, option: str, lang: str = "zh") -> str:
+    """The question asked again with the option picked: '2024年 公务接待费是多少？', 'X 公务接待费是多少？'."""
+    q = question.strip()
+    if what == "year" and lang == "zh":
+        return f"{option}年 {q}"
+    if what == "year":
+        return f"{q} in {option}"
+    return f"{option} {q}"

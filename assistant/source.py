@@ -26,6 +26,8 @@ ZOOM = 2.0
 """Render scale: 2× (144 dpi) reads comfortably on screen."""
 MARGIN = 24.0
 """Points of context around the region."""
+NEIGHBOURS = 72.0
+"""Points shown above and below the cited row: about four printed rows, so the neighbouring rows read too."""
 OUTLINE = (0.86, 0.08, 0.08)
 ROW_SHADE = (1.0, 0.93, 0.55)
 HEADER_SHADE = (0.75, 0.87, 1.0)
@@ -50,6 +52,17 @@ class Region:
     """The facts behind the region (a sheet or document table without pages is drawn from them)."""
 
 
+def _page_number(v: object) -> int | None:
+    """A page number from the index (None, NaN when text-form rows share the frame with PDF rows, or a float)."""
+    if v is None:
+        return None
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return None if f != f else int(f)
+
+
 def _fact_regions(index: IndexData, fact_ids: list[str]) -> list[Region]:
     facts = index.facts[index.facts.fact_id.isin(fact_ids)]
     missing = set(fact_ids) - set(facts.fact_id)
@@ -57,7 +70,7 @@ def _fact_regions(index: IndexData, fact_ids: list[str]) -> list[Region]:
         raise FiscalQAError(f"no fact with id {sorted(missing)[0]!r}; list facts with `fiscal-qa facts --csv`")
     regions: dict[tuple[str, int | None], Region] = {}
     for f in facts.itertuples(index=False):
-        page = None if f.page is None or f.page != f.page else int(f.page)
+        page = _page_number(f.page)
         key = (f.report_id, page)
         r = regions.setdefault(key, Region(f.report_id, page or 0, [], [], [], ""))
         label = f"{f.table_number or f.table_title} · {f.row_label} · {f.column} = {f.raw} {f.unit} (p.{page})"
@@ -77,8 +90,9 @@ def _chunk_region(index: IndexData, chunk_id: str) -> Region:
     if not len(rows):
         raise FiscalQAError(f"no chunk with id {chunk_id!r}")
     c = rows.iloc[0]
-    boxes = [tuple(b) for b in (c["boxes"] if c["boxes"] is not None else [])]
-    page = int(boxes[0][0]) if boxes else int(c["page"] or 0)
+    raw_boxes = c["boxes"]
+    boxes = [tuple(b) for b in raw_boxes] if hasattr(raw_boxes, "__len__") else []  # NaN where frames were joined
+    page = int(boxes[0][0]) if boxes else (_page_number(c["page"]) or 0)
     return Region(c["report_id"], page, [tuple(b[1:]) for b in boxes if int(b[0]) == page], [], [], str(c["text"]))
 
 
@@ -97,8 +111,11 @@ def _union(boxes: list[BBox]) -> pymupdf.Rect:
     return r
 
 
-def render_region(index: IndexData, region: Region, *, zoom: float = ZOOM) -> bytes:
-    """PNG bytes of the page region with the cells outlined and row/header shaded."""
+def render_region(index: IndexData, region: Region, *, zoom: float = ZOOM, focus: list[float] | None = None) -> bytes:
+    """PNG bytes of the page region with the cells outlined and row/header shaded.
+
+    ``focus``: filled with the outlined cells' centre as fractions of the image (x, y).
+    """
     located = source_pdf(index, region.report_id, region.page) if region.page else None
     if (located is None or not region.outline) and region.fact_ids and not region.page:
         from assistant.source_cells import render_cells
@@ -119,17 +136,37 @@ def render_region(index: IndexData, region: Region, *, zoom: float = ZOOM) -> by
             page.draw_rect(pymupdf.Rect(b), color=None, fill=ROW_SHADE, fill_opacity=0.45, overlay=False)
         for b in region.outline:
             page.draw_rect(pymupdf.Rect(b) + (-1.5, -1.5, 1.5, 1.5), color=OUTLINE, width=1.6)
-        # Context: the cells, their row and header, widened to the page width so the row label shows.
+        # Context: the cells, their row (from its label) and column header, and a few rows above and below.
         # Boxes are in the page's unrotated text space; the clip is on-screen (rotated pages: Jiangsu tables).
+        cells = _union(region.outline + region.shade_row) * page.rotation_matrix
         area = _union(region.outline + region.shade_row + region.shade_header) * page.rotation_matrix
-        clip = pymupdf.Rect(page.rect.x0, area.y0 - MARGIN, page.rect.x1, area.y1 + MARGIN) & page.rect
+        top = min(area.y0 - MARGIN, cells.y0 - NEIGHBOURS)
+        left, right = min(area.x0, cells.x0) - MARGIN, max(area.x1, cells.x1) + MARGIN
+        if right - left < page.rect.width * 0.5:  # a narrow region: show the page width for context
+            left, right = page.rect.x0, page.rect.x1
+        clip = pymupdf.Rect(left, top, right, cells.y1 + NEIGHBOURS) & page.rect
         pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), clip=clip, alpha=False)
+        cell = _union(region.outline) * page.rotation_matrix
+        if focus is not None and clip.width and clip.height:
+            focus[:] = [(cell.x0 + cell.x1) / 2 - clip.x0, (cell.y0 + cell.y1) / 2 - clip.y0]
+            focus[:] = [min(1.0, max(0.0, focus[0] / clip.width)), min(1.0, max(0.0, focus[1] / clip.height))]
         return pix.tobytes("png")
 
 
 def render(index: IndexData, item_id: str | list[str], *, zoom: float = ZOOM) -> list[bytes]:
     """PNG images (one per page involved) for a fact, several facts, or a chunk."""
     return [render_region(index, r, zoom=zoom) for r in regions_for(index, item_id)]
+
+
+def render_focused(index: IndexData, item_id: str | list[str], *, zoom: float = ZOOM) -> list[tuple[bytes, tuple[float, float]]]:
+    """Like ``render``, each image with where its outlined cell is (x, y as fractions of the image), so a
+    viewer can zoom in on it."""
+    out = []
+    for r in regions_for(index, item_id):
+        focus: list[float] = [0.5, 0.5]
+        png = render_region(index, r, zoom=zoom, focus=focus)
+        out.append((png, (focus[0], focus[1])))
+    return out
 
 
 def main(args: argparse.Namespace) -> int:

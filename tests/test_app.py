@@ -12,7 +12,7 @@ import pytest
 
 import app
 from assistant import charts, present
-from assistant.appstate import AppState, RateLimiter, chat_turn, parse_llm_settings, widget_reply
+from assistant.appstate import AppState, RateLimiter, chat_turn, export_files, parse_llm_settings, widget_reply
 from assistant.errors import FiscalQAError
 from assistant.export import answers_csv, answers_markdown
 from assistant.models import FACT_COLUMNS, Answer, Citation, ReportMeta
@@ -506,9 +506,10 @@ def test_three_public_charts_across_the_corpus(corpus_index: IndexData) -> None:
             strict=True,
         )
     )
-    assert across["江苏省高级人民法院 2019预算"] == 86.95
-    assert across["曲靖市投资促进局 2023决算"] == 50.0
-    assert across["普陀区规划和自然资源局 2024决算"] == 0.39
+    # axis labels without the place (whole labels, not cut off), the place kept only where names would collide
+    assert across["高级人民法院 2019预算"] == 86.95
+    assert across["投资促进局 2023决算"] == 50.0
+    assert across["规划和自然资源局 2024决算"] == 0.39
     assert not any("财政局" in k for k in across)  # 01_…caizhengju prints only the budget 0.95
     total = dict(
         zip(
@@ -517,7 +518,7 @@ def test_three_public_charts_across_the_corpus(corpus_index: IndexData) -> None:
             strict=True,
         )
     )
-    assert total["江苏省高级人民法院 2019预算"] == 513.75  # the 三公 subtotal, not 合计 with 会议费 and 培训费
+    assert total["高级人民法院 2019预算"] == 513.75  # the 三公 subtotal, not 合计 with 会议费 and 培训费
     bva = charts.chart_budget_vs_actual(st.index(), "02_shanghai_putuo_guihuaziranziyuan_2024_juesuan")
     got = dict(zip(bva["项目"], bva["万元"], strict=True))
     assert {k: got[k] for k in ("合计·预算", "合计·决算", "接待·决算")} == {
@@ -527,3 +528,221 @@ def test_three_public_charts_across_the_corpus(corpus_index: IndexData) -> None:
     }
     three = charts.chart_three_public(st.index(), "01_shanghai_putuo_caizhengju_2024_juesuan")
     assert three["项目"].tolist() == ["公务接待费（预算数）"]
+
+
+# --------------------------------------------------------------------------- refusals, clarifications, pages, display
+
+
+def _reports(n: int) -> list[ReportMeta]:
+    return [
+        ReportMeta(report_id=f"r{i}", department=f"某市第{i}局", year=2020 + i % 3, kind="决算", sources=[f"r{i}.pdf"])
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "n", "expect", "gone"),
+    [
+        (
+            "已收录的报告中没有“公务接待费”的数据。已收录：" + "；".join(f"某市第{i}局2021年度决算" for i in range(15)) + "。",
+            "zh",
+            15,
+            "已收录 15 份报告（15 个部门，2020–2022 年度）。可在上方选择部门和年度。",
+            "某市第7局2021年度决算",
+        ),
+        (
+            "The ingested reports do not say anything about X. Ingested: "
+            + "; ".join(f"Dept{i} 2021 final accounts" for i in range(6))
+            + ". Not available for: y",
+            "en",
+            6,
+            "6 reports ingested (6 departments, 2020–2022). Pick a department and year above. Not available for: y",
+            "Dept3 2021",
+        ),
+    ],
+)
+def test_refusal_says_what_is_covered_in_one_line(text: str, lang: str, n: int, expect: str, gone: str) -> None:
+    out = present.compact_refusal(text, _reports(n), lang)
+    assert expect in out and gone not in out and "\n" not in out
+
+
+def test_refusal_with_few_reports_or_no_list_is_unchanged() -> None:
+    few = "已收录的报告中没有相关数据。已收录：甲局2023年度决算；乙局2023年度决算。"
+    assert present.compact_refusal(few, _reports(2), "zh") == few
+    plain = "未公开：该表没有列出决算数。"
+    assert present.compact_refusal(plain, _reports(15), "zh") == plain
+
+
+@pytest.mark.parametrize(
+    ("answer", "meta", "what", "options"),
+    [
+        (
+            "请指明部门，以下部门都符合：甲市财政局、乙县财政局。",
+            {"status": "clarify"},
+            "department",
+            ["甲市财政局", "乙县财政局"],
+        ),
+        (
+            "Which department? Several match: A Bureau; B Office. Please name one.",
+            {"status": "clarify"},
+            "department",
+            ["A Bureau", "B Office"],
+        ),
+        ("请指明年份：甲市财政局有 2023、2024 年度的报告。", {"status": "clarify"}, "year", ["2023", "2024"]),
+        ("Which year? X has reports for 2023; 2024. Please name the year.", {"status": "clarify"}, "year", ["2023", "2024"]),
+        ("whatever", {"status": "clarify", "options": ["a", "b"], "clarify_what": "department"}, "department", ["a", "b"]),
+        ("公务接待费为 50.00 万元。", {"status": "ok"}, "", []),
+    ],
+)
+def test_clarification_options_become_buttons(answer: str, meta: dict, what: str, options: list[str]) -> None:
+    a = Answer(question="q", route="table", answer=answer, meta=meta)
+    assert present.clarify_options(a) == (what, options)
+
+
+def test_a_picked_option_asks_again() -> None:
+    assert present.clarified_question("公务接待费是多少？", "department", "甲市财政局") == "甲市财政局 公务接待费是多少？"
+    assert present.clarified_question("公务接待费是多少？", "year", "2024") == "2024年 公务接待费是多少？"
+    assert present.clarified_question("reception spending?", "year", "2024", "en") == "reception spending? in 2024"
+
+
+def test_two_file_report_citation_names_the_file(fake_state: AppState) -> None:
+    """Layout pages run on across a report's files: page 28 of a 13 + 15 page report is page 15 of the second file."""
+    two = ReportMeta(
+        report_id="x_2018",
+        department="某省某厅",
+        year=2018,
+        kind="预算",
+        sources=["x_2018_text.pdf", "x_2018_tables.pdf"],
+        page_counts=[13, 15],
+    )
+    assert present.page_text(two, 28) == "x_2018_tables.pdf 第 15 页"
+    assert present.page_text(two, 3, "en") == "x_2018_text.pdf p.3"
+    assert present.page_text(_reports(1)[0], 6) == "6"  # one file: the page alone
+    fake_state._index.reports = [*fake_state._index.reports, two]
+    c = Citation(report="x_2018", department="某省某厅", year=2018, table="表1", row="合计", column="金额", page=28, text="1.00")
+    cites = present.citation_markdown(Answer(question="q", route="table", answer="1.00", citations=[c]), fake_state, "zh")
+    assert "x_2018_tables.pdf 第 15 页" in cites and "| 28 |" not in cites
+    assert "x_2018_tables.pdf" in present.cite_caption(c, fake_state.page_label("x_2018", 28))
+    md_path, csv_path = export_files([Answer(question="q", route="table", answer="1.00", citations=[c])], "t", fake_state)
+    assert "x_2018_tables.pdf p.15" in Path(md_path).read_text(encoding="utf-8")
+    assert "x_2018_tables.pdf p.15" in Path(csv_path).read_text(encoding="utf-8-sig")
+
+
+def test_facts_display_pages_as_integers_codes_blank_headers_localized(fake_state: AppState) -> None:
+    df = pd.DataFrame({"page": [28.0, float("nan")], "code": ["201", float("nan")], "raw": ["1.00", None]})
+    out = present.display_frame(df)
+    assert out["page"].tolist() == [28, ""] and out["code"].tolist() == ["201", ""] and out["raw"].tolist() == ["1.00", ""]
+    assert [str(v) for v in out["page"]] == ["28", ""]
+    zh = present.facts_view(fake_state.index(), RID, "t10", lang="zh")
+    en = present.facts_view(fake_state.index(), RID, "t10", lang="en")
+    assert list(zh.columns) == ["表", "编码", "项目（行）", "栏目（列）", "数值", "单位", "页"]
+    assert list(en.columns) == ["Table", "Code", "Row", "Column", "Value", "Unit", "Page"]
+    assert "row_label" in present.facts_view(fake_state.index(), RID, "t10").columns  # the CSV keeps field names
+
+
+def test_cli_facts_shows_whole_pages_and_blank_codes(sample_index, capsys) -> None:
+    from assistant import cli
+
+    cli.main(["facts", "--index", str(Path(sample_index.path).parent), "--limit", "5"])
+    shown = capsys.readouterr().out
+    assert "nan" not in shown and ".0 " not in shown
+
+
+def test_text_passage_source_when_pdfs_share_the_index(fake_state: AppState) -> None:
+    """Text-form chunks have no page: joined with PDF chunks their page is NaN and must not break the viewer."""
+    from assistant import source
+
+    idx = fake_state.index()
+    idx.chunks = pd.DataFrame(
+        [
+            dict(
+                chunk_id=f"{RID}:c0",
+                report_id=RID,
+                section="s",
+                page=float("nan"),
+                text="招商工作经费执行率低",
+                boxes=float("nan"),
+            ),
+            dict(chunk_id="p:c0", report_id="p", section="s", page=3.0, text="x", boxes=[(3, 1.0, 2.0, 3.0, 4.0)]),
+        ]
+    )
+    region = source.regions_for(idx, f"{RID}:c0")[0]
+    assert region.page == 0 and region.text == "招商工作经费执行率低"
+    with pytest.raises(source.NoPageImageError):
+        source.render(idx, f"{RID}:c0")
+
+
+def test_upload_progress_reports_every_step(tmp_path: Path) -> None:
+    """Reading, then every few passages embedded, then writing: the bar moves for each long step."""
+    from assistant.appstate import ingest_with_progress
+    from tests.conftest import SAMPLE
+
+    class Fake:
+        def embed_passages(self, texts: list[str]) -> list[list[float]]:
+            return [[0.0] * 8 for _ in texts]
+
+    seen: list[tuple[float | None, str]] = []
+    res = ingest_with_progress([SAMPLE], tmp_path / "idx", lambda f, t: seen.append((f, t)), lang="en", embedder=Fake())
+    assert res.reports and not res.failures
+    texts = [t for _, t in seen]
+    assert texts[0] == "Reading reports 0/1, page 0/1" and "Reading reports 1/1, page 1/1" in texts
+    embeds = [t for t in texts if t.startswith("Embedding passages")]
+    assert len(embeds) >= 3 and embeds[-1].endswith(f"{res.reports[0].chunks}/{res.reports[0].chunks}")
+    assert texts[-1] == "Writing the index…"
+    fractions = [f for f, _ in seen if f is not None]
+    assert fractions == sorted(fractions) and fractions[-1] < 1
+
+
+def test_first_start_prepares_in_the_background_and_logs_at_info(tmp_path: Path, caplog) -> None:
+    import logging
+    import threading
+
+    from assistant import appstate
+    from tests.conftest import SAMPLE
+
+    gate = threading.Event()
+    real = appstate.ensure_ingested
+
+    def slow(index_dir: Path, paths: list[Path], *, progress=None) -> None:
+        progress(0.5, "为检索嵌入文本片段 8/16\x1fEmbedding passages for search 8/16")
+        gate.wait(10)
+
+    st = AppState(tmp_path / "idx", ask_fn=fake_ask)
+    appstate.ensure_ingested = slow
+    try:
+        t = st.prepare([SAMPLE], warm=False)
+        for _ in range(100):
+            if "8/16" in st.preparing_text("en"):
+                break
+            threading.Event().wait(0.02)
+        assert st.preparing_text("en") == "Embedding passages for search 8/16 50%"
+        assert st.preparing_text("zh").startswith("为检索嵌入文本片段")
+        a = st.ask("公务接待费？")
+        assert a.meta["status"] == "preparing" and "准备" in a.answer
+        gate.set()
+        t.join(10)
+        assert st.preparing is None
+    finally:
+        appstate.ensure_ingested = real
+    from types import SimpleNamespace
+
+    done = SimpleNamespace(line=lambda: "00_sample: 曲靖市投资促进局 2023 决算 — 725 facts")
+    real_ingest = appstate.ingest_with_progress
+    appstate.ingest_with_progress = lambda *a, **k: SimpleNamespace(reports=[done], failures=[])  # the logging only
+    try:
+        with caplog.at_level(logging.INFO, logger="fiscal_qa.app"):
+            appstate.ensure_ingested(tmp_path / "idx2", [SAMPLE])
+    finally:
+        appstate.ingest_with_progress = real_ingest
+    normal = [r for r in caplog.records if r.name == "fiscal_qa.app"]
+    assert normal and all(r.levelno == logging.INFO for r in normal), [(r.levelname, r.message) for r in normal]
+
+
+def test_report_lists_follow_the_index(fake_state: AppState) -> None:
+    ups = app.report_lists(fake_state, "不再存在的部门", "2023", "", RID, "gone", None)
+    assert ups[0]["value"] == present.ALL and ups[1]["value"] == "2023"
+    assert [u["value"] for u in ups[3:]] == [RID, RID, RID]  # a report no longer there falls back to the first
+    fake_state._index.reports = [*fake_state._index.reports, *SIFAJU]
+    ups = app.report_lists(fake_state, "上海市普陀区司法局", "", "", RID, RID, RID)
+    assert ups[0]["value"] == "上海市普陀区司法局" and ("上海市普陀区司法局", "上海市普陀区司法局") in ups[0]["choices"]
+    assert len(ups[3]["choices"]) == 4

@@ -159,6 +159,11 @@ def private(index_dir: Path):  # type: ignore[no-untyped-def]
         srv.close()
 
 
+def _ingest_data(path: str, *, replace: bool) -> list:
+    """The upload event's inputs: files, identity fields (empty), language, the Replace box, the six report lists."""
+    return [[{"path": path, "meta": {"_type": "gradio.FileData"}}], "", None, "", "zh", replace, "", "", "", None, None, None]
+
+
 def test_upload_event_refuses_paths_that_were_not_uploaded(private: str, index_dir: Path, tmp_path: Path) -> None:
     secret = tmp_path / "00_yunnan_qujing_touzicujinju_2023_juesuan_copy.txt"
     shutil.copy(SAMPLE, secret)  # a report on the server's disk that nobody uploaded
@@ -166,7 +171,7 @@ def test_upload_event_refuses_paths_that_were_not_uploaded(private: str, index_d
     replies = set()
     with httpx.Client(base_url=private, timeout=60) as c:
         for p in (str(secret), "/etc/passwd", "/nonexistent/x.pdf", str(tmp_path)):
-            kind, data = _call(c, "do_ingest", [[{"path": p, "meta": {"_type": "gradio.FileData"}}], "zh", False])
+            kind, data = _call(c, "do_ingest", _ingest_data(p, replace=False))
             text = data[0] if kind == "complete" and isinstance(data, list) else str(data)
             assert "✓" not in text and str(tmp_path) not in text and "/etc" not in text and "nonexistent" not in text, text
             replies.add(text)
@@ -184,7 +189,7 @@ def test_real_upload_ingests_and_replacing_needs_the_box_ticked(private: str, in
             r = c.post("/gradio_api/upload", files=[("files", (v2.name, v2.read_bytes()))])
             assert r.status_code == 200
             path = r.json()[0]
-            kind, data = _call(c, "do_ingest", [[{"path": path, "meta": {"_type": "gradio.FileData"}}], "zh", replace])
+            kind, data = _call(c, "do_ingest", _ingest_data(path, replace=replace))
             assert kind == "complete" and isinstance(data, list)
             assert not Path(path).exists(), "the upload is removed after ingest"
             return str(data[0])
@@ -233,7 +238,7 @@ def test_public_mode_login_and_anonymous_widget_and_api(public: str, index_dir: 
             for k in (1, 1, 2, 2, 3, 4)
         ]
         assert codes[:2] == [200, 429] and codes[2:4] == [200, 200] and 429 in codes[4:], codes
-        kind, data = _call(c, "do_ingest", [[{"path": str(SAMPLE), "meta": {"_type": "gradio.FileData"}}], "zh", True])
+        kind, data = _call(c, "do_ingest", _ingest_data(str(SAMPLE), replace=True))
         assert kind != "complete" or "✓" not in str(data)
 
 

@@ -296,6 +296,7 @@ def ingest_paths(
     replace: bool = True,
     accept_failing_checks: bool = False,
     lock_timeout: float | None = None,
+    on_pages: Callable[[int], None] | None = None,
 ) -> IngestResult:
     """Ingest report files and folders into ``index_dir`` (atomically; bad files are reported and skipped).
 
@@ -334,6 +335,7 @@ def ingest_paths(
             stage_only=stage_only,
             replace=replace,
             accept_failing_checks=accept_failing_checks,
+            on_pages=on_pages,
         )
 
 
@@ -349,6 +351,7 @@ def _ingest_unlocked(
     stage_only: bool,
     replace: bool,
     accept_failing_checks: bool,
+    on_pages: Callable[[int], None] | None,
 ) -> IngestResult:
     from tqdm import tqdm
 
@@ -371,6 +374,14 @@ def _ingest_unlocked(
 
     page_counts = {f: _page_count(f) for f in files}  # opened once: the bar's total and each file's share
     bar = tqdm(total=sum(page_counts.values()), unit="page", disable=not show_progress, desc="ingest")
+    if on_pages is not None:  # ``on_pages(n)``: n more pages read, as the bar counts them (the app's progress)
+        _bar_update = bar.update
+
+        def _count_pages(n: float | None = 1) -> bool | None:
+            on_pages(int(n or 0))
+            return _bar_update(n)
+
+        bar.update = _count_pages  # type: ignore[method-assign]
     reads: list[FileRead] = []
     seen: set[str] = set()
     t_extract = time.perf_counter()
