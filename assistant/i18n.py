@@ -99,7 +99,7 @@ T: dict[str, tuple[str, str]] = {
     "preparing_ask": ("索引还在准备中，请稍候再问。", "The index is still being prepared; please ask again in a moment."),
     "warming": ("正在预热问答引擎…", "Warming up the engine…"),
     "prog_read": ("读取文件 {done}/{total}，第 {page}/{pages} 页", "Reading files {done}/{total}, page {page}/{pages}"),
-    "tick_replace": ("勾选“替换索引中已有的同一报告”后重新导入", "tick “Replace reports already in the index” and ingest again"),
+    "tick_replace": ("tick “Replace reports already in the index”（勾选“替换索引中已有的同一报告”）", "tick “Replace reports already in the index”"),
     "prog_embed": ("为检索嵌入文本片段 {done}/{total}", "Embedding passages for search {done}/{total}"),
     "prog_write": ("写入索引…", "Writing the index…"),
     "llm_bad_url": ("接口地址须以 http:// 或 https:// 开头。", "The base URL must start with http:// or https://."),
