@@ -134,12 +134,17 @@ def _key(a: Any) -> tuple[Any, ...]:
     return (None if a.value is None else round(float(a.value), 4), a.unit or None)
 
 
-def run_probe(original_index: Any, renamed_index: Any, *, forms_per_question: int = 2) -> ProbeResult:
-    """Ask every sample gold question on both indexes; collect answers whose figure differs."""
+def run_probe(original_index: Any, renamed_index: Any, *, forms_per_question: int = 2, with_text: bool = True) -> ProbeResult:
+    """Ask every sample gold question on both indexes; collect answers whose figure differs.
+
+    ``with_text=False`` leaves out the questions answered by passages only (no figure to compare).
+    """
     from assistant.ask import ask
     from assistant.evaluate import GOLD_FILE, load_gold, select_items
 
     items = select_items(load_gold(GOLD_FILE), sample_only=True)
+    if not with_text:
+        items = [it for it in items if it.route != "text"]
     res = ProbeResult()
     for n, it in enumerate(items):
         hist0: list[Any] = []

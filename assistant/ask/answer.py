@@ -246,6 +246,9 @@ def _table_text(pq: ParsedQuestion, res: TableResult, vocab: Vocab, lang: str) -
         extra = ""
         if res.notes and st == "not_found":
             extra = (" Not available for: " if en else "无数据：") + ("; ".join(res.notes))
+        near = _nearest_printed(vocab, res, name) if st == "not_found" and name else []
+        if near:
+            extra += f" Nearest printed items: {', '.join(near)}." if en else f"相近的已列出项目：{'、'.join(near)}。"
         if en:
             return (
                 f"The ingested reports do not say{(' anything about ' + name) if name else ''}. Ingested: {ingested_summary(vocab, lang)}.{extra}"
@@ -347,6 +350,15 @@ def _series_text(res: TableResult, name: str, lang: str) -> tuple[str, list[Figu
     if res.notes:
         s += f"未列出的年度：{'、'.join(res.notes)}。"
     return s, figs
+
+
+def _nearest_printed(vocab: Vocab, res: TableResult, name: str) -> list[str]:
+    """Printed items nearest to an item the reports asked about do not print (suggestions, never a figure)."""
+    from assistant.ask.guard import suggest
+
+    ids = {r.report_id for r in res.reports} or None
+    zh = res.item_label or name
+    return [x for x in suggest(vocab, [zh], ids, k=4) if x != zh]
 
 
 def _side(a: Figure, b: Figure, lang: str) -> str:

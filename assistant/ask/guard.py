@@ -114,14 +114,19 @@ def suggest(vocab: Any, words: list[str], report_ids: set[str] | None = None, k:
     """Printed item labels nearest to ``words`` (shared bigrams weigh more than shared characters)."""
     idx = _suggest_index(vocab)
     generic_chars = set(question_words()["generic_chars"])
+    generic_pairs = set(question_words().get("generic_bigrams", []))
     score: Counter[str] = Counter()
+    specific: set[str] = set()
     for w in words:
         for g in _grams(w):
-            if len(g) == 1 and g in generic_chars:
+            if (len(g) == 1 and g in generic_chars) or g in generic_pairs:
                 continue
             for lab in idx.get(g, []):
                 score[lab] += 3 if len(g) == 2 else 1
-    ranked = sorted(score, key=lambda lab: (-score[lab], len(lab), lab))
+                if len(g) == 2:
+                    specific.add(lab)
+    # a suggestion shares a specific two-character word with what was asked (广告费 → 宣传费 is no suggestion)
+    ranked = sorted((lab for lab in score if lab in specific), key=lambda lab: (-score[lab], len(lab), lab))
     if report_ids:
         ranked = [lab for lab in ranked if vocab.labels.get(lab, set()) & report_ids] or ranked
     return ranked[:k]
