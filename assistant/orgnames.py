@@ -127,12 +127,10 @@ def _core_en(core: str) -> set[str]:
 def pinyin(text: str) -> str:
     """Toneless pinyin of a place or name (西湖 → xihu), '' when no pinyin table is available."""
     try:
-        import jionlp
-
-        syl = jionlp.pinyin(text, formater="simple")
-    except Exception:  # pinyin is a nicety for English questions; Chinese names work without it
+        from pypinyin import lazy_pinyin
+    except ImportError:  # pinyin is a nicety for English questions; Chinese names work without it
         return ""
-    return "".join(re.sub(r"\d", "", s) for s in syl if isinstance(s, str) and s.isascii())
+    return "".join(s for s in lazy_pinyin(text) if s.isascii() and s.isalpha())
 
 
 def _level(division_name: str) -> str:
