@@ -77,7 +77,6 @@ def test_word_headings_become_sections(published):
 @pytest.fixture(scope="module")
 def xlsx_index(published, tmp_path_factory):
     from assistant.store import load_index
-
     from tests.test_store import CountingEmbedder  # hash vectors: this index is for figures, not retrieval
 
     d = tmp_path_factory.mktemp("xlsx_index")
