@@ -245,6 +245,12 @@ def _chars_of_line(item: list[Any], scale: float) -> tuple[list[P._Ch], list[flo
     fixed = fix_misreadings("".join(ch.c for ch in chars))
     for ch, c in zip(chars, fixed, strict=True):
         ch.c = c
+    if len(chars) > 1 and chars[0].c == "、":
+        # 一、… read as 、…: the single thin stroke of 一 is what the recognizer drops; no line starts with 、
+        first = chars[0]
+        w = first.x1 - first.x0
+        chars.insert(0, P._Ch(first.x0 - w, y0, first.x0, y1, "一", 0.0, False, (first.x0 - w, y0, first.x0, y1)))
+        confs.insert(0, min(confs[0], 0.5))  # restored, not read: low confidence
     # font size: the width of a full-width character is the em
     full = sorted(ch.x1 - ch.x0 for ch in chars if unicodedata.east_asian_width(ch.c) in "WF")
     half = sorted(ch.x1 - ch.x0 for ch in chars if unicodedata.east_asian_width(ch.c) not in "WF")
