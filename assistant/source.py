@@ -130,10 +130,11 @@ def render_region(index: IndexData, region: Region, *, zoom: float = ZOOM, focus
     path, page_no = located
     with pymupdf.open(path) as doc:
         page = doc[page_no]
+        scan = not page.get_text("text").strip()  # an image-only (OCR'd) page: shade over the image, not under it
         for b in region.shade_header:
-            page.draw_rect(pymupdf.Rect(b), color=None, fill=HEADER_SHADE, fill_opacity=0.45, overlay=False)
+            page.draw_rect(pymupdf.Rect(b), color=None, fill=HEADER_SHADE, fill_opacity=0.45, overlay=scan)
         for b in region.shade_row:
-            page.draw_rect(pymupdf.Rect(b), color=None, fill=ROW_SHADE, fill_opacity=0.45, overlay=False)
+            page.draw_rect(pymupdf.Rect(b), color=None, fill=ROW_SHADE, fill_opacity=0.45, overlay=scan)
         for b in region.outline:
             page.draw_rect(pymupdf.Rect(b) + (-1.5, -1.5, 1.5, 1.5), color=OUTLINE, width=1.6)
         # Context: the cells, their row (from its label) and column header, and a few rows above and below.

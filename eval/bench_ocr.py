@@ -121,6 +121,18 @@ def bench_report(path: Path, tmp: Path, dpi: int, max_pages: int | None) -> dict
     }
 
 
+def _totals(rows: list[dict], dpi: int, label: str = "TOTAL") -> str:
+    secs = [s for r in rows for s in r["per_page_seconds"]]
+    to, po = sum(r["tables_checked_ocr"] for r in rows), sum(r["tables_passing_ocr"] for r in rows)
+    tt, pt = sum(r["tables_checked_text"] for r in rows), sum(r["tables_passing_text"] for r in rows)
+    ft, fr = sum(r["facts_text"] for r in rows), sum(r["facts_reproduced"] for r in rows)
+    return (
+        f"{label} {len(rows)} reports, {len(secs)} pages at {dpi} dpi: OCR {statistics.median(secs):.2f} s/page median "
+        f"(mean {statistics.mean(secs):.2f}); per-table identity pass rate OCR {po}/{to} = {po / max(to, 1):.1%} "
+        f"vs text layer {pt}/{tt} = {pt / max(tt, 1):.1%}; facts reproduced {fr}/{ft} = {fr / max(ft, 1):.1%}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reports-dir", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "reports"))
@@ -152,18 +164,11 @@ def main() -> None:
                 f"facts reproduced {r['facts_reproduced']}/{r['facts_text']}; flagged tables {r['flagged_tables']}",
                 flush=True,
             )
+            print("  " + _totals(rows, args.dpi, "so far:"), flush=True)
     if not rows:
         print("no report benchmarked")
         return
-    secs = [s for r in rows for s in r["per_page_seconds"]]
-    to, po = sum(r["tables_checked_ocr"] for r in rows), sum(r["tables_passing_ocr"] for r in rows)
-    tt, pt = sum(r["tables_checked_text"] for r in rows), sum(r["tables_passing_text"] for r in rows)
-    ft, fr = sum(r["facts_text"] for r in rows), sum(r["facts_reproduced"] for r in rows)
-    print(
-        f"TOTAL {len(rows)} reports, {len(secs)} pages at {args.dpi} dpi: OCR {statistics.median(secs):.2f} s/page median "
-        f"(mean {statistics.mean(secs):.2f}); per-table identity pass rate OCR {po}/{to} = {po / max(to, 1):.1%} "
-        f"vs text layer {pt}/{tt} = {pt / max(tt, 1):.1%}; facts reproduced {fr}/{ft} = {fr / max(ft, 1):.1%}"
-    )
+    print(_totals(rows, args.dpi))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
 

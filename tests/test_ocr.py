@@ -248,3 +248,14 @@ def test_known_misreadings_fixed(read, want):
     from assistant.ingest.ocr import fix_misreadings
 
     assert fix_misreadings(read) == want
+
+
+def test_dropped_leading_yi_restored():
+    from assistant.ingest.ocr import _chars_of_line
+
+    box = [[100, 10], [300, 10], [300, 30], [100, 30]]
+    words = ["、", "一", "般", "公", "共"]
+    wboxes = [[[100 + 20 * i, 10], [118 + 20 * i, 10], [118 + 20 * i, 30], [100 + 20 * i, 30]] for i in range(5)]
+    chars, confs = _chars_of_line([box, "、一般公共", 0.99, wboxes, words, [0.99] * 5], 0.5)
+    assert "".join(c.c for c in chars) == "一、一般公共"
+    assert chars[0].x1 <= chars[1].x0 + 0.01 and confs[0] <= 0.5

@@ -44,8 +44,8 @@ DARK = 160
 """Grey level below which a pixel is ink (ruling lines are often light grey in scans)."""
 MIN_HLINE_PT = 20.0
 """A horizontal ruling line is at least this long (a dash — in a cell is shorter)."""
-MIN_VLINE_PT = 9.0
-"""A vertical ruling line is at least this long (one table row)."""
+MIN_VLINE_PT = 11.0
+"""A vertical ruling line is at least this long (one table row; a glyph's stroke left after blanking is shorter)."""
 MIN_TEXT_CHARS = 20
 """A page with fewer characters in its text layer (and an image) counts as having none."""
 
@@ -245,6 +245,12 @@ def _chars_of_line(item: list[Any], scale: float) -> tuple[list[P._Ch], list[flo
     fixed = fix_misreadings("".join(ch.c for ch in chars))
     for ch, c in zip(chars, fixed, strict=True):
         ch.c = c
+    if len(chars) > 1 and chars[0].c == "、":
+        # 一、… read as 、…: the single thin stroke of 一 is what the recognizer drops; no line starts with 、
+        first = chars[0]
+        w = first.x1 - first.x0
+        chars.insert(0, P._Ch(first.x0 - w, y0, first.x0, y1, "一", 0.0, False, (first.x0 - w, y0, first.x0, y1)))
+        confs.insert(0, min(confs[0], 0.5))  # restored, not read: low confidence
     # font size: the width of a full-width character is the em
     full = sorted(ch.x1 - ch.x0 for ch in chars if unicodedata.east_asian_width(ch.c) in "WF")
     half = sorted(ch.x1 - ch.x0 for ch in chars if unicodedata.east_asian_width(ch.c) not in "WF")
@@ -282,7 +288,13 @@ def ruling_lines(
     grey = img.mean(axis=2) if img.ndim == 3 else img
     ink = grey < DARK
     for x0, y0, x1, y1 in text_boxes:  # boxes in pixels
-        ink[int(y0) + 1 : max(int(y0) + 1, int(y1) - 1), int(x0) + 1 : max(int(x0) + 1, int(x1) - 1)] = False
+        # the detector's boxes are padded and may reach over a ruling line in a tight row: blank only their core;
+        # what is left of a glyph's strokes is far shorter than a ruling line
+        h = y1 - y0
+        dy, dx = 0.25 * h, 0.2 * h
+        ya, yb, xa, xb = int(y0 + dy), int(y1 - dy), int(x0 + dx), int(x1 - dx)
+        if yb > ya and xb > xa:
+            ink[ya:yb, xa:xb] = False
     hmin = max(8, int(MIN_HLINE_PT / scale))
     vmin = max(6, int(MIN_VLINE_PT / scale))
     hs = [((r + 0.5) * scale, s * scale, e * scale) for r, s, e in _runs(ink, hmin)]
