@@ -161,9 +161,10 @@ def test_foreign_folder_is_refused(tmp_path: Path) -> None:
 def test_index_from_another_version_is_a_message(index: Path) -> None:
     v = current_version(index)
     assert v is not None
-    recs = json.loads((v / "reports.json").read_text(encoding="utf-8"))
-    recs[0]["format_of_the_future"] = 3
-    (v / "reports.json").write_text(json.dumps(recs), encoding="utf-8")
+    man = v / "manifest.json"  # the partitioned store's manifest (reports.json in the earlier layout)
+    data = json.loads(man.read_text(encoding="utf-8"))
+    data["reports"][0]["format_of_the_future"] = 3
+    man.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(IndexCorruptError, match="another version of fiscal-qa"):
         load_index(index)
     r = cli("reports", "--index", str(index))
@@ -192,7 +193,7 @@ def test_chroma_compaction_error_wrapping_errno_28_is_disk_full(index: Path, tmp
     def fail(*_a: object, **_k: object) -> None:
         raise RuntimeError("Error in compaction: Failed to apply logs: IO error: No space left on device (os error 28)")
 
-    monkeypatch.setattr("assistant.vectors.write_chroma", fail)
+    monkeypatch.setattr("assistant.vectors.upsert_parts", fail)
     with pytest.raises(IndexWriteError, match="is full"):
         _ingest([renamed_sample(tmp_path / "in", "某市测试三局", "other3_2023_juesuan")], index)
 

@@ -184,7 +184,16 @@ def _named_before_year(lines: Iterable[str]) -> list[str]:
 def _kind_and_scope(cover: str, titles: list[str], text: list[str]) -> tuple[str | None, str | None]:
     kind: str | None = None
     scope: str | None = None
-    m = _COVER_KIND_RE.search(cover)
+    # a bare 预算 inside 一般公共预算、… says nothing: the cover's kind comes with a year or 部门/单位 before
+    # it, or ends the title (…人民法院预算公开, …决算报告)
+    m = next(
+        (
+            mm
+            for mm in _COVER_KIND_RE.finditer(cover)
+            if len(mm.group(0)) > 2 or re.match(r"(?:公开|报告|情况|说明|[（(]|$)", cover[mm.end() :])
+        ),
+        None,
+    )
     if m:
         kind = m.group("k")
         scope = "单位" if m.group("scope") == "单位" else None
