@@ -861,6 +861,9 @@ def load_index(index_dir: Path, *, facts_backend: str | None = None) -> IndexDat
     v = current_version(index_dir)
     if v is None:
         raise IndexMissingError(str(index_dir))
+    if not (v / MANIFEST).exists() and os.access(index_dir, os.W_OK):
+        _live_manifest(index_dir)  # an index of the earlier layout: converted once (its vectors reused)
+        v = current_version(index_dir) or v
     try:
         if not (v / MANIFEST).exists():
             return _load_legacy(v)
