@@ -118,20 +118,20 @@ CHUNK_SCHEMA = pa.schema(
 """Fixed schemas, so DuckDB / Arrow read thousands of parts as one dataset."""
 
 
+def _plain(v: Any) -> Any:
+    """numpy arrays (also nested in object arrays) → lists; NaN → None."""
+    if hasattr(v, "tolist") and not isinstance(v, (str, bytes)):
+        v = v.tolist()
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return None if isinstance(v, float) and v != v else v
+
+
 def _to_parquet(df: pd.DataFrame, schema: pa.Schema, path: Path) -> None:
     cols = {}
     for f in schema:
         vals = df[f.name].tolist() if f.name in df else [None] * len(df)
-        if pa.types.is_list(f.type):
-            vals = [
-                None
-                if v is None or (isinstance(v, float) and v != v)
-                else [list(x) if isinstance(x, (list, tuple)) or hasattr(x, "tolist") else x for x in v]
-                for v in vals
-            ]
-        else:
-            vals = [None if isinstance(v, float) and v != v else v for v in vals]
-        cols[f.name] = pa.array(vals, type=f.type)
+        cols[f.name] = pa.array([_plain(v) for v in vals], type=f.type)
     pq.write_table(pa.table(cols, schema=schema), path)
 
 
