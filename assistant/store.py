@@ -907,7 +907,7 @@ def _convert_legacy(index_dir: Path, v: Path, settings: Any = None) -> dict[str,
         for r in old.reports:
             f = old.facts[old.facts.report_id == r.report_id]
             facts = [
-                Fact(**{k: (None if isinstance(x, float) and x != x else x) for k, x in row.items() if k in FACT_COLUMNS})
+                Fact(**{k: (None if isinstance(x, float) and x != x else x) for k, x in row.items() if k in FACT_COLUMNS})  # type: ignore[arg-type]
                 for row in f.to_dict("records")
             ]
             tabs = [TableInfo(**row) for row in old.tables[old.tables.report_id == r.report_id].to_dict("records")]

@@ -336,7 +336,9 @@ class BM25Postings:
             idf = np.float32(np.log(1 + (n - df + 0.5) / (df + 0.5)))
             d = self.docs[a:b]
             tf = self.tfs[a:b]
-            norm = tf + np.float32(BM25_K1) * (np.float32(1 - BM25_B) + np.float32(BM25_B) * self.doclen[d] / np.float32(self.avgdl))
+            norm = tf + np.float32(BM25_K1) * (
+                np.float32(1 - BM25_B) + np.float32(BM25_B) * self.doclen[d] / np.float32(self.avgdl)
+            )
             np.add.at(out, d, idf * tf / norm)
         return out
 
