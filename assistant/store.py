@@ -335,6 +335,24 @@ class IndexData:
         return got
 
 
+@dataclass
+class _IndexFields:
+    """The constructor fields of IndexData, so ``dataclasses.replace(index, chunks=…)`` works on it."""
+
+    path: Path
+    reports: list[ReportMeta]
+    tables: Any = None
+    facts: Any = None
+    chunks: Any = None
+    extra: Any = None
+    parts: Any = None
+    root: Any = None
+    fact_store: Any = None
+
+
+IndexData.__dataclass_fields__ = _IndexFields.__dataclass_fields__  # type: ignore[attr-defined]
+
+
 def _read_parts(root: Path, parts: dict[str, str], name: str, columns: list[str], exclude: tuple[str, ...] = ()) -> pd.DataFrame:
     """One file of every part, concatenated in manifest order (one Arrow dataset scan)."""
     import pyarrow.dataset as ds

@@ -91,7 +91,8 @@ def retrieve(index: IndexData, query: str, *, report_ids: list[str] | None = Non
     fused = rrf((vec, VECTOR_WEIGHT), (bm, bm_weight), k=RRF_K)[:k]
     sims = {x.chunk_id: x.score for x in vec}
     bms = {x.chunk_id: x.score for x in bm}
-    if hasattr(h, "rows"):  # only this index's reports (an index scoped to some reports shares the vectors)
+    if hasattr(h, "rows") and getattr(index, "_chunks", None) is None:
+        # rows of the hits read from their parts; only this index's reports (a scoped index shares the vectors)
         rows = {c: r for c, r in h.rows([cid for cid, _ in fused]).items() if index.report(str(r["report_id"])) is not None}
     else:
         rows = _rows(index)
