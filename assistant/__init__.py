@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 # rules). A None entry makes those imports fail quietly (pymupdf catches the ImportError).
 if "pymupdf" not in sys.modules:
     for _optional in ("pymupdf.layout", "pymupdf4llm"):
-        sys.modules.setdefault(_optional, None)  # type: ignore[assignment]
+        sys.modules.setdefault(_optional, None)  # type: ignore[arg-type]
 
 from assistant.ask import ask  # binds assistant.ask to the function (the subpackage stays importable)
 

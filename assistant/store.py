@@ -91,6 +91,54 @@ FACT_SCHEMA = pa.schema(
 )
 
 
+TABLE_SCHEMA = pa.schema(
+    [
+        ("report_id", pa.string()),
+        ("table_id", pa.string()),
+        ("number", pa.string()),
+        ("title", pa.string()),
+        ("table_kind", pa.string()),
+        ("unit", pa.string()),
+        ("pages", pa.list_(pa.int64())),
+        ("empty", pa.bool_()),
+        ("note", pa.string()),
+        ("facts", pa.int64()),
+    ]
+)
+CHUNK_SCHEMA = pa.schema(
+    [
+        ("chunk_id", pa.string()),
+        ("report_id", pa.string()),
+        ("department", pa.string()),
+        ("year", pa.int64()),
+        ("kind", pa.string()),
+        ("section", pa.string()),
+        ("page", pa.float64()),
+        ("text", pa.string()),
+        ("boxes", pa.list_(pa.list_(pa.float64()))),
+        ("embedding", pa.list_(pa.float32())),
+    ]
+)
+"""Fixed schemas, so DuckDB / Arrow read thousands of parts as one dataset."""
+
+
+def _plain(v: Any) -> Any:
+    """numpy arrays (also nested in object arrays) → lists; NaN → None."""
+    if hasattr(v, "tolist") and not isinstance(v, (str, bytes)):
+        v = v.tolist()
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return None if isinstance(v, float) and v != v else v
+
+
+def _to_parquet(df: pd.DataFrame, schema: pa.Schema, path: Path) -> None:
+    cols = {}
+    for f in schema:
+        vals = df[f.name].tolist() if f.name in df else [None] * len(df)
+        cols[f.name] = pa.array([_plain(v) for v in vals], type=f.type)
+    pq.write_table(pa.table(cols, schema=schema), path)
+
+
 def facts_to_frame(facts: list[Fact]) -> pd.DataFrame:
     """Facts → DataFrame with exact ``Decimal`` values (object dtype)."""
     rows = [asdict(f) for f in facts]
@@ -221,6 +269,8 @@ class IndexData:
         self._facts = facts
         self._chunks = chunks
         self._by_id = {r.report_id: r for r in self.reports}
+        self.counts: dict[str, dict[str, Any]] = {}
+        """report_id → {"facts": n, "chunks": n} from the manifest (empty for the earlier layout)."""
         if fact_store is None and facts is not None:
             fact_store = MemoryFactStore(facts)
         self.fact_store = fact_store
@@ -289,15 +339,34 @@ class IndexData:
         return got
 
 
+@dataclass
+class _IndexFields:
+    """The constructor fields of IndexData, so ``dataclasses.replace(index, chunks=…)`` works on it."""
+
+    path: Path
+    reports: list[ReportMeta]
+    tables: Any = None
+    facts: Any = None
+    chunks: Any = None
+    extra: Any = None
+    parts: Any = None
+    root: Any = None
+    fact_store: Any = None
+
+
+IndexData.__dataclass_fields__ = _IndexFields.__dataclass_fields__  # type: ignore[attr-defined]
+
+
 def _read_parts(root: Path, parts: dict[str, str], name: str, columns: list[str], exclude: tuple[str, ...] = ()) -> pd.DataFrame:
+    """One file of every part, concatenated in manifest order (one Arrow dataset scan)."""
+    import pyarrow.dataset as ds
+
     files = [str(root / p / name) for p in parts.values() if (root / p / name).exists()]
+    cols = [c for c in columns if c not in exclude]
     if not files:
-        return pd.DataFrame(columns=[c for c in columns if c not in exclude])
-    tabs = []
-    for f in files:
-        sch = pq.read_schema(f)
-        tabs.append(pq.read_table(f, columns=[c for c in sch.names if c not in exclude]))
-    t = pa.concat_tables(tabs, promote_options="permissive")
+        return pd.DataFrame(columns=cols)
+    schema = {"chunks.parquet": CHUNK_SCHEMA, "tables.parquet": TABLE_SCHEMA}.get(name)
+    t = ds.dataset(files, format="parquet", schema=schema).to_table(columns=cols)
     return t.to_pandas()
 
 
@@ -597,7 +666,7 @@ def commit_staged(
         t0 = time.perf_counter()
         _keep_sources(index_dir, [(m, e["source_paths"]) for e, m in zip(entries, metas, strict=True)])
         reports = [r for r in old_reports if r.report_id not in replaced_ids] + metas
-        version = _publish(index_dir, st, reports, parts)
+        version = _publish(index_dir, st, reports, parts, man.get("counts"))
         t["manifest"] = t.get("manifest", 0.0) + time.perf_counter() - t0
     except BaseException:
         for rel in moved:
@@ -639,12 +708,29 @@ def write_index(
     )
 
 
-def _publish(index_dir: Path, staged: Path, reports: list[ReportMeta], parts: dict[str, str]) -> Path:
+def _part_counts(index_dir: Path, parts: dict[str, str], known: dict[str, Any] | None) -> dict[str, dict[str, int]]:
+    """Facts and chunks per report (kept from the previous manifest; read from new parts' summaries)."""
+    out: dict[str, dict[str, int]] = {}
+    known = known or {}
+    for rid, rel in parts.items():
+        c = known.get(rid)
+        if c is None or c.get("part") != rel:
+            f = Path(index_dir) / rel / "summary.json"
+            sm = json.loads(f.read_text(encoding="utf-8")) if f.exists() else {}
+            c = {"part": rel, "facts": int(sm.get("facts", 0)), "chunks": int(sm.get("chunks", 0))}
+        out[rid] = c
+    return out
+
+
+def _publish(
+    index_dir: Path, staged: Path, reports: list[ReportMeta], parts: dict[str, str], known: dict[str, Any] | None = None
+) -> Path:
     """Write the new manifest beside the staging folder's contents, move it in place and swap CURRENT."""
     name = _new_version_name()
     vdir = staged / name
     vdir.mkdir()
-    _write_json_atomic(vdir / MANIFEST, {"reports": [r.to_dict() for r in reports], "parts": parts})
+    counts = _part_counts(index_dir, parts, known)
+    _write_json_atomic(vdir / MANIFEST, {"reports": [r.to_dict() for r in reports], "parts": parts, "counts": counts})
     final = index_dir / name
     vdir.rename(final)
     _swap(index_dir, final)
@@ -659,15 +745,18 @@ def write_part(d: Path, rep: ParsedReport, chunks: pd.DataFrame) -> None:
     facts = facts_to_frame(rep.facts)
     pq.write_table(_facts_table(facts), d / "facts.parquet")
     tables = pd.DataFrame([asdict(x) for x in rep.tables], columns=list(TableInfo.__dataclass_fields__))
-    tables.to_parquet(d / "tables.parquet", index=False)
-    chunks.to_parquet(d / "chunks.parquet", index=False)
+    _to_parquet(tables, TABLE_SCHEMA, d / "tables.parquet")
+    _to_parquet(chunks, CHUNK_SCHEMA, d / "chunks.parquet")
     from assistant import vectors
 
     vectors.write_bm25(d, chunks)
     labels = sorted({norm_label(str(x)) for x in facts["row_label"].dropna()}) if len(facts) else []
     codes = sorted({str(c) for c in facts["code"].dropna()}) if len(facts) else []
     (d / "summary.json").write_text(
-        json.dumps({"report_id": rep.meta.report_id, "facts": len(facts), "labels": labels, "codes": codes}, ensure_ascii=False),
+        json.dumps(
+            {"report_id": rep.meta.report_id, "facts": len(facts), "chunks": len(chunks), "labels": labels, "codes": codes},
+            ensure_ascii=False,
+        ),
         encoding="utf-8",
     )
 
@@ -830,6 +919,9 @@ def load_index(index_dir: Path, *, facts_backend: str | None = None) -> IndexDat
     v = current_version(index_dir)
     if v is None:
         raise IndexMissingError(str(index_dir))
+    if not (v / MANIFEST).exists() and os.access(index_dir, os.W_OK):
+        _live_manifest(index_dir)  # an index of the earlier layout: converted once (its vectors reused)
+        v = current_version(index_dir) or v
     try:
         if not (v / MANIFEST).exists():
             return _load_legacy(v)
@@ -837,7 +929,12 @@ def load_index(index_dir: Path, *, facts_backend: str | None = None) -> IndexDat
         reports = [ReportMeta(**r) for r in man["reports"]]
         parts = dict(man["parts"])
         idx = IndexData(path=v, reports=reports, parts=parts, root=index_dir)
-        counts = {rid: int(s.get("facts", 0)) for rid, s in idx.summaries().items()}
+        known = man.get("counts") or {}
+        if set(known) >= set(parts):
+            counts = {rid: int(known[rid].get("facts", 0)) for rid in parts}
+        else:  # a manifest written before counts were kept
+            counts = {rid: int(s.get("facts", 0)) for rid, s in idx.summaries().items()}
+        idx.counts = {rid: dict(c) for rid, c in known.items()}
         backend = facts_backend or _facts_backend(sum(counts.values()))
         idx.fact_store = DuckDBFactStore(index_dir, parts, counts)
         if backend == "memory":
@@ -870,7 +967,7 @@ def _convert_legacy(index_dir: Path, v: Path, settings: Any = None) -> dict[str,
         for r in old.reports:
             f = old.facts[old.facts.report_id == r.report_id]
             facts = [
-                Fact(**{k: (None if isinstance(x, float) and x != x else x) for k, x in row.items() if k in FACT_COLUMNS})
+                Fact(**{k: (None if isinstance(x, float) and x != x else x) for k, x in row.items() if k in FACT_COLUMNS})  # type: ignore[arg-type]
                 for row in f.to_dict("records")
             ]
             tabs = [TableInfo(**row) for row in old.tables[old.tables.report_id == r.report_id].to_dict("records")]
@@ -913,7 +1010,7 @@ def _remove_reports(index_dir: Path, report_ids: list[str], *, keep_versions: in
     parts = {rid: p for rid, p in man["parts"].items() if rid not in gone}
     staged = _new_staging_dir(index_dir)
     try:
-        version = _publish(index_dir, staged, reports, parts)
+        version = _publish(index_dir, staged, reports, parts, man.get("counts"))
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise

@@ -259,7 +259,14 @@ def write_bm25(dir: Path, chunks_df: pd.DataFrame) -> None:
         pa.table({"doc": pa.array(docs, pa.int32()), "term": pa.array(terms, pa.int64()), "tf": pa.array(tfs, pa.int32())}),
         dir / POSTINGS,
     )
-    (dir / "doclens.json").write_text(json.dumps(lens), encoding="utf-8")
+    ids = [str(x) for x in chunks_df["chunk_id"]] if len(chunks_df) else []
+    (dir / "doclens.json").write_text(json.dumps({"ids": ids, "lens": lens}, ensure_ascii=False), encoding="utf-8")
+
+
+def _doclens(d: Path) -> tuple[list[str] | None, list[int]]:
+    """A part's chunk ids (None in parts written before they were kept here) and token counts."""
+    got = json.loads((d / "doclens.json").read_text(encoding="utf-8"))
+    return (got["ids"], got["lens"]) if isinstance(got, dict) else (None, got)
 
 
 @dataclass
@@ -286,7 +293,7 @@ class BM25Postings:
             f = d / POSTINGS
             if not f.exists():
                 continue
-            dl = json.loads((d / "doclens.json").read_text(encoding="utf-8"))
+            dl = _doclens(d)[1]
             t = pq.read_table(f)
             if len(t):
                 t = t.set_column(0, "doc", pc.add(t.column("doc"), offset))
@@ -329,7 +336,9 @@ class BM25Postings:
             idf = np.float32(np.log(1 + (n - df + 0.5) / (df + 0.5)))
             d = self.docs[a:b]
             tf = self.tfs[a:b]
-            norm = tf + np.float32(BM25_K1) * (np.float32(1 - BM25_B) + np.float32(BM25_B) * self.doclen[d] / np.float32(self.avgdl))
+            norm = tf + np.float32(BM25_K1) * (
+                np.float32(1 - BM25_B) + np.float32(BM25_B) * self.doclen[d] / np.float32(self.avgdl)
+            )
             np.add.at(out, d, idf * tf / norm)
         return out
 
@@ -356,9 +365,13 @@ class HybridIndex:
     parts_of: dict[str, str] = field(default_factory=dict)
     """report_id → its live part name (vectors of other parts are stale)."""
     vector_index: Any = None
+    root: Path = Path(".")
+    part_dirs: dict[str, str] = field(default_factory=dict)
+    _report_of: dict[str, str] | None = None
+    _part_rows: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, version_dir: Path, chunks: pd.DataFrame, *, settings: Any = None) -> HybridIndex:
+    def load(cls, version_dir: Path, chunks: pd.DataFrame | None = None, *, settings: Any = None) -> HybridIndex:
         version_dir = Path(version_dir)
         root = version_dir.parent
         man = json.loads((version_dir / "manifest.json").read_text(encoding="utf-8"))
@@ -368,17 +381,40 @@ class HybridIndex:
         ids: list[str] = []
         rids: list[str] = []
         for rid, p in parts.items():
-            f = root / p / "chunks.parquet"
-            if f.exists():
-                got = [str(x) for x in pd.read_parquet(f, columns=["chunk_id"])["chunk_id"]]
-                ids.extend(got)
-                rids.extend([rid] * len(got))
+            d = root / p
+            got = _doclens(d)[0] if (d / "doclens.json").exists() else None
+            if got is None and (d / "chunks.parquet").exists():
+                got = [str(x) for x in pd.read_parquet(d / "chunks.parquet", columns=["chunk_id"])["chunk_id"]]
+            ids.extend(got or [])
+            rids.extend([rid] * len(got or []))
         coll = chunk_collection(root, settings, create=True)
         _jieba()  # the tokenizer's dictionary loads here, not on the first question
         return cls(
             chunks=chunks, collection=coll, bm25=bm, bm25_ids=ids, bm25_report_ids=np.asarray(rids, dtype=object),
-            parts_of={rid: p.rsplit("report=", 1)[-1] for rid, p in parts.items()},
+            parts_of={rid: p.rsplit("report=", 1)[-1] for rid, p in parts.items()}, root=root, part_dirs=parts,
         )  # fmt: skip
+
+    def rows(self, chunk_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The stored rows (text, section, page, boxes …) of some chunks, read from their reports' parts."""
+        if self._report_of is None:
+            self._report_of = dict(zip(self.bm25_ids, self.bm25_report_ids.tolist(), strict=True))
+        out: dict[str, dict[str, Any]] = {}
+        want: dict[str, set[str]] = {}
+        for c in chunk_ids:
+            rid = self._report_of.get(c)
+            if rid is not None:
+                want.setdefault(rid, set()).add(c)
+        for rid, cs in want.items():
+            rows = self._part_rows.get(rid)
+            if rows is None:
+                cols = ["chunk_id", "report_id", "department", "year", "kind", "section", "page", "text", "boxes"]
+                f = self.root / self.part_dirs[rid] / "chunks.parquet"
+                rows = {r["chunk_id"]: r for r in pd.read_parquet(f, columns=cols).to_dict("records")} if f.exists() else {}
+                self._part_rows[rid] = rows
+                while len(self._part_rows) > 256:
+                    self._part_rows.pop(next(iter(self._part_rows)))
+            out.update({c: rows[c] for c in cs if c in rows})
+        return out
 
     # ----------------------------------------------------------------- searches
 

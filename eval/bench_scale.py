@@ -112,7 +112,11 @@ def make_report(k: int, tpl: dict[str, Any], places: dict[int, list[list[str]]])
         for a, b in subs:
             s = s.replace(a, b)
         if shift:
-            s = re.sub(r"(?<!\d)(20\d\d)(?=\s*年)", lambda m: str(int(m.group(1)) + shift) if abs(int(m.group(1)) - year0) <= 2 else m.group(1), s)
+            s = re.sub(
+                r"(?<!\d)(20\d\d)(?=\s*年)",
+                lambda m: str(int(m.group(1)) + shift) if abs(int(m.group(1)) - year0) <= 2 else m.group(1),
+                s,
+            )
         return s
 
     place_short = subs[-1][1][:2] if subs else ""

@@ -332,7 +332,9 @@ def test_the_store_tests_pass_with_a_chroma_server(tmp_path, server_mode):
     from assistant.vectors import chroma_client, collection_name
 
     names = {c.name for c in chroma_client(tmp_path / "replace").list_collections()}
-    assert collection_name(tmp_path / "replace") in names and collection_name(tmp_path / "kill") in names, "one collection per index"
+    assert collection_name(tmp_path / "replace") in names and collection_name(tmp_path / "kill") in names, (
+        "one collection per index"
+    )
 
 
 # --------------------------------------------------------------------------- Ray
@@ -350,6 +352,7 @@ def test_ray_local_ingest_of_three_reports_equals_the_cli(three_reports, tmp_pat
     res_cli = ingest_paths([src], cli, show_progress=False, embedder=FastEmbedder())
     res_ray = ingest_with_ray([src], via_ray, embedder=FastEmbedder(), num_cpus=1)
     assert res_ray.ok and len(res_ray.reports) == 3
+
     def brief(r):
         return [(s.report_id, s.facts, s.chunks, s.checks_passed, s.checks_run, s.problems) for s in r.reports]
 

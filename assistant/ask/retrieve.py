@@ -64,7 +64,7 @@ def hybrid_index(index: IndexData) -> HybridIndex:
     h = index.extra.get(_CACHE_KEY)
     if h is None:
         t0 = time.perf_counter()
-        h = HybridIndex.load(index.path, index.chunks)
+        h = HybridIndex.load(index.path)  # chunk rows are read per hit (HybridIndex.rows), not all at once
         index.extra[_CACHE_KEY] = h
         log.debug("retrieval indexes loaded in %.2f s", time.perf_counter() - t0)
     return h
@@ -73,7 +73,7 @@ def hybrid_index(index: IndexData) -> HybridIndex:
 def retrieve(index: IndexData, query: str, *, report_ids: list[str] | None = None, k: int = 5) -> list[RetrievedChunk]:
     """The ``k`` best narrative chunks for ``query``, restricted to ``report_ids`` when given."""
     query = (query or "").strip()[:MAX_QUERY_CHARS]
-    if not query or k <= 0 or index.chunks is None or not len(index.chunks):
+    if not query or k <= 0 or not _has_chunks(index):
         return []
     if report_ids is not None:
         report_ids = [r for r in report_ids if r]
@@ -91,7 +91,11 @@ def retrieve(index: IndexData, query: str, *, report_ids: list[str] | None = Non
     fused = _focus_first(rrf((vec, VECTOR_WEIGHT), (bm, bm_weight), k=RRF_K), _rows(index), focus_words(query))[:k]
     sims = {x.chunk_id: x.score for x in vec}
     bms = {x.chunk_id: x.score for x in bm}
-    rows = _rows(index)
+    if hasattr(h, "rows") and getattr(index, "_chunks", None) is None:
+        # rows of the hits read from their parts; only this index's reports (a scoped index shares the vectors)
+        rows = {c: r for c, r in h.rows([cid for cid, _ in fused]).items() if index.report(str(r["report_id"])) is not None}
+    else:
+        rows = _rows(index)
     out: list[RetrievedChunk] = []
     for cid, score in fused:
         r = rows.get(cid)
@@ -394,6 +398,15 @@ def query_forms(index: IndexData, query: str, report_ids: list[str] | None = Non
 def is_english(text: str) -> bool:
     """More Latin letters than Chinese characters (a Chinese term in parentheses keeps it English)."""
     return len(re.findall(r"[A-Za-z]", text)) > 2 * len(re.findall(r"[\u4e00-\u9fff]", text))
+
+
+def _has_chunks(index: IndexData) -> bool:
+    """Whether the index has narrative chunks (from the manifest's counts, without reading them)."""
+    counts = getattr(index, "counts", None)
+    if counts and getattr(index, "_chunks", None) is None:
+        ids = {r.report_id for r in index.reports}
+        return any(int(c.get("chunks", 0)) for rid, c in counts.items() if rid in ids)
+    return index.chunks is not None and len(index.chunks) > 0
 
 
 def _rows(index: IndexData) -> dict[str, dict[str, Any]]:

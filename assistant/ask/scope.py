@@ -9,6 +9,7 @@ so the planner sees the same vocabulary and gives the same answer as with every 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -237,8 +238,14 @@ def question_index(idx: Any, question: str, history: list[Any] | None = None) ->
     sub = cache.get(key) if key else None
     if sub is None:
         sub = ScopedIndex(idx, ids)
-        v = build_vocab(sub)
-        v.labels, v.label_list, v.codes = global_labels(idx)
+        # the metadata half of the vocabulary (aliases, years, terms) is the index's, built once;
+        # only the facts half is built for the subset
+        prep = build_vocab(_bare(sub.facts))
+        labels, label_list, codes = global_labels(idx)
+        v = dataclasses.replace(
+            _light(idx), facts=prep.facts, by_report=dict(prep.by_report), labels=labels, label_list=label_list,
+            codes=codes, tables=idx.tables, _rows={},
+        )  # fmt: skip
         v.__class__ = _lazy_vocab_class(type(v))
         v.by_report = LazyReports(dict(v.by_report), idx, v)
         sub.extra[VOCAB_KEY] = v
