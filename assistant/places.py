@@ -1,12 +1,12 @@
 """Places: China's administrative divisions (province, prefecture, county level) from shipped data.
 
-Any province, city, district or county is recognised, in full (上海市普陀区, 江苏省) or short form
-(普陀, 江苏), without a list of the places our reports come from. Divisions below county level
+Any province, city, district or county is recognised, in full (北京市海淀区, 浙江省) or short form
+(海淀, 浙江), without a list of the places our reports come from. Divisions below county level
 (街道, 镇, 乡) are not in the national list; they are recognised by their suffix where needed.
 
 Entry points: :func:`find_places` (every division named in a text, most specific first),
 :func:`place_of` (the one place a department name or title names, with its parents),
-:func:`strip_place_prefix` (``上海市普陀区财政局`` → ``("上海市普陀区", "财政局")``).
+:func:`strip_place_prefix` (``北京市海淀区财政局`` → ``("北京市海淀区", "财政局")``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "divisions.tsv"
 
-# Suffixes a division's name may be said without (longest first): 新疆维吾尔自治区 → 新疆, 普陀区 → 普陀.
+# Suffixes a division's name may be said without (longest first): 新疆维吾尔自治区 → 新疆, 海淀区 → 海淀.
 _SUFFIXES = (
     "维吾尔自治区", "壮族自治区", "回族自治区", "特别行政区", "自治区", "自治州", "自治县", "自治旗",
     "地区", "林区", "新区", "省", "市", "区", "县", "旗", "盟",
@@ -45,7 +45,7 @@ class Division:
     code: str
     """Six-digit administrative code (310107)."""
     name: str
-    """Printed full name (普陀区)."""
+    """Printed full name (海淀区)."""
 
     @property
     def level(self) -> int:
@@ -58,7 +58,7 @@ class Division:
 
     @property
     def short(self) -> str:
-        """The name without its type suffix (普陀区 → 普陀; 黔东南苗族侗族自治州 → 黔东南)."""
+        """The name without its type suffix (海淀区 → 海淀; 黔东南苗族侗族自治州 → 黔东南)."""
         return short_name(self.name)
 
 
@@ -100,20 +100,20 @@ def parents(d: Division) -> list[Division]:
 
 
 def full_name(d: Division, printed: str = "") -> str:
-    """The division with its parents, as a report prints it: 上海市普陀区, 云南省曲靖市.
+    """The division with its parents, as a report prints it: 北京市海淀区, 四川省成都市.
 
     ``printed``: the division's own name as the text prints it, kept when its type differs from the
     list's (a county that became a city: 宁乡县 printed 宁乡市).
     """
     own = printed if printed and printed != d.name and short_name(printed) == d.short and printed[-1] in "市县区旗" else d.name
     names = [p.name for p in parents(d)] + [own]
-    # a municipality's district: 上海市普陀区 (the province-level city is its only parent)
+    # a municipality's district: 北京市海淀区 (the province-level city is its only parent)
     return "".join(names)
 
 
 @cache
 def _names() -> dict[str, list[Division]]:
-    """Full and short names → divisions (a short name may name several: 普陀 in 上海 and 舟山)."""
+    """Full and short names → divisions (a short name may name several: 鼓楼 in 南京, 福州, 徐州, 开封)."""
     idx: dict[str, list[Division]] = {}
     for d in divisions():
         names = {d.name, d.short}
@@ -139,14 +139,14 @@ class PlaceMatch:
     start: int
     end: int
     text: str
-    """The words as printed (普陀区, or the short form 普陀)."""
+    """The words as printed (海淀区, or the short form 海淀)."""
 
 
 def find_places(text: str) -> list[PlaceMatch]:
     """Every division named in ``text``, left to right, each resolved with the others as context.
 
-    A short name that several divisions share (普陀) is resolved by a parent named in the same
-    text (上海市普陀区 → 310107); without one, the first in code order is taken.
+    A short name that several divisions share (鼓楼: 南京, 福州, 徐州, 开封) is resolved by a parent named
+    in the same text (福建省福州市鼓楼区 → 350102); without one, the first in code order is taken.
     """
     raw: list[tuple[int, int, str]] = []
     pos = 0
@@ -170,7 +170,7 @@ def find_places(text: str) -> list[PlaceMatch]:
 
 
 def place_of(text: str) -> str:
-    """The full place a department name or title names (``普陀区万里街道`` → ``上海市普陀区``), or ''.
+    """The full place a department name or title names (``武侯区玉林街道`` → ``四川省成都市武侯区``), or ''.
 
     The most specific division named in the leading place words wins, completed with its parents.
     """
@@ -182,10 +182,10 @@ def place_of(text: str) -> str:
 
 
 def leading_places(text: str) -> list[PlaceMatch]:
-    """The divisions printed at the start of ``text``, one after another (上海市 普陀区 …)."""
+    """The divisions printed at the start of ``text``, one after another (北京市 海淀区 …)."""
     out: list[PlaceMatch] = []
     end = 0
-    # a party prefix comes before the place: 中共上海市普陀区委…, 中国共产党江苏省委员会…
+    # a party prefix comes before the place: 中共北京市海淀区委…, 中国共产党浙江省委员会…
     lead = re.match(r"(?:中国共产党|中共)", text)
     if lead:
         end = lead.end()
@@ -200,9 +200,9 @@ def leading_places(text: str) -> list[PlaceMatch]:
 def strip_place_prefix(name: str) -> tuple[str, str]:
     """Split a department name into its leading place words and the rest.
 
-    ``上海市普陀区财政局`` → ``("上海市普陀区", "财政局")``; ``江苏省人民检察院`` → ``("江苏省", "人民检察院")``;
-    A party prefix stays in front of the rest, with the committee's level: ``中共上海市普陀区委社会工作部``
-    → ``("上海市普陀区", "中共区委社会工作部")``, ``中共江苏省委办公厅`` → ``("江苏省", "中共省委办公厅")``.
+    ``北京市海淀区财政局`` → ``("北京市海淀区", "财政局")``; ``湖南省人民检察院`` → ``("湖南省", "人民检察院")``;
+    A party prefix stays in front of the rest, with the committee's level: ``中共成都市武侯区委社会工作部``
+    → ``("成都市武侯区", "中共区委社会工作部")``, ``中共浙江省委办公厅`` → ``("浙江省", "中共省委办公厅")``.
     """
     lead = re.match(r"(?:中国共产党|中共)", name)
     party = lead.group() if lead else ""
@@ -212,7 +212,7 @@ def strip_place_prefix(name: str) -> tuple[str, str]:
     end = places[-1].end
     rest = name[end:]
     place = "".join(m.text for m in places)
-    # 中共江苏省委办公厅, 江苏省委办公厅: the 省委 after the place is the party committee's (省 + 委)
+    # 中共浙江省委办公厅, 浙江省委办公厅: the 省委 after the place is the party committee's (省 + 委)
     suffix = place[-1] if rest.startswith("委") and place[-1] in "省市区县州旗" else ""
     rest = party + suffix + rest
     return place, rest
