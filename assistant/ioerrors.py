@@ -48,18 +48,29 @@ def folder_size(path: Path) -> int:
 
 
 def space_needed(index_dir: Path, sources: list[Path]) -> int:
-    """Rough bytes a new version needs: the live version again plus the new files (and room for the vectors)."""
-    from assistant.store import current_version
+    """Rough bytes a write needs: the new reports' parts (about twice their files) and room for the vectors.
 
-    v = current_version(index_dir) if index_dir.exists() else None
-    live = folder_size(v) if v is not None else 0
+    The store is partitioned by report, so the live version is not written again."""
     new = 0
     for s in sources:
         try:
             new += s.stat().st_size
         except OSError:
             pass
-    return int(live + 2 * new + 5_000_000)
+    return int(2 * new + 5_000_000)
+
+
+def check_space(index_dir: Path, sources: list[Path]) -> None:
+    """Refuse before anything is written (the vector store included) when the disk cannot hold the write."""
+    try:
+        free = shutil.disk_usage(index_dir if index_dir.exists() else index_dir.parent).free
+    except OSError:
+        return
+    needed = space_needed(index_dir, sources)
+    if free < needed:
+        err = index_write_error(OSError(errno.ENOSPC, "No space left on device"), index_dir, needed)
+        assert err is not None
+        raise err
 
 
 def _errno_of(e: BaseException) -> int | None:

@@ -279,6 +279,8 @@ class IndexData:
         return f"IndexData({self.path}, {len(self.reports)} reports)"
 
     def report(self, report_id: str) -> ReportMeta | None:
+        if len(self._by_id) != len(self.reports):  # the report list was changed after loading
+            self._by_id = {r.report_id: r for r in self.reports}
         return self._by_id.get(report_id)
 
     @property

@@ -685,7 +685,7 @@ def test_upload_progress_reports_every_step(tmp_path: Path) -> None:
     res = ingest_with_progress([SAMPLE], tmp_path / "idx", lambda f, t: seen.append((f, t)), lang="en", embedder=Fake())
     assert res.reports and not res.failures
     texts = [t for _, t in seen]
-    assert texts[0] == "Reading reports 0/1, page 0/1" and "Reading reports 1/1, page 1/1" in texts
+    assert texts[0] == "Reading files 0/1, page 0/1" and "Reading files 1/1, page 1/1" in texts
     embeds = [t for t in texts if t.startswith("Embedding passages")]
     assert len(embeds) >= 3 and embeds[-1].endswith(f"{res.reports[0].chunks}/{res.reports[0].chunks}")
     assert texts[-1] == "Writing the index…"

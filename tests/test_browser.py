@@ -70,7 +70,9 @@ def served_index(sample_index, tmp_path_factory: pytest.TempPathFactory) -> Path
     files = [_renamed_copy(src, f"2{i}_copy_{i}_2023_juesuan", f"曲靖市样例{n}局") for i, n in enumerate("甲乙丙")]
     if PDF_REPORT.exists():
         files.append(PDF_REPORT)
-    dim = len(sample_index.chunks.embedding.iloc[0])
+    from assistant.store import chunk_vectors
+
+    dim = len(chunk_vectors(sample_index).embedding.iloc[0])
     res = ingest_paths(files, d, show_progress=False, embedder=_StandInEmbedder(dim))
     assert res.ok, res.failures
     return d

@@ -411,8 +411,16 @@ def _whole_passage(idx: Any, best: list[tuple[Any, str]]) -> list[tuple[Any, str
     if text is None and len(ch.text) <= WHOLE_MAX_CHARS:
         text = ch.text
     if not text:
-        return best
-    return [(ch, text)] + [(c, s) for c, s in best if c.chunk_id != ch.chunk_id]
+        return [(c, without_instructions(s)) for c, s in best]
+    return [(ch, without_instructions(text))] + [(c, without_instructions(s)) for c, s in best if c.chunk_id != ch.chunk_id]
+
+
+def without_instructions(text: str) -> str:
+    """The passage without sentences that tell the reader what to answer (planted in report text: data, not fact)."""
+    from assistant.llm.grounding import is_instruction
+
+    parts = re.split(r"(?<=[。！？!?\n])", text)
+    return "".join(p for p in parts if not is_instruction(p)).strip() or text
 
 
 def retrieval_query(q: str, pq: ParsedQuestion) -> str:

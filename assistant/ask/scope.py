@@ -244,7 +244,8 @@ def question_index(idx: Any, question: str, history: list[Any] | None = None) ->
         labels, label_list, codes = global_labels(idx)
         v = dataclasses.replace(
             _light(idx), facts=prep.facts, by_report=dict(prep.by_report), labels=labels, label_list=label_list,
-            codes=codes, tables=idx.tables, _rows={},
+            codes=codes, tables=idx.tables, _rows={}, _matchers={}, code_labels=prep.code_labels,
+            cls_zh=prep.cls_zh, cls_en=prep.cls_en, extra={},
         )  # fmt: skip
         v.__class__ = _lazy_vocab_class(type(v))
         v.by_report = LazyReports(dict(v.by_report), idx, v)

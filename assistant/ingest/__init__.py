@@ -485,6 +485,9 @@ def _ingest_unlocked(
                 result.staged = stage_reports(Path(index_dir), list(parsed.values()), embedder=timed)
                 result.staged.remove_ids = sorted(remove_ids)
             else:
+                from assistant.ioerrors import check_space
+
+                check_space(Path(index_dir), files)  # before Chroma or any part is touched
                 try:
                     result.index_version = write_index(
                         Path(index_dir), list(parsed.values()), embedder=timed, remove_ids=remove_ids
