@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from assistant.ask.guard import unknown_english_item, unknown_item_words
+from assistant.ask.guard import leftover_words, unknown_english_item, unknown_item_words
 from assistant.ask.matcher import SpanMatcher
 from assistant.glossary import (
     classification,
@@ -578,6 +578,11 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
     # "花了多少" names total spending only when the question names nothing else ("招待费花了多少" is reception)
     if any(s[2] not in SPEND_VERBS for s in all_spans):
         all_spans = [s for s in all_spans if s[2] not in SPEND_VERBS]
+    # the total is the item only when the question names nothing else: words left over are an item not printed
+    leftover = leftover_words(residual) if named_items == 0 and not unknown and lang == "zh" else []
+    if leftover and all_spans:
+        unknown = leftover
+        all_spans = []
     items: list[ItemRef] = []
     term_ids: list[str] = []
     cls_sum = False
@@ -686,6 +691,9 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
         and TOTAL_CUE.search(q)
         and AMOUNT_CUE.search(q)
     ):
+        if leftover:  # "…人民调解项目安排了多少钱": an item the tables do not print, not the total
+            pq.unknown_item = "、".join(leftover)
+            return pq
         # "北山街道2025年的预算比2024年增加了多少" names no item: the report's total spending is meant
         pq.plan.items = [ItemRef(label=term_index()["total_expenditure"]["zh"])]
         pq.terms = [*pq.terms, "total_expenditure"]
