@@ -516,11 +516,16 @@ def _strip_compounds_keep(q: str) -> str:
     return q
 
 
+def _en_cue(q: str, cue: str) -> bool:
+    """An English operation cue starting a word ("ratio" is not in "operation", "exceed" is in "exceeded")."""
+    return re.search(r"(?<![a-z])" + re.escape(cue), q) is not None
+
+
 def _operation(q: str, n_items: int, n_years: int, n_depts: int) -> tuple[str, bool, bool, int | None]:
     """(operation, named explicitly, ascending, top_k)."""
     op = None
     for name, zh, en in OP_PATTERNS:
-        if any(w in q for w in zh) or any(w in q for w in en):
+        if any(w in q for w in zh) or any(_en_cue(q, w) for w in en):
             op = name
             break
     asc = any(w in q for w in ("最少", "最低", "最小", "lowest", "least", "smallest", "fewest", "bottom"))
@@ -622,10 +627,15 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
         if ref not in items:
             items.append(ref)
     items, term_ids = _counts_instead(q, items, term_ids)
+    items, term_ids = _child_named(residual, items, term_ids)
     measure = _measure(q, [(i, j) for i, j, _n, _p in all_spans])
     # a column-like term (基本支出/项目支出) beside a row item is the column of that row
     row_items = [it for it in items if not (it.label and _term_id(it.label) in MEASURE_TERMS)]
-    two_item_op = any(w in q for _n, zh, en in OP_PATTERNS if _n in ("share", "ratio", "difference", "sum") for w in (*zh, *en))
+    two_item_op = any(
+        any(w in q for w in zh) or any(_en_cue(q, w) for w in en)
+        for _n, zh, en in OP_PATTERNS
+        if _n in ("share", "ratio", "difference", "sum")
+    )
     if column_terms and row_items and len(items) > len(row_items) and not two_item_op:
         measure = MEASURE_TERMS[column_terms[-1]]
         items = row_items
@@ -738,6 +748,33 @@ def _counts_instead(q: str, items: list[ItemRef], term_ids: list[str]) -> tuple[
         out_items = [
             ItemRef(label=ti["reception_visitors"]["zh"]) if it.label == ti["reception"]["zh"] else it for it in out_items
         ]
+    return out_items, out_ids
+
+
+def _child_named(residual: str, items: list[ItemRef], term_ids: list[str]) -> tuple[list[ItemRef], list[str]]:
+    """A parent term whose question also names one of its children by a cue word is that child.
+
+    "买公车的预算" is 公务用车购置费, not its parent 公务用车购置及运行维护费 (a parent is a neighbour).
+    The cues (``child_cues_zh`` / ``child_cues_en`` of the child terms) are looked for outside the words
+    already matched; cues of two children (公车购置和运行) leave the parent.
+    """
+    ti = term_index()
+    out_items, out_ids = list(items), list(term_ids)
+    low = residual.lower()
+    for tid in list(out_ids):
+        named = []
+        for cid in ti[tid].get("children") or []:
+            c = ti.get(cid) or {}
+            zh = any(w in residual for w in c.get("child_cues_zh", []))
+            en = any(re.search(r"(?<![a-z])" + re.escape(w) + r"(?![a-z])", low) for w in c.get("child_cues_en", []))
+            if zh or en:
+                named.append(cid)
+        if len(named) != 1 or named[0] in out_ids:
+            continue
+        child = ti[named[0]]
+        out_ids[out_ids.index(tid)] = child["id"]
+        ref = ItemRef(code=(child.get("codes") or [None])[0], label=child["zh"])
+        out_items = [ref if it.label == ti[tid]["zh"] else it for it in out_items]
     return out_items, out_ids
 
 
