@@ -628,6 +628,9 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
             items.append(ref)
     items, term_ids = _counts_instead(q, items, term_ids)
     items, term_ids = _child_named(residual, items, term_ids)
+    # one concept named twice (公务接待 + 人次 and 接待了多少人 are both 国内公务接待人次) is one item, not A + A
+    items = [it for k, it in enumerate(items) if it not in items[:k]]
+    term_ids = [t for k, t in enumerate(term_ids) if t not in term_ids[:k]]
     measure = _measure(q, [(i, j) for i, j, _n, _p in all_spans])
     # a column-like term (基本支出/项目支出) beside a row item is the column of that row
     row_items = [it for it in items if not (it.label and _term_id(it.label) in MEASURE_TERMS)]
