@@ -91,7 +91,10 @@ def test_reception_total_keeps_its_parts(sample_index):
 @pytest.mark.parametrize(
     ("question", "value"),
     [
-        ("What was the budget for official vehicle operation and maintenance of the Qujing investment promotion bureau in 2023?", 2.84),
+        (
+            "What was the budget for official vehicle operation and maintenance of the Qujing investment promotion bureau in 2023?",
+            2.84,
+        ),
         ("How much did the Qujing investment promotion bureau spend on official vehicle operation in 2023?", 2.84),
         ("What was the Qujing investment promotion bureau's official vehicle maintenance in 2023?", 2.84),
     ],
