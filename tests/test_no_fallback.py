@@ -109,3 +109,28 @@ def test_a_share_still_answers_when_asked(sample_index):
     q = "What share of the three public expenses was official reception for the Qujing investment promotion bureau in 2023?"
     a = ask(q, index=sample_index)
     assert a.value == pytest.approx(82.75) and a.unit == "%"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "投促局2023年公务接待批次和人次一共多少",
+        "投促局2023年公务接待费和广告宣传一共多少",
+        "曲靖市投资促进局2023年公务接待费与课题研究合计多少",
+    ],
+)
+def test_a_sum_with_one_operand_not_printed_is_not_that_operand(sample_index, question):
+    a = ask(question, index=sample_index)
+    assert a.value is None, f"{question} → {a.value} {a.unit}: {a.answer[:200]}"
+
+
+@pytest.mark.parametrize(
+    ("question", "value"),
+    [
+        ("投促局2023年基本支出和项目支出合计多少", 1834.93),
+        ("投促局2023年公务接待费和公务用车运行维护费合计多少", 52.84),
+    ],
+)
+def test_a_sum_of_two_printed_items_adds_those_items(sample_index, question, value):
+    a = ask(question, index=sample_index)
+    assert a.value == pytest.approx(value), a.answer

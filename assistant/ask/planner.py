@@ -128,7 +128,7 @@ class Vocab:
                 needles = self.dept_aliases
             else:
                 needles = self.dept_names_en()
-            m = self._matchers[name] = SpanMatcher(needles)
+            m = self._matchers[name] = SpanMatcher(needles, leftmost_ties=name == "items")
         return m
 
     def row(self, report_id: str, table_id: str, row_index: int, label: str) -> pd.DataFrame:
@@ -645,6 +645,14 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
         term_ids = [t for t in term_ids if t not in column_terms]
     kind = _kind(q)
     op, op_named, asc, top_k = _operation(q, len(items), len(years), len(depts))
+    if op == "lookup" and not op_named and len(items) == 1 and not unknown and SUM_OF_TWO.search(q):
+        # "公务接待批次和人次一共多少": a sum of the item and words that match nothing is not the one item
+        cues = {
+            w for t in term_ids for c in term_index()[t].get("children") or [] for w in term_index()[c].get("child_cues_zh", [])
+        }
+        other = [w for w in leftover_words(residual) if w not in cues]
+        if other:
+            unknown, op, op_named = other, "sum", True
     if cls_sum and op in ("lookup", "breakdown"):
         op = "sum"  # 水电费: one word for several classification items, asked as their sum
     if op in ("share", "ratio") and measure is None and "执行率" in q:
@@ -714,6 +722,9 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
         pq = _llm_plan(llm, question, vocab, pq)
     return pq
 
+
+SUM_OF_TWO = re.compile(r"[和与及加跟].{1,12}?(?:一共|总共|合计|共计|加起来|之和|总和)")
+"""Two things joined and summed (A和B一共): with one item matched, the other words are an item not printed."""
 
 OVER_YEARS_CUE = re.compile(
     r"哪一年|哪年|哪个年度|哪一个年度|历年|各年度|各年|每年|逐年|年度变化|趋势|"
