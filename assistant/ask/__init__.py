@@ -238,6 +238,8 @@ def _operand_instead_of_operation(pq: ParsedQuestion, res: TableResult) -> bool:
     """The question names a computation but the result is one of its operands (never answer that)."""
     if not pq.op_named or pq.plan.operation not in COMPUTED_OPS or res.status != "ok":
         return False
+    if "same_fact" in res.notes:
+        return False  # the items named are one printed fact: it is the answer, counted once
     return res.headline is None or res.headline.role != "computed"
 
 

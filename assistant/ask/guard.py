@@ -63,6 +63,24 @@ def unknown_item_words(residual: str) -> list[str]:
     return out
 
 
+def leftover_words(residual: str) -> list[str]:
+    """Runs of 2+ Chinese characters left in ``residual`` once question words are taken out.
+
+    A question whose item would fall back to the report's total names no item only when nothing is
+    left: "政府采购一共花了多少钱" leaves 政府采购, an item the tables do not print (never the total).
+    """
+    qw = question_words()
+    words = {*qw["question_phrases"], *qw["fillers"], *qw["generic_items"]}
+    pat = re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
+    text = re.sub(r"\d+(?:\.\d+)?\s*(?:年度|年|月|日)?", " ", residual)
+    out: list[str] = []
+    for run in re.findall(r"[\u4e00-\u9fff]+", text):
+        for rest in pat.sub(" ", run).split():
+            if len(rest) >= 2 and rest not in out:
+                out.append(rest)
+    return out
+
+
 def unknown_english_item(q: str, matched: bool) -> str | None:
     """An English item the question names ("spend on advertising") when no term matched it."""
     if matched:

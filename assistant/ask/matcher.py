@@ -16,7 +16,10 @@ import ahocorasick
 class SpanMatcher:
     """Non-overlapping matches of a prioritized needle list (earlier needles win overlaps)."""
 
-    def __init__(self, needles: Iterable[tuple[str, str]]) -> None:
+    def __init__(self, needles: Iterable[tuple[str, str]], *, leftmost_ties: bool = False) -> None:
+        """``leftmost_ties``: of two overlapping needles of one length, the one starting first wins
+        (基本支出和项目支出合计 is 项目支出, then 合计 — not 支出合计); for needle lists sorted longest first."""
+        self._leftmost = leftmost_ties
         self._auto = ahocorasick.Automaton()
         self._n = 0
         for rank, (needle, payload) in enumerate(needles):
@@ -47,7 +50,10 @@ class SpanMatcher:
                 continue
             for rank, payload in entries:
                 cands.append((rank, i, j, needle, payload))
-        cands.sort()
+        if self._leftmost:
+            cands.sort(key=lambda c: (-len(c[3]), c[1], c[0]))
+        else:
+            cands.sort()
         taken: list[tuple[int, int]] = []
         out: list[tuple[int, int, str, str]] = []
         for _rank, i, j, needle, payload in cands:

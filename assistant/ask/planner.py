@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from assistant.ask.guard import unknown_english_item, unknown_item_words
+from assistant.ask.guard import leftover_words, unknown_english_item, unknown_item_words
 from assistant.ask.matcher import SpanMatcher
 from assistant.glossary import (
     classification,
@@ -128,7 +128,7 @@ class Vocab:
                 needles = self.dept_aliases
             else:
                 needles = self.dept_names_en()
-            m = self._matchers[name] = SpanMatcher(needles)
+            m = self._matchers[name] = SpanMatcher(needles, leftmost_ties=name == "items")
         return m
 
     def row(self, report_id: str, table_id: str, row_index: int, label: str) -> pd.DataFrame:
@@ -516,11 +516,16 @@ def _strip_compounds_keep(q: str) -> str:
     return q
 
 
+def _en_cue(q: str, cue: str) -> bool:
+    """An English operation cue starting a word ("ratio" is not in "operation", "exceed" is in "exceeded")."""
+    return re.search(r"(?<![a-z])" + re.escape(cue), q) is not None
+
+
 def _operation(q: str, n_items: int, n_years: int, n_depts: int) -> tuple[str, bool, bool, int | None]:
     """(operation, named explicitly, ascending, top_k)."""
     op = None
     for name, zh, en in OP_PATTERNS:
-        if any(w in q for w in zh) or any(w in q for w in en):
+        if any(w in q for w in zh) or any(_en_cue(q, w) for w in en):
             op = name
             break
     asc = any(w in q for w in ("最少", "最低", "最小", "lowest", "least", "smallest", "fewest", "bottom"))
@@ -578,6 +583,11 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
     # "花了多少" names total spending only when the question names nothing else ("招待费花了多少" is reception)
     if any(s[2] not in SPEND_VERBS for s in all_spans):
         all_spans = [s for s in all_spans if s[2] not in SPEND_VERBS]
+    # the total is the item only when the question names nothing else: words left over are an item not printed
+    leftover = leftover_words(residual) if named_items == 0 and not unknown and lang == "zh" else []
+    if leftover and all_spans:
+        unknown = leftover
+        all_spans = []
     items: list[ItemRef] = []
     term_ids: list[str] = []
     cls_sum = False
@@ -617,16 +627,32 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
         if ref not in items:
             items.append(ref)
     items, term_ids = _counts_instead(q, items, term_ids)
+    items, term_ids = _child_named(residual, items, term_ids)
+    # one concept named twice (公务接待 + 人次 and 接待了多少人 are both 国内公务接待人次) is one item, not A + A
+    items = [it for k, it in enumerate(items) if it not in items[:k]]
+    term_ids = [t for k, t in enumerate(term_ids) if t not in term_ids[:k]]
     measure = _measure(q, [(i, j) for i, j, _n, _p in all_spans])
     # a column-like term (基本支出/项目支出) beside a row item is the column of that row
     row_items = [it for it in items if not (it.label and _term_id(it.label) in MEASURE_TERMS)]
-    two_item_op = any(w in q for _n, zh, en in OP_PATTERNS if _n in ("share", "ratio", "difference", "sum") for w in (*zh, *en))
+    two_item_op = any(
+        any(w in q for w in zh) or any(_en_cue(q, w) for w in en)
+        for _n, zh, en in OP_PATTERNS
+        if _n in ("share", "ratio", "difference", "sum")
+    )
     if column_terms and row_items and len(items) > len(row_items) and not two_item_op:
         measure = MEASURE_TERMS[column_terms[-1]]
         items = row_items
         term_ids = [t for t in term_ids if t not in column_terms]
     kind = _kind(q)
     op, op_named, asc, top_k = _operation(q, len(items), len(years), len(depts))
+    if op == "lookup" and not op_named and len(items) == 1 and not unknown and SUM_OF_TWO.search(q):
+        # "公务接待批次和人次一共多少": a sum of the item and words that match nothing is not the one item
+        cues = {
+            w for t in term_ids for c in term_index()[t].get("children") or [] for w in term_index()[c].get("child_cues_zh", [])
+        }
+        other = [w for w in leftover_words(residual) if w not in cues]
+        if other:
+            unknown, op, op_named = other, "sum", True
     if cls_sum and op in ("lookup", "breakdown"):
         op = "sum"  # 水电费: one word for several classification items, asked as their sum
     if op in ("share", "ratio") and measure is None and "执行率" in q:
@@ -686,6 +712,9 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
         and TOTAL_CUE.search(q)
         and AMOUNT_CUE.search(q)
     ):
+        if leftover:  # "…人民调解项目安排了多少钱": an item the tables do not print, not the total
+            pq.unknown_item = "、".join(leftover)
+            return pq
         # "北山街道2025年的预算比2024年增加了多少" names no item: the report's total spending is meant
         pq.plan.items = [ItemRef(label=term_index()["total_expenditure"]["zh"])]
         pq.terms = [*pq.terms, "total_expenditure"]
@@ -693,6 +722,9 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
         pq = _llm_plan(llm, question, vocab, pq)
     return pq
 
+
+SUM_OF_TWO = re.compile(r"[和与及加跟].{1,12}?(?:一共|总共|合计|共计|加起来|之和|总和)")
+"""Two things joined and summed (A和B一共): with one item matched, the other words are an item not printed."""
 
 OVER_YEARS_CUE = re.compile(
     r"哪一年|哪年|哪个年度|哪一个年度|历年|各年度|各年|每年|逐年|年度变化|趋势|"
@@ -730,6 +762,33 @@ def _counts_instead(q: str, items: list[ItemRef], term_ids: list[str]) -> tuple[
         out_items = [
             ItemRef(label=ti["reception_visitors"]["zh"]) if it.label == ti["reception"]["zh"] else it for it in out_items
         ]
+    return out_items, out_ids
+
+
+def _child_named(residual: str, items: list[ItemRef], term_ids: list[str]) -> tuple[list[ItemRef], list[str]]:
+    """A parent term whose question also names one of its children by a cue word is that child.
+
+    "买公车的预算" is 公务用车购置费, not its parent 公务用车购置及运行维护费 (a parent is a neighbour).
+    The cues (``child_cues_zh`` / ``child_cues_en`` of the child terms) are looked for outside the words
+    already matched; cues of two children (公车购置和运行) leave the parent.
+    """
+    ti = term_index()
+    out_items, out_ids = list(items), list(term_ids)
+    low = residual.lower()
+    for tid in list(out_ids):
+        named = []
+        for cid in ti[tid].get("children") or []:
+            c = ti.get(cid) or {}
+            zh = any(w in residual for w in c.get("child_cues_zh", []))
+            en = any(re.search(r"(?<![a-z])" + re.escape(w) + r"(?![a-z])", low) for w in c.get("child_cues_en", []))
+            if zh or en:
+                named.append(cid)
+        if len(named) != 1 or named[0] in out_ids:
+            continue
+        child = ti[named[0]]
+        out_ids[out_ids.index(tid)] = child["id"]
+        ref = ItemRef(code=(child.get("codes") or [None])[0], label=child["zh"])
+        out_items = [ref if it.label == ti[tid]["zh"] else it for it in out_items]
     return out_items, out_ids
 
 

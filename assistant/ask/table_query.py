@@ -692,6 +692,11 @@ def _amount(f: Figure) -> Decimal:
     return f.value_wan if (f.is_money and f.value_wan is not None) else f.value
 
 
+def _same_fact(a: Figure, b: Figure) -> bool:
+    """One concept printed twice: the same normalized label, value and unit (in one table or two)."""
+    return norm_label(a.label or "") == norm_label(b.label or "") and a.value == b.value and a.unit == b.unit
+
+
 def _sum(pq: ParsedQuestion, vocab: Vocab, reps: list[ReportMeta]) -> TableResult:
     if not reps:
         return TableResult("not_found", "sum")
@@ -701,7 +706,10 @@ def _sum(pq: ParsedQuestion, vocab: Vocab, reps: list[ReportMeta]) -> TableResul
         loc = locate(vocab, rep, item, pq.plan.measure)
         if loc.status != "ok" or loc.figure is None:
             return _from_located(loc, "sum")
-        figs.append(loc.figure)
+        if not any(_same_fact(loc.figure, f) for f in figs):
+            figs.append(loc.figure)
+    if len(figs) == 1:  # the items named one printed fact (the same label and value): counted once, never A + A
+        return TableResult("ok", "lookup", figures=figs, headline=figs[0], notes=["same_fact"])
     total = sum((_amount(f) for f in figs), Decimal(0))
     unit = "万元" if all(f.is_money for f in figs) else figs[0].unit
     head = Figure(total, unit, "+".join(f.label for f in figs), rep, role="computed", value_wan=total if unit == "万元" else None)
