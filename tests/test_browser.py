@@ -358,7 +358,7 @@ def test_upload_progress_and_report_lists_in_every_session(server, session, out_
     a.locator("#fqa-upload-status", has_text="✓").wait_for(timeout=120_000)
     assert new_dept in a.locator("#fqa-upload-status").inner_text()
     seen = " | ".join(a.evaluate("() => window.__progress"))
-    assert "读取报告" in seen and "页" in seen and "嵌入" in seen, seen  # pages read, then passages embedded
+    assert "读取文件" in seen and "页" in seen and "嵌入" in seen, seen  # pages read, then passages embedded
     a.screenshot(path=str(out_dir / "app_upload.png"), full_page=True)
     a.get_by_role("tab", name="问答").click()
     assert new_dept in _options(a, "fqa-dept")  # the uploading session at once
