@@ -612,13 +612,13 @@ def ingest_with_progress(
     """``ingest_paths`` telling ``progress`` every step: each file read (of n), each batch of passages embedded
     (of the new passages), then the index being written. ``lang='both'``: texts as 'zh\x1fen'.
     ``options`` go to ``ingest_paths`` (identity, replace, lock_timeout)."""
-    from assistant.ingest import collect_files, ingest_paths
+    from assistant.ingest import collect_files, ingest_paths, page_count
 
     if progress is None:
         return ingest_paths(paths, index_dir, show_progress=show_progress, embedder=embedder, **options)
     files = collect_files(paths)
     groups = len(files) or 1  # files, not reports: pairing files into reports needs them read
-    pages = sum(_pages(f) for f in files) or 1
+    pages = sum(page_count(f) for f in files) or 1
     seen = {"reports": 0, "pages": 0, "chunks": 0, "embedded": 0}
 
     def reading() -> None:
@@ -659,19 +659,6 @@ def ingest_with_progress(
         on_pages=on_pages,
         **options,
     )
-
-
-def _pages(path: Path) -> int:
-    """Pages of a PDF (1 for other files and for files that cannot be opened): the progress bar's total."""
-    if path.suffix.lower() != ".pdf":
-        return 1
-    try:
-        import pymupdf
-
-        with pymupdf.open(path) as doc:
-            return int(doc.page_count)
-    except Exception:  # a broken file: the ingest reports it
-        return 1
 
 
 def warm_up(state: AppState) -> None:

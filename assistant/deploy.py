@@ -267,6 +267,8 @@ def check_upload_paths(
     Messages name only the uploaded file's own name, never a server path, and say the same
     whether or not a foreign path exists.
     """
+    from assistant.ingest import page_count
+
     roots = [Path(r).resolve() for r in (roots or upload_roots())]
     out: list[Path] = []
     for raw in paths:
@@ -289,23 +291,11 @@ def check_upload_paths(
         size = real.stat().st_size
         if size > max_mb * 1e6:
             raise UploadRejectedError(f"{name}: the file is {size / 1e6:,.0f} MB; the limit per upload is {max_mb:,.0f} MB")
-        pages = _pages(real)
+        pages = page_count(real)
         if pages > max_pages:
             raise UploadRejectedError(f"{name}: the file has {pages:,} pages; the limit per upload is {max_pages:,}")
         out.append(real)
     return out
-
-
-def _pages(path: Path) -> int:
-    if path.suffix.lower() != ".pdf":
-        return 1
-    try:
-        import pymupdf
-
-        with pymupdf.open(path) as doc:
-            return int(doc.page_count)
-    except Exception:  # the reader reports a broken file with its own message
-        return 1
 
 
 def remove_uploads(paths: Iterable[Path], roots: Sequence[Path] | None = None) -> None:

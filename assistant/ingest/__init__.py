@@ -372,7 +372,7 @@ def _ingest_unlocked(
         if on_failure:
             on_failure(failure)
 
-    page_counts = {f: _page_count(f) for f in files}  # opened once: the bar's total and each file's share
+    page_counts = {f: page_count(f) for f in files}  # opened once: the bar's total and each file's share
     bar = tqdm(total=sum(page_counts.values()), unit="page", disable=not show_progress, desc="ingest")
     if on_pages is not None:  # ``on_pages(n)``: n more pages read, as the bar counts them (the app's progress)
         _bar_update = bar.update
@@ -521,21 +521,6 @@ def _unique_files(files: list[Path]) -> list[Path]:
     return out
 
 
-def _existing_reports(index_dir: Path) -> list[ReportMeta]:
-    """The reports of the live index version ([] when there is none or it cannot be read)."""
-    import json
-
-    from assistant.store import current_version
-
-    v = current_version(index_dir)
-    if v is None:
-        return []
-    try:
-        return [ReportMeta(**r) for r in json.loads((v / "reports.json").read_text(encoding="utf-8"))]
-    except (OSError, ValueError, TypeError):
-        return []
-
-
 def _refusal(
     rep: ParsedReport,
     passed: int,
@@ -565,53 +550,7 @@ def _refusal(
     return None
 
 
-def _unique_files(files: list[Path]) -> list[Path]:
-    """Each file once, however it was named (``a.pdf`` and ``./a.pdf``, a symlink): the same file twice is a no-op."""
-    out: list[Path] = []
-    seen: set[Path] = set()
-    for f in files:
-        try:
-            key = f.resolve()
-        except OSError:
-            key = f.absolute()
-        if key in seen:
-            log.info("%s was given twice; ingested once", f)
-            continue
-        seen.add(key)
-        out.append(f)
-    return out
-
-
-def _refusal(
-    rep: ParsedReport,
-    passed: int,
-    run: int,
-    existing: list[ReportMeta],
-    keys_this_run: dict[tuple[str, int, str, str], str],
-    replace: bool,
-    accept_failing_checks: bool,
-) -> str | None:
-    """Why this parsed report must not be written, or None."""
-    from assistant.ingest.gate import identity_conflicts, identity_key, misreading, same_content
-
-    verdict = misreading(rep, passed, run)
-    if verdict and not accept_failing_checks:
-        return "refused: " + verdict.reason
-    key = identity_key(rep.meta)
-    if key[0] and key in keys_this_run and keys_this_run[key] != rep.meta.report_id:
-        return (
-            f"another version of {key[0]} {key[1]} {key[3]}{key[2]} (report {keys_this_run[key]}) is in this ingest too; "
-            "ingest one of them"
-        )
-    if not replace:
-        conflicts = [(r, why) for r, why in identity_conflicts(rep.meta, existing) if not same_content(rep.meta, r)]
-        if conflicts:
-            names = "; ".join(f"{r.report_id} ({why}, from {', '.join(r.sources)})" for r, why in conflicts)
-            return f"would replace {names} already in the index; ingest with --replace to replace it"
-    return None
-
-
-def _page_count(path: Path) -> int:
+def page_count(path: Path) -> int:
     """Pages of a PDF for the progress bar (1 for text files and for files that cannot be opened)."""
     if path.suffix.lower() != ".pdf":
         return 1

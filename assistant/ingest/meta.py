@@ -6,8 +6,8 @@ Evidence, in order of trust:
    tables' preambles, a name broken over two lines rejoined (部门名称：江苏省高级人民法 / 院);
 2. the cover: its first lines joined (a title may be broken anywhere, in any order: department first
    or year first), with the year, level and kind words taken out — what is left is the department;
-3. table titles that name the department (江苏省高级人民法院2019年收支预算总表);
-4. the narrative's own sentences (曲靖市投资促进局2023年度无政府性基金…);
+3. table titles that name the department (湖南省高级人民法院2021年收支预算总表);
+4. the narrative's own sentences (杭州市民政局2023年度无政府性基金…);
 5. the file name, only when nothing printed says it.
 
 The place comes from the national division list (:mod:`assistant.places`), the department key from
@@ -106,7 +106,7 @@ def is_valid_name(name: str) -> bool:
     places = find_places(n)
     covered = sum(m.end - m.start for m in places)
     if places and covered >= len(n):
-        return False  # 江苏省, 上海市普陀区: a place, not a department
+        return False  # 湖南省, 北京市海淀区: a place, not a department
     return not re.fullmatch(rf"(?:{_LEVEL}|部门|单位|公开|预算|决算|[省市区县])+", n)
 
 
