@@ -401,7 +401,7 @@ def _project_findings(ctx: _Ctx) -> None:
         if p.task_reason_f is not None:
             cells.append(p.task_reason_f.ref())
         cut = initial is not None and full is not None and full < initial
-        matched = cut and executed is not None and abs(executed - full) < Decimal("0.005")
+        matched = cut and executed is not None and full is not None and abs(executed - full) < Decimal("0.005")
         rates_differ = rate is not None and task_rate is not None and abs(rate - task_rate) > Decimal("0.5")
         figs: list[Figure] = []
         if initial is not None:
@@ -423,6 +423,7 @@ def _project_findings(ctx: _Ctx) -> None:
             computed = None
         reason_part = f"报告给出的原因是“{reason}”。" if reason else ""
         if cut:
+            assert initial is not None and full is not None  # cut implies both
             title = (
                 f"{p.name}：年初预算{_q(initial)}万元，年中调减至{_q(full)}万元"
                 + ("，恰好等于执行数" if matched else "")
@@ -449,6 +450,7 @@ def _project_findings(ctx: _Ctx) -> None:
                 + ("未开展的活动涉及哪些内容？" if reason and "未" in reason else "调减的资金用到了哪里？")
             ]
             if rates_differ:
+                assert p.task_rate is not None and p.rate is not None  # rates_differ implies both
                 qs.append(
                     f"同一项目的执行率在部门整体自评表中为{p.task_rate.raw}、在项目自评表中为{p.rate.raw}，"
                     "按调减后的预算计算100%执行是否掩盖了执行偏低的问题？"
@@ -466,6 +468,7 @@ def _project_findings(ctx: _Ctx) -> None:
             )
             continue
         if rates_differ:
+            assert p.task_rate is not None and p.rate is not None  # rates_differ implies both
             ctx.add(
                 category="consistency",
                 severity="medium",
@@ -487,7 +490,7 @@ def _project_findings(ctx: _Ctx) -> None:
                 figures=figs,
                 cells=cells,
                 questions=[
-                    f"{p.name}预算执行率只有{_pct(low)}，未执行的{_q((initial or 0) - (executed or 0))}万元涉及哪些工作？资金如何处理？"
+                    f"{p.name}预算执行率只有{_pct(low)}，未执行的{_q((initial or Decimal(0)) - (executed or Decimal(0)))}万元涉及哪些工作？资金如何处理？"
                 ],
                 rule="low_execution",
                 key=f"project|{k}",

@@ -50,10 +50,11 @@ def _key_figures(ctx: _Ctx) -> dict[str, tuple[Decimal, _F]]:
         break
     tp = _three_public(ctx)
     for item, ms in tp.items():
-        f = ms.get("actual" if actual else "budget") or (ms.get("full") if not actual else None)
-        if f is None or _money(f) is None:
+        tp_f = ms.get("actual" if actual else "budget") or (ms.get("full") if not actual else None)
+        money = _money(tp_f) if tp_f is not None else None
+        if tp_f is None or money is None:
             continue
-        out[_TP_ZH[item]] = (_money(f), f)  # type: ignore[assignment]
+        out[_TP_ZH[item]] = (money, tp_f)
     return out
 
 

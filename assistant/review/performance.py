@@ -133,7 +133,7 @@ def _performance_findings(ctx: _Ctx) -> None:
         )
     scored = [i for i in inds if i.max_score is not None and i.score is not None and i.max_score.value is not None]
     if len(scored) >= 3:
-        full = [i for i in scored if i.score.value == i.max_score.value]
+        full = [i for i in scored if i.score is not None and i.max_score is not None and i.score.value == i.max_score.value]
         if len(full) == len(scored):
             projects = sorted({i.project for i in scored if i.project})
             ctx.add(
@@ -189,9 +189,12 @@ def _performance_findings(ctx: _Ctx) -> None:
         and _dec(i.target_raw.replace(",", "")) is not None
         and i.op in ("≥", "≧", ">=", "＞", ">")
         and _dec(i.actual_raw.replace(",", "")) < _dec(i.target_raw.replace(",", ""))  # type: ignore[operator]
+        and i.score is not None
+        and i.max_score is not None
         and i.score.value == i.max_score.value
     ]
     for i in below_full:
+        assert i.score is not None and i.max_score is not None  # below_full keeps only scored indicators
         ctx.add(
             category="performance",
             severity="high",

@@ -202,8 +202,8 @@ def _code_typos(ctx: _Ctx, tid: str, tfacts: list[_F]) -> None:
 def _misplaced_totals(ctx: _Ctx, tid: str, tfacts: list[_F]) -> None:
     money = [f for f in tfacts if f.value is not None and f.status in ("ok", "")]
     classes = [f for f in money if len(f.code) == 3]
-    public = sum((f.value for f in classes if f.code not in ("301", "303")), Decimal(0))
-    personnel = sum((f.value for f in classes if f.code in ("301", "303")), Decimal(0))
+    public = sum((f.value for f in classes if f.value is not None and f.code not in ("301", "303")), Decimal(0))
+    personnel = sum((f.value for f in classes if f.value is not None and f.code in ("301", "303")), Decimal(0))
     total_rows = [f for f in tfacts if "合计" in f.row_label or "合计" in f.raw]
     basic = bool(tfacts) and tfacts[0].table_kind == "basic_expenditure_by_economic_class"
     for f in money:
