@@ -99,7 +99,7 @@ def _read_xlsx(path: Path) -> list[SpanGrid]:
             if ws.sheet_state != "visible":
                 continue
             nr, nc = ws.max_row or 0, ws.max_column or 0
-            values = [[(c.value, c.number_format) for c in row] for row in ws.iter_rows(min_row=1, max_row=nr, max_col=nc)]
+            values: list[list[tuple[object, str]]] = [[(c.value, c.number_format) for c in row] for row in ws.iter_rows(min_row=1, max_row=nr, max_col=nc)]
             merges = [(m.min_row - 1, m.min_col - 1, m.max_row - 1, m.max_col - 1) for m in ws.merged_cells.ranges]
             grids.append(_sheet_grid(ws.title, values, merges))
     finally:
@@ -125,15 +125,16 @@ def _read_xls(path: Path) -> list[SpanGrid]:
                 cell = sh.cell(r, c)
                 fmt = "General"
                 try:
-                    xf = book.xf_list[cell.xf_index]
-                    fmt = book.format_map[xf.format_key].format_str
+                    if cell.xf_index is not None:  # always set with formatting_info=True
+                        xf = book.xf_list[cell.xf_index]
+                        fmt = book.format_map[xf.format_key].format_str
                 except (IndexError, KeyError, AttributeError):
                     pass
                 v: object = cell.value
                 if cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
                     v = None
                 elif cell.ctype == xlrd.XL_CELL_DATE:
-                    v = xlrd.xldate_as_datetime(cell.value, book.datemode)
+                    v = xlrd.xldate_as_datetime(float(cell.value), book.datemode)
                 row.append((v, fmt))
             values.append(row)
         merges = [(r0, c0, r1 - 1, c1 - 1) for r0, r1, c0, c1 in sh.merged_cells]
