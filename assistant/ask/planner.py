@@ -432,7 +432,7 @@ def _departments(q: str, vocab: Vocab) -> tuple[list[str], str | None, list[str]
     for _i, _j, a, d in spans:
         by_alias.setdefault(a, set()).add(d)
     for a, _ds in by_alias.items():
-        ds = {d for al, d in vocab.dept_aliases if al == a}
+        ds = sorted({d for al, d in vocab.dept_aliases if al == a})
         keys = {canonical_key(d) for d in ds}
         if len(keys) > 1:
             ambiguous = sorted(ds)
