@@ -291,7 +291,7 @@ def pick_column(
             excl = budget_cols if report_kind == "决算" else ()
             if measure == "决算数" and report_kind == "预算":
                 return None, "not_published"
-    best: tuple[tuple[int, int, int], pd.Series] | None = None
+    best: tuple[tuple[int, int, int, int], pd.Series] | None = None
     for (_, f), c in zip(row.iterrows(), cols, strict=True):
         k = _match_any(c, pats)
         if k is None or (excl and _match_any(c, excl) is not None):
@@ -404,13 +404,13 @@ def locate(vocab: Vocab, report: ReportMeta, item: ItemRef, measure: str | None)
     if term and term.get("parts") and measure in ("基本支出", "项目支出"):
         want = ECON_KINDS[0] if measure == "基本支出" else ECON_KINDS[1]
         parts = [p for p in _parts(vocab, report, term, None) if p.fact and p.fact.get("table_kind") == want]
-        if parts:
+        if parts and parts[0].fact is not None:  # the filter above kept only parts with a fact
             return Located(
                 "ok",
                 figure=parts[0],
                 table_title=str(parts[0].fact.get("table_title")),
                 table_number=str(parts[0].fact.get("table_number")),
-            )  # type: ignore[union-attr]
+            )
     generic = {"合计", "小计", "总计", "支出合计", "收入合计"}
     mask = facts["_label"].isin(labels - generic)
     if codes:
@@ -603,7 +603,7 @@ def _column_item(
 
 def _parts(vocab: Vocab, report: ReportMeta, term: dict[str, Any], measure: str | None) -> list[Figure]:
     facts = vocab.by_report.get(report.report_id)
-    out = []
+    out: list[Figure] = []
     if facts is None:
         return out
     for p in term.get("parts", []):
@@ -701,7 +701,7 @@ def _sum(pq: ParsedQuestion, vocab: Vocab, reps: list[ReportMeta]) -> TableResul
     if not reps:
         return TableResult("not_found", "sum")
     rep = reps[0]
-    figs = []
+    figs: list[Figure] = []
     for item in pq.plan.items:
         loc = locate(vocab, rep, item, pq.plan.measure)
         if loc.status != "ok" or loc.figure is None:
@@ -734,6 +734,7 @@ def _pair(pq: ParsedQuestion, vocab: Vocab, reps: list[ReportMeta], op: str) -> 
     elif op in ("share", "ratio") and reps:
         term = _term_for(items[0])
         denom = term_index().get(term.get("share_of", "total_expenditure")) if term else term_index()["total_expenditure"]
+        assert denom is not None, "glossary share_of names an unknown term"
         locs = [
             locate(vocab, reps[0], items[0], plan.measure),
             locate(vocab, reps[0], ItemRef(label=denom["zh"]), plan.measure if plan.measure in ("决算数", "预算数") else None),
