@@ -116,7 +116,7 @@ def retrieve(index: IndexData, query: str, *, report_ids: list[str] | None = Non
                 kind=str(r.get("kind") or ""),
                 similarity=sims.get(cid),
                 bm25=bms.get(cid),
-                boxes=[(int(b[0]), *(float(x) for x in b[1:5])) for b in (r.get("boxes") if r.get("boxes") is not None else [])],  # type: ignore[misc]
+                boxes=[(int(b[0]), *(float(x) for x in b[1:5])) for b in (r["boxes"] if r.get("boxes") is not None else [])],  # type: ignore[misc]
             )
         )
     return out
