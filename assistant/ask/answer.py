@@ -452,7 +452,7 @@ def _rank_text(pq: ParsedQuestion, res: TableResult, name: str, lang: str) -> tu
     en = lang == "en"
     out = []
     figs: list[Figure] = []
-    main = res.detail.get("kind")
+    main: str = res.detail.get("kind", "")  # the rank operation always sets it to a key of res.groups
     kinds = [main] + [k for k in res.groups if k != main]
     for k in kinds:
         ranked = res.groups.get(k, [])
