@@ -99,7 +99,7 @@ def chart_three_public(idx: IndexData | None, report_id: str | None) -> pd.DataF
     """三公 breakdown of a report: the three parts, in 万元 (actual for 决算 reports, budget otherwise)."""
     empty = pd.DataFrame({"项目": [], "万元": []})
     meta = idx.report(report_id) if idx is not None and report_id else None
-    if meta is None:
+    if meta is None or idx is None:
         return empty
     fig = three_public_figures(idx, meta.report_id)
     if not len(fig):

@@ -286,7 +286,7 @@ def plain_reason(reason: str) -> str:
 # --------------------------------------------------------------------------- facts and charts
 
 FACT_VIEW = ["table", "code", "row_label", "column", "raw", "unit", "page"]
-FACT_VIEW_WIDTHS = ["10%", "9%", "28%", "27%", "12%", "7%", "7%"]
+FACT_VIEW_WIDTHS: list[str | int] = ["10%", "9%", "28%", "27%", "12%", "7%", "7%"]
 FACT_CSV = [
     "table_number",
     "table_title",
