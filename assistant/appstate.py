@@ -180,7 +180,8 @@ class AppState:
             target = self._target(report_ids)
             fn = self._ask_fn
             if fn is None:
-                from assistant.ask import ask as fn  # looked up per call: the engine may be replaced while serving
+                from assistant.ask import ask  # looked up per call: the engine may be replaced while serving
+                fn = ask
             return fn(question, index=target, history=history or None, llm=llm or self.llm)
         except Exception as e:
             return self._failure(question, e)
@@ -687,4 +688,4 @@ def parse_llm_settings(
     except (TypeError, ValueError):
         t = 20.0
     t = min(max(t, 1.0), 120.0)
-    return {"base_url": url, "model": model.strip(), "api_key": (api_key or "").strip(), "timeout": t}, None
+    return {"base_url": url, "model": (model or "").strip(), "api_key": (api_key or "").strip(), "timeout": t}, None
