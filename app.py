@@ -753,7 +753,8 @@ def build_app(
                 if props.get("md"):
                     ups.append(gr.update(value=f"**{tr(props['md'], lg)}**"))
                 else:
-                    ups.append(gr.update(**{p: tr(k, lg) for p, k in props.items()}))
+                    attrs: dict[str, Any] = {p: tr(k, lg) for p, k in props.items()}
+                    ups.append(gr.update(**attrs))
             ups += [gr.update(label=tr(key, lg)) for _, key in tabs]
             ups.append(facts_view(state.index(), r, t or None, q, lang=lg))
             ups.append(gr.update(value=f"**{tr('source_view', lg)}** · {tr('source_hint', lg)}") if not past else gr.skip())
@@ -971,9 +972,10 @@ def create_server(
     app = FastAPI(title="fiscal-qa", docs_url=None, redoc_url=None)
     app.add_api_route("/widget", lambda: RedirectResponse("/widget/"), include_in_schema=False)
     add_ask_route(app, state, limits, deploy)
+    widget_kw: dict[str, Any] = {"limits": limits, "trusted_proxies": deploy.trusted_proxies}
     app = gr.mount_gradio_app(
         app,
-        _checked(build_widget(state, **({"limits": limits, "trusted_proxies": deploy.trusted_proxies} | (widget_kwargs or {})))),
+        _checked(build_widget(state, **(widget_kw | (widget_kwargs or {})))),
         path="/widget",
         theme=THEME,
         css=WIDGET_CSS,
