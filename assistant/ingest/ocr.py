@@ -34,7 +34,7 @@ import pymupdf
 
 from assistant.errors import BadReportError, NotAPdfError
 from assistant.ingest import pdf as P
-from assistant.models import Layout, RawCell, RawTable, TextLine
+from assistant.models import Layout, RawCell, RawTable
 
 log = logging.getLogger(__name__)
 
@@ -429,44 +429,8 @@ def read_pdf_ocr(
         finally:
             doc.close()
     layout.page_count = len(pages)
-    _assemble(pages, layout)
+    P.assemble_pages(pages, layout, foot_heads=False)
     return layout
-
-
-def _assemble(pages: list[P._Page], layout: Layout) -> None:
-    """Pass 2 of ``pdf.read_pdf``: titles, notes and running text per page; tables continued across pages."""
-    body_size = P._body_size(pages)
-    prev_table: RawTable | None = None
-    prev_grid: P._Grid | None = None
-    for pg in pages:
-        grids = pg.grids
-        lines = [ln for ln in P._text_lines(pg.raw_lines, grids) if not P._is_margin_noise(ln, pg.height)]
-        used = P._attach_meta(grids, lines, pg.height, body_size)
-        for g in grids:
-            for row in g.rows:
-                for cell in row:
-                    if cell.bbox is not None:
-                        cell.bbox = P._unrotate(cell.bbox, pg.derot)
-        items: list[tuple[float, int, object]] = [(g.bbox[1], 1, g) for g in grids]
-        items += [(y, 1, t) for y, t in P._gridless_tables(lines, used, body_size, pg.no)]
-        items += [(ln.bbox[1], 0, ln) for i, ln in enumerate(lines) if i not in used]
-        items.sort(key=lambda t: (t[0], t[1]))
-        for _, _, it in items:
-            if isinstance(it, RawTable):
-                layout.blocks.append(it)
-                prev_table = prev_grid = None
-            elif isinstance(it, P._Grid):
-                if prev_table is not None and prev_grid is not None and P._continue(prev_table, prev_grid, it):
-                    prev_grid = it
-                    continue
-                prev_table, prev_grid = P._to_table(it), it
-                layout.blocks.append(prev_table)
-            else:
-                assert isinstance(it, P._Line)
-                layout.blocks.append(
-                    TextLine(it.text, page=pg.no, bbox=P._unrotate(it.bbox, pg.derot), size=it.size, bold=it.bold)
-                )
-                prev_table = prev_grid = None
 
 
 def cells_of(layout: Layout) -> list[RawCell]:

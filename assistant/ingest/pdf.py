@@ -1170,6 +1170,46 @@ def _body_size(pages: list[_Page]) -> float:
     return max(counts, key=lambda k: counts[k]) if counts else 12.0
 
 
+def assemble_pages(pages: list[_Page], layout: Layout, *, foot_heads: bool = True) -> None:
+    """Pass 2 of reading a report: titles, notes and running text per page; tables continued across pages.
+
+    Appends to ``layout.blocks`` in reading order. ``foot_heads``: a table printed without a title adopts
+    the title/number/unit lines at the previous page's foot (the PDF reader; the OCR reader does not).
+    """
+    body_size = _body_size(pages)
+    prev_table: RawTable | None = None
+    prev_grid: _Grid | None = None
+    for pg in pages:
+        grids = pg.grids
+        lines = [ln for ln in _text_lines(pg.raw_lines, grids) if not _is_margin_noise(ln, pg.height)]
+        used = _attach_meta(grids, lines, pg.height, body_size)
+        for g in grids:
+            for row in g.rows:
+                for cell in row:
+                    if cell.bbox is not None:
+                        cell.bbox = _unrotate(cell.bbox, pg.derot)
+        items: list[tuple[float, int, object]] = [(g.bbox[1], 1, g) for g in grids]
+        items += [(y, 1, t) for y, t in _gridless_tables(lines, used, body_size, pg.no)]
+        items += [(ln.bbox[1], 0, ln) for i, ln in enumerate(lines) if i not in used]
+        items.sort(key=lambda t: (t[0], t[1]))
+        for _, _, it in items:
+            if isinstance(it, RawTable):
+                layout.blocks.append(it)
+                prev_table = prev_grid = None
+            elif isinstance(it, _Grid):
+                if prev_table is not None and prev_grid is not None and _continue(prev_table, prev_grid, it):
+                    prev_grid = it
+                    continue
+                prev_table, prev_grid = _to_table(it), it
+                if foot_heads and not it.has_head:
+                    _adopt_foot_head(layout.blocks, prev_table, pg.no)
+                layout.blocks.append(prev_table)
+            else:
+                assert isinstance(it, _Line)
+                layout.blocks.append(TextLine(it.text, page=pg.no, bbox=_unrotate(it.bbox, pg.derot), size=it.size, bold=it.bold))
+                prev_table = prev_grid = None
+
+
 def read_pdf(files: list[Path], progress: Callable[[int], None] | None = None) -> Layout:
     """Read one report (one PDF, or a narrative PDF then a tables PDF) into a Layout.
 
@@ -1203,38 +1243,7 @@ def read_pdf(files: list[Path], progress: Callable[[int], None] | None = None) -
     layout.page_count = len(pages)
     if total_chars == 0:
         raise NoTextLayerError(", ".join(str(f) for f in files))
-    body_size = _body_size(pages)
-    prev_table: RawTable | None = None
-    prev_grid: _Grid | None = None
-    for pg in pages:
-        grids = pg.grids
-        lines = [ln for ln in _text_lines(pg.raw_lines, grids) if not _is_margin_noise(ln, pg.height)]
-        used = _attach_meta(grids, lines, pg.height, body_size)
-        for g in grids:
-            for row in g.rows:
-                for cell in row:
-                    if cell.bbox is not None:
-                        cell.bbox = _unrotate(cell.bbox, pg.derot)
-        items: list[tuple[float, int, object]] = [(g.bbox[1], 1, g) for g in grids]
-        items += [(y, 1, t) for y, t in _gridless_tables(lines, used, body_size, pg.no)]
-        items += [(ln.bbox[1], 0, ln) for i, ln in enumerate(lines) if i not in used]
-        items.sort(key=lambda t: (t[0], t[1]))
-        for _, _, it in items:
-            if isinstance(it, RawTable):
-                layout.blocks.append(it)
-                prev_table = prev_grid = None
-            elif isinstance(it, _Grid):
-                if prev_table is not None and prev_grid is not None and _continue(prev_table, prev_grid, it):
-                    prev_grid = it
-                    continue
-                prev_table, prev_grid = _to_table(it), it
-                if not it.has_head:
-                    _adopt_foot_head(layout.blocks, prev_table, pg.no)
-                layout.blocks.append(prev_table)
-            else:
-                assert isinstance(it, _Line)
-                layout.blocks.append(TextLine(it.text, page=pg.no, bbox=_unrotate(it.bbox, pg.derot), size=it.size, bold=it.bold))
-                prev_table = prev_grid = None
+    assemble_pages(pages, layout)
     log.debug(
         "%s: %d pages, %d tables",
         ", ".join(layout.sources),
