@@ -597,20 +597,15 @@ def _check_assets(res: CheckResult, facts: list[dict[str, Any]]) -> None:
         def top(c: str) -> str:
             return c.split(COLUMN_SEP)[0]
 
-        total = next((f for c, f in cols.items() if c == "资产总额"), None)
-        if total is not None:
-            parts = pick(lambda c: top(c) in ("流动资产", "对外投资/有价证券", "在建工程", "对外投资", "有价证券"))
-            parts += pick(lambda c: top(c) == "固定资产" and ("小计" in c or "合计" in c) and c.endswith("净值"))
-            parts += pick(lambda c: top(c) in ("无形资产", "其他资产") and c.endswith("净值"))
-            if parts:
-                _compare(res, "资产总额 = Σ parts (净值)", total, parts)
-        orig = next((f for c, f in cols.items() if c == "资产原值合计"), None)
-        if orig is not None:
-            parts = pick(lambda c: top(c) in ("流动资产", "对外投资/有价证券", "在建工程", "对外投资", "有价证券"))
-            parts += pick(lambda c: top(c) == "固定资产" and ("小计" in c or "合计" in c) and c.endswith("原值"))
-            parts += pick(lambda c: top(c) in ("无形资产", "其他资产") and c.endswith("原值"))
-            if parts:
-                _compare(res, "资产原值合计 = Σ parts (原值)", orig, parts)
+        # 资产总额 = Σ parts at 净值, 资产原值合计 = Σ parts at 原值
+        for head, m in (("资产总额", "净值"), ("资产原值合计", "原值")):
+            total = next((f for c, f in cols.items() if c == head), None)
+            if total is not None:
+                parts = pick(lambda c: top(c) in ("流动资产", "对外投资/有价证券", "在建工程", "对外投资", "有价证券"))
+                parts += pick(lambda c, m=m: top(c) == "固定资产" and ("小计" in c or "合计" in c) and c.endswith(m))
+                parts += pick(lambda c, m=m: top(c) in ("无形资产", "其他资产") and c.endswith(m))
+                if parts:
+                    _compare(res, f"{head} = Σ parts ({m})", total, parts)
         # 固定资产 小计 = Σ kinds, per 原值 / 净值
         for m in ("原值", "净值"):
             sub = next((f for c, f in cols.items() if top(c) == "固定资产" and "小计" in c and c.endswith(m)), None)
