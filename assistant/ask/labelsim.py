@@ -122,6 +122,8 @@ class LabelIndex:
         self.labels = [lab for lab in dict.fromkeys(labels) if "›" not in lab and len(lab) <= MAX_LABEL_CHARS]
         self._tok = tokenize
         self.tokens: list[list[str]] = [tokenize(lab) for lab in self.labels]
+        self._tf: list[dict[str, int]] = [{t: toks.count(t) for t in toks} for toks in self.tokens]
+        self._inside: dict[str, set[int]] = {}
         self.postings: dict[str, list[int]] = {}
         for i, toks in enumerate(self.tokens):
             for t in set(toks):
@@ -139,11 +141,11 @@ class LabelIndex:
     def _idf(self, t: str) -> float:
         return self.idf.get(t, math.log(1 + (len(self.labels) + 0.5) / 0.5))
 
-    def _bm25(self, q: list[str], doc: list[str]) -> float:
+    def _bm25(self, q: list[str], doc: list[str], tfs: dict[str, int] | None = None) -> float:
         dl = len(doc) or 1
         s = 0.0
         for t in set(q):
-            tf = doc.count(t)
+            tf = tfs.get(t, 0) if tfs is not None else doc.count(t)
             if tf:
                 s += self._idf(t) * tf * (BM25_K1 + 1) / (tf + BM25_K1 * (1 - BM25_B + BM25_B * dl / self.avgdl))
         return s
@@ -151,16 +153,34 @@ class LabelIndex:
     def bm25_norm(self, q: list[str], i: int) -> float:
         """BM25 of label ``i`` for ``q`` over BM25 of ``q`` as its own document (1 = as good as the phrase itself)."""
         best = self._bm25(q, q)
-        return min(1.0, self._bm25(q, self.tokens[i]) / best) if best > 0 else 0.0
+        return min(1.0, self._bm25(q, self.tokens[i], self._tf[i]) / best) if best > 0 else 0.0
 
-    def candidates(self, q: list[str], allowed: set[str] | None = None) -> list[int]:
-        """Labels sharing a token with ``q`` (restricted to ``allowed`` label texts), best BM25 first."""
+    def gated(self, content: list[str]) -> list[int]:
+        """Labels holding every content token (the intersection of their postings; a token no label has
+        as a token may still sit inside a label's text), best first by :meth:`candidates` order later."""
+        ids: set[int] | None = None
+        for t in content:
+            p = self.postings.get(t)
+            if p:
+                have = set(p)
+            else:
+                if t not in self._inside:
+                    self._inside[t] = {i for i, lab in enumerate(self.labels) if t in lab}
+                have = self._inside[t]
+            ids = have if ids is None else ids & have
+            if not ids:
+                return []
+        return sorted(ids or ())
+
+    def candidates(self, q: list[str], among: Iterable[int] | None = None) -> list[int]:
+        """Labels sharing a token with ``q`` (or the labels ``among``), best BM25 first."""
         ids: set[int] = set()
-        for t in set(q):
-            ids.update(self.postings.get(t, ()))
-        if allowed is not None:
-            ids = {i for i in ids if self.labels[i] in allowed}
-        return sorted(ids, key=lambda i: (-self._bm25(q, self.tokens[i]), len(self.labels[i]), self.labels[i]))
+        if among is not None:
+            ids = set(among)
+        else:
+            for t in set(q):
+                ids.update(self.postings.get(t, ()))
+        return sorted(ids, key=lambda i: (-self._bm25(q, self.tokens[i], self._tf[i]), len(self.labels[i]), self.labels[i]))
 
     def covers(self, phrase_content: list[str], i: int) -> bool:
         """Label ``i`` holds every content token of the phrase (as a token or inside its text)."""
@@ -275,15 +295,15 @@ def score_phrase(
     q = _tokenize(phrase)
     if not q:
         return []
-    allowed = None
-    if report_ids:
-        allowed = {lab for lab in li.labels if vocab.labels.get(lab, set()) & report_ids}
-    cands = li.candidates(q, allowed)
     if gate:
         content = content_tokens(q)
         if not content:
             return []  # only generic words (支出, 经费): nothing specific to read as a label
-        cands = [i for i in cands if li.covers(content, i)]
+        cands = li.candidates(q, among=li.gated(content))
+    else:
+        cands = li.candidates(q)
+    if report_ids:  # only labels the reports asked about print
+        cands = [i for i in cands if vocab.labels.get(li.labels[i], set()) & report_ids]
     cands = cands[:MAX_GATED]
     if not cands:
         return []
