@@ -194,7 +194,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
         if args.json:
             _emit_json(a.to_json())
         elif args.format != "md":
-            out.print(a.answer)
+            from assistant.present import compact_refusal_cli  # a refusal names a few reports, not every one
+
+            out.print(compact_refusal_cli(a.answer, idx.reports, a.language or "zh"))
             for c in a.citations:
                 out.print("  [dim]— " + _citation_line(c) + "[/dim]")
             out.print()

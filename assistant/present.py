@@ -487,6 +487,27 @@ def compact_refusal(text: str, reports: list[ReportMeta], lang: str) -> str:
     return text
 
 
+def compact_refusal_cli(text: str, reports: list[ReportMeta], lang: str, names: int = 3) -> str:
+    """The command line's form of :func:`compact_refusal`: the count, the first few reports of the list,
+    and the command that lists them all (``fiscal-qa reports``)."""
+    if len(reports) <= COMPACT_OVER:
+        return text
+    for pat in _COVERED:
+        m = pat.search(text)
+        if not m:
+            continue
+        parts = [p.strip() for p in re.split(r"；|; ", m.group("list")) if p.strip()]
+        if len(parts) <= COMPACT_OVER:
+            return text
+        few = parts[:names]
+        if lang == "zh":
+            line = f"{coverage_line(reports, 'zh')}，如：{'；'.join(few)} 等；运行 fiscal-qa reports 列出全部。"
+        else:
+            line = f"{coverage_line(reports, 'en')}, e.g. {'; '.join(few)}; run fiscal-qa reports to list them all."
+        return text[: m.start()] + line + text[m.end() :]
+    return text
+
+
 def clarify_options(a: Answer) -> tuple[str, list[str]]:
     """(what is asked: 'department' / 'year', the options) of a clarifying answer; ('', []) for any other.
 

@@ -278,6 +278,9 @@ def _refuse(q: str, pq: ParsedQuestion, vocab: Vocab, lang: str, why: str, words
 
 def _finish(a: Answer, pq: ParsedQuestion) -> Answer:
     a.plan = a.plan or pq.plan
+    if pq.read_as and a.route in ("table", "both") and "read_as" not in a.meta:
+        a.answer = read_as_note(pq.read_as, a.language) + a.answer  # what a similarity match was read as
+        a.meta["read_as"] = [{"words": w, "label": lab} for w, lab in pq.read_as]
     a.meta["parsed"] = {
         "departments": pq.departments,
         "years": pq.years,
@@ -289,6 +292,13 @@ def _finish(a: Answer, pq: ParsedQuestion) -> Answer:
         "source": pq.source,
     }
     return a
+
+
+def read_as_note(read_as: list[tuple[str, str]], lang: str) -> str:
+    """'“招商经费”按“招商工作经费”理解。' — the words of the question and the printed item they were read as."""
+    if lang == "en":
+        return " ".join(f'Read "{w}" as the printed item "{lab}".' for w, lab in read_as) + " "
+    return "".join(f"“{w}”按“{lab}”理解。" for w, lab in read_as)
 
 
 def _cite_text(fig: Any) -> Citation | None:

@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from assistant.ask.guard import leftover_words, unknown_english_item, unknown_item_words
+from assistant.ask.labelsim import only_similarity, partial_matches, similar_label
 from assistant.ask.matcher import SpanMatcher
 from assistant.glossary import (
     classification,
@@ -364,6 +365,8 @@ class ParsedQuestion:
     """One department over its years: a series, or the year an item was highest (哪一年最高, which year)."""
     wants_magnitude: bool = False
     """The change is asked as an amount with its direction in the words (减少了多少, how much less)."""
+    read_as: list[tuple[str, str]] = field(default_factory=list)
+    """(question words, printed label) read by similarity (the third matching stage): the answer says so."""
 
     @property
     def items_named(self) -> bool:
@@ -574,8 +577,14 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
     # drop department words picked up as labels
     dept_alias_set = {a for a, _ in vocab.dept_aliases}
     all_spans = [s for s in all_spans if s[2] not in dept_alias_set]
+    if only_similarity():  # calibration of the similarity stage: exact labels, codes and glossary off
+        all_spans = []
     residual = _blank(q, [(i, j) for i, j, _n, _p in all_spans])
-    unknown = unknown_item_words(residual)
+    partial = partial_matches(q, residual, all_spans, _is_row_item, _part_cues) if lang == "zh" else []
+    if partial:  # a matched item with content words beside it is another item (差旅 + 补助 is not 差旅费)
+        all_spans = [s for s in all_spans if not any(a <= s[0] and s[1] <= b for a, b, _w in partial)]
+        residual = _blank(q, [(i, j) for i, j, _n, _p in all_spans] + [(a, b) for a, b, _w in partial])
+    unknown = [w for _a, _b, w in partial] + unknown_item_words(residual)
     named_items = sum(1 for s in all_spans if s[2] not in SPEND_VERBS)
     if lang == "en":
         en_unknown = unknown_english_item(q, matched=named_items > 0)
@@ -588,6 +597,14 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
     if leftover and all_spans:
         unknown = leftover
         all_spans = []
+    read_as: list[tuple[str, str]] = []
+    if lang == "zh" and (unknown or leftover):  # third stage: item words nothing matched, read by similarity
+        all_spans, read_as = _similar_items(q, unknown or leftover, all_spans, vocab, depts, years)
+        if read_as:
+            said = {w for w, _lab in read_as}
+            unknown = [w for w in unknown if w not in said]
+            leftover = [w for w in leftover if w not in said]
+            named_items += len(read_as)
     items: list[ItemRef] = []
     term_ids: list[str] = []
     cls_sum = False
@@ -689,6 +706,7 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
         unknown_item="、".join(unknown) or None,
         items_from_question=named_items,
     )
+    pq.read_as = read_as
     pq.budget_vs_actual = (
         len(items) == 1
         and bool(re.search(r"决算|实际|actual", q))
@@ -721,6 +739,55 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
     if llm is not None and not pq.plan.items and not pq.followup:
         pq = _llm_plan(llm, question, vocab, pq)
     return pq
+
+
+def _is_row_item(needle: str, payload: str) -> bool:
+    """A matched span that names a row item (not a column term, a spending verb or a bare code)."""
+    if needle in SPEND_VERBS or payload.startswith("code:"):
+        return False
+    if payload.startswith(("label:", "cls:")):
+        return True
+    t = term_index().get(payload)
+    return t is not None and payload not in MEASURE_TERMS and t.get("kind") != "column"
+
+
+def _part_cues(payload: str) -> list[str]:
+    """Words that may sit beside a matched item without changing it: the item's own names, and the cue words
+    naming a glossary term's part (``child_cues_zh`` of its children, and its own as a part)."""
+    if payload.startswith("label:"):
+        return [payload[6:]]
+    if payload.startswith("cls:"):
+        return [n for c in payload[4:].split("+") if (n := classification_name(c))]
+    t = term_index().get(payload)
+    if t is None:
+        return []
+    own = [norm_label(t["zh"]), *t.get("aliases_zh", []), *t.get("labels", []), *t.get("child_cues_zh", [])]
+    return own + [w for c in t.get("children") or [] for w in term_index().get(c, {}).get("child_cues_zh", [])]
+
+
+def _similar_items(
+    q: str,
+    phrases: list[str],
+    spans: list[tuple[int, int, str, str]],
+    vocab: Vocab,
+    depts: list[str],
+    years: list[int],
+) -> tuple[list[tuple[int, int, str, str]], list[tuple[str, str]]]:
+    """Item words no exact or glossary match found, read as printed labels above the calibrated similarity."""
+    if not vocab.labels:
+        return spans, []
+    ids = {r.report_id for r in vocab.reports if (not depts or r.department in depts) and (not years or r.year in years)}
+    if (depts or years) and not ids:
+        return spans, []
+    out, read = list(spans), []
+    for w in phrases:
+        m = similar_label(w, vocab, ids or None)
+        if m is None or not m.accepted:
+            continue
+        i = q.find(w)
+        out.append((max(i, 0), max(i, 0) + len(w), w, "label:" + m.label))
+        read.append((w, m.label))
+    return sorted(out), read
 
 
 SUM_OF_TWO = re.compile(r"[和与及加跟].{1,12}?(?:一共|总共|合计|共计|加起来|之和|总和)")
@@ -907,6 +974,7 @@ def _merge(new: ParsedQuestion, prev: ParsedQuestion, vocab: Vocab) -> ParsedQue
         year_relative=new.year_relative,
         unknown_item=new.unknown_item,
         items_from_question=new.items_from_question,
+        read_as=new.read_as,
     )
     return out
 
