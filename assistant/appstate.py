@@ -307,7 +307,9 @@ class AppState:
             with self._lock:
                 if self._jobs is None:
                     self._jobs = IngestJobs(self.index_dir)
-            res = self._jobs.run(paths, commit_lock=self._ingest_lock, identity=identity, replace=replace)
+            res = self._jobs.run(
+                paths, commit_lock=self._ingest_lock, identity=identity, replace=replace, lock_timeout=lock_timeout
+            )
         else:
             with self._ingest_lock:
                 res = ingest_with_progress(

@@ -213,3 +213,41 @@ def cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
         text=True,
         timeout=timeout,
     )
+
+
+# --------------------------------------------------------------------------- per-upload limits (assistant/jobs.py)
+
+
+class StuckEmbedder(FastEmbedder):
+    """Never finishes embedding (the worker is then inside its staging folder)."""
+
+    def embed_passages(self, texts: list[str]) -> list[list[float]]:
+        import time
+
+        time.sleep(3600)
+        return super().embed_passages(texts)
+
+
+def greedy_parsers() -> None:
+    """Worker setup: the text reader leaves a temporary file, then for a file named ``*hungry*`` allocates
+    memory step by step, for ``*huge*`` asks for 64 GB at once; other files read normally."""
+    import tempfile
+    import time
+
+    from assistant.ingest import text
+
+    real = text.read_text
+
+    def read_text(path: Path, *a: object, **kw: object):  # type: ignore[no-untyped-def]
+        fd, _ = tempfile.mkstemp(prefix="greedy-", dir=tempfile.gettempdir())
+        os.close(fd)
+        if "hungry" in path.name:
+            hoard = []
+            for _ in range(400):  # up to 8 GB, 20 MB every 20 ms
+                hoard.append(b"x" * (20 * 2**20))
+                time.sleep(0.02)
+        if "huge" in path.name:
+            np.ones(8 * 2**30, dtype=np.float64)
+        return real(path, *a, **kw)  # type: ignore[arg-type]
+
+    text.read_text = read_text  # type: ignore[assignment]
