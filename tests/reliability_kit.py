@@ -251,3 +251,22 @@ def greedy_parsers() -> None:
         return real(path, *a, **kw)  # type: ignore[arg-type]
 
     text.read_text = read_text  # type: ignore[assignment]
+
+
+CLI_FAST = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, {repo!r})
+    import assistant.embed
+    from tests.reliability_kit import FastEmbedder
+    assistant.embed.default_embedder = FastEmbedder  # the model's speed is not what is tested
+    from assistant.cli import main
+    sys.exit(main({args!r}))
+    """
+)
+
+
+def cli_process_fast(*args: str) -> subprocess.Popen[str]:
+    """``fiscal-qa ARGS`` (this worktree's CLI) in another process, embedding with ``FastEmbedder``."""
+    code = CLI_FAST.format(repo=str(REPO), args=list(args))
+    return subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
