@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import re
+import threading
 import unicodedata
 import uuid
 from dataclasses import dataclass, field
@@ -81,6 +82,7 @@ def tokenize(text: str) -> list[str]:
 
 VECTORS_CONFIG = "vectors.json"
 _CLIENTS: dict[str, Any] = {}
+_CLIENTS_LOCK = threading.Lock()
 
 
 def chroma_url(settings: Any = None) -> str | None:
@@ -133,10 +135,11 @@ def chroma_client(index_dir: Path, settings: Any = None) -> Any:
     """The (cached) Chroma client of an index: embedded, or the configured server."""
     url = chroma_url(settings)
     key = f"http:{url}" if url else str((Path(index_dir) / "chroma").resolve())
-    client = _CLIENTS.get(key)
-    if client is None:
-        client = _http_client(url) if url else _chroma_client(Path(index_dir) / "chroma")
-        _CLIENTS[key] = client
+    with _CLIENTS_LOCK:  # one client per folder: closing it then really closes Chroma's shared system (reopen_client)
+        client = _CLIENTS.get(key)
+        if client is None:
+            client = _http_client(url) if url else _chroma_client(Path(index_dir) / "chroma")
+            _CLIENTS[key] = client
     return client
 
 
@@ -147,10 +150,11 @@ def reopen_client(index_dir: Path, settings: Any = None, *, stale: Any = None) -
     if chroma_url(settings):
         return
     key = str((Path(index_dir) / "chroma").resolve())
-    client = _CLIENTS.get(key)
-    if client is None or (stale is not None and client is not stale):
-        return
-    _CLIENTS.pop(key, None)
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(key)
+        if client is None or (stale is not None and client is not stale):
+            return
+        del _CLIENTS[key]
     try:
         client.close()
     except Exception as e:  # already closed
@@ -466,11 +470,18 @@ class HybridIndex:
         """Chroma's nearest neighbours; a read error (another process committed to an embedded Chroma while this
         one had it open: "Error finding id") reopens the client and tries once more, then gives none (BM25 answers)."""
         for attempt in (0, 1):
+            client, coll = self.client, self.collection  # another thread may swap them meanwhile
             try:
-                total = self.collection.count()
+                if attempt:
+                    reopen_client(self.root, stale=client)
+                    if self.collection is coll:
+                        self.client = chroma_client(self.root)
+                        self.collection = chunk_collection(self.root, create=True)
+                    coll = self.collection
+                total = coll.count()
                 if not total:
                     return None
-                return self.collection.query(
+                return coll.query(
                     query_embeddings=[np.asarray(query_vec, dtype=np.float32)], n_results=min(n, total), where=where,
                     include=["metadatas", "distances"],
                 )  # fmt: skip
@@ -479,9 +490,6 @@ class HybridIndex:
                     log.warning("vector search unavailable after reopening Chroma (%s); BM25 only", e)
                     return None
                 log.info("Chroma read failed (%s); reopening it and trying again", e)
-                reopen_client(self.root, stale=self.client)
-                self.client = chroma_client(self.root)
-                self.collection = chunk_collection(self.root, create=True)
         return None
 
     def bm25_search(self, query: str, *, allowed: np.ndarray | None, top_n: int) -> list[Hit]:
