@@ -90,7 +90,10 @@ class EvalError(FiscalQAError):
 class IngestLimitError(FiscalQAError):
     """An ingest stopped at a per-upload limit (``kind`` "seconds" or "memory"); nothing was changed."""
 
-    SETTINGS = {"seconds": "FISCALQA_INGEST_SECONDS", "memory": "FISCALQA_INGEST_MEMORY_MB"}
+    SETTINGS = {
+        "seconds": "FISCALQA_INGEST_SECONDS (fiscal-qa ingest --max-seconds)",
+        "memory": "FISCALQA_INGEST_MEMORY_MB (fiscal-qa ingest --max-memory-mb)",
+    }
 
     def __init__(self, files: str, kind: str, limit: float) -> None:
         self.files, self.kind, self.limit = files, kind, limit

@@ -186,9 +186,10 @@ def index_cases(work: Path, idx: Path, v2: Path) -> list[Row]:
     old = work / "old-format"
     shutil.copytree(idx, old)
     v = old / (old / "CURRENT").read_text().strip()
-    recs = json.loads((v / "reports.json").read_text(encoding="utf-8"))
-    recs[0]["field_of_another_version"] = 1
-    (v / "reports.json").write_text(json.dumps(recs), encoding="utf-8")
+    man = v / "manifest.json"  # the partitioned store's manifest (reports.json in the earlier layout)
+    data = json.loads(man.read_text(encoding="utf-8"))
+    data["reports"][0]["field_of_another_version"] = 1
+    man.write_text(json.dumps(data), encoding="utf-8")
     rows.append(_expect("index written by another version", lambda: load_index(old), "another version of fiscal-qa"))
     holder = subprocess.Popen(
         [sys.executable, "-c", f"import sys,time; sys.path.insert(0,{str(REPO)!r}); from assistant.writelock import writer_lock\n"

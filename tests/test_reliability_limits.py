@@ -104,3 +104,33 @@ def test_a_sudden_huge_allocation_fails_in_the_worker_with_the_limit_named(index
     assert "more than 300 MB" in reason and "FISCALQA_INGEST_MEMORY_MB" in reason
     assert index_digest(index) == before
     assert _left_over(index) == []
+
+
+def test_the_cli_ingest_takes_the_same_limits(index: Path, tmp_path: Path) -> None:
+    """``fiscal-qa ingest --max-memory-mb``: below what the worker needs to start, so it is stopped at once."""
+    from tests.reliability_kit import cli
+
+    f = renamed_sample(tmp_path / "in", "某市某某局", "34_cli_2023_juesuan")
+    before = index_digest(index)
+    r = cli("ingest", "-q", str(f), "--index", str(index), "--max-memory-mb", "40", timeout=300)
+    assert r.returncode != 0
+    assert "34_cli_2023_juesuan.txt" in r.stderr and "more than 40 MB" in r.stderr and "FISCALQA_INGEST_MEMORY_MB" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert index_digest(index) == before and not list(index.glob(".tmp-*"))
+
+
+def test_an_app_upload_gets_the_limit_from_the_environment(index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's uploads (``AppState`` with the worker on) take ``FISCALQA_INGEST_MEMORY_MB``; the index keeps answering."""
+    from assistant.appstate import AppState
+
+    monkeypatch.setenv("FISCALQA_INGEST_MEMORY_MB", "40")
+    state = AppState(index)
+    state.ingest_in_worker = True
+    f = renamed_sample(tmp_path / "up", "某市某某局", "35_upload_2023_juesuan")
+    before = index_digest(index)
+    with pytest.raises(IngestLimitError, match=r"35_upload_2023_juesuan\.txt: .*more than 40 MB"):
+        state.ingest([f], show_progress=False)
+    if state._jobs is not None:
+        state._jobs.close()
+    assert index_digest(index) == before and not list(index.glob(".tmp-*"))
+    assert state.ask("曲靖市投资促进局2023年公务接待费是多少？").value == 50.0
