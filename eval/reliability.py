@@ -246,10 +246,15 @@ def section_kill(work: Path, n: int) -> bool:
     probe = work / "kill-probe"
     shutil.rmtree(probe, ignore_errors=True)
     shutil.copytree(base, probe)
-    t0 = time.monotonic()
-    p = writer_process([renamed_sample(work / "kill-src", "某市被杀测试局", "killed_2023_juesuan")], probe)
-    p.communicate(timeout=300)
-    full = time.monotonic() - t0
+    runs = []
+    for _ in range(2):  # the faster of two calibration runs (the first pays for cold caches)
+        shutil.rmtree(probe, ignore_errors=True)
+        shutil.copytree(base, probe)
+        t0 = time.monotonic()
+        p = writer_process([renamed_sample(work / "kill-src", "某市被杀测试局", "killed_2023_juesuan")], probe)
+        p.communicate(timeout=300)
+        runs.append(time.monotonic() - t0)
+    full = min(runs)
     rows: list[Row] = []
     for k in range(n):
         idx = work / f"kill-{k}"
