@@ -88,6 +88,10 @@ class AppState:
         v = current_version(self.index_dir)
         with self._lock:
             if v is not None and (self._index is None or Path(self._index.path) != v):
+                if self._index is not None:  # another process (a CLI ingest) may have written the embedded Chroma
+                    from assistant.vectors import reopen_client
+
+                    reopen_client(self.index_dir)
                 self._index = load_index(self.index_dir)
                 self._scoped.clear()
             return self._index
@@ -308,7 +312,9 @@ class AppState:
             with self._lock:
                 if self._jobs is None:
                     self._jobs = IngestJobs(self.index_dir)
-            res = self._jobs.run(paths, commit_lock=self._ingest_lock, identity=identity, replace=replace)
+            res = self._jobs.run(
+                paths, commit_lock=self._ingest_lock, identity=identity, replace=replace, lock_timeout=lock_timeout
+            )
         else:
             with self._ingest_lock:
                 res = ingest_with_progress(

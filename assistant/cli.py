@@ -8,11 +8,16 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from assistant.errors import FiscalQAError
 from assistant.settings import Settings
+
+if TYPE_CHECKING:
+    from assistant.ingest import IngestResult
+    from assistant.models import ReportIdentity
 
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -57,17 +62,20 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     given = None
     if args.department or args.year or args.kind or args.scope:
         given = ReportIdentity(department=args.department, year=args.year, kind=args.kind, scope=args.scope)
-    res = ingest_paths(
-        [Path(p) for p in args.paths],
-        _index(args),
-        show_progress=not args.quiet,
-        on_report=lambda s: err.print(escape(s.line())),
-        on_failure=lambda f: err.print(f"[red]failed[/red] {escape(f.path)}: {escape(f.reason)}"),
-        identity=given,
-        replace=args.replace,
-        accept_failing_checks=args.accept_failing_checks,
-        lock_timeout=args.lock_timeout,
-    )
+    if args.max_seconds is not None or args.max_memory_mb is not None:
+        res = _ingest_limited(args, given)
+    else:
+        res = ingest_paths(
+            [Path(p) for p in args.paths],
+            _index(args),
+            show_progress=not args.quiet,
+            on_report=lambda s: err.print(escape(s.line())),
+            on_failure=lambda f: err.print(f"[red]failed[/red] {escape(f.path)}: {escape(f.reason)}"),
+            identity=given,
+            replace=args.replace,
+            accept_failing_checks=args.accept_failing_checks,
+            lock_timeout=args.lock_timeout,
+        )
     if not res.reports and not res.failures:
         err.print("no report files (.pdf, .txt) found in the given paths")
         return 1
@@ -75,6 +83,30 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.timings:
         out.print(res.timings.line())
     return 1 if res.failures else 0
+
+
+def _ingest_limited(args: argparse.Namespace, given: ReportIdentity | None) -> IngestResult:
+    """The ingest in a worker process under ``--max-seconds`` / ``--max-memory-mb`` (as the app runs uploads)."""
+    from rich.markup import escape
+
+    from assistant.jobs import IngestJobs
+
+    jobs = IngestJobs(_index(args), seconds=args.max_seconds or 0, memory_mb=args.max_memory_mb or 0)
+    try:
+        res: IngestResult = jobs.run(
+            [Path(p) for p in args.paths],
+            identity=given,
+            replace=args.replace,
+            accept_failing_checks=args.accept_failing_checks,
+            lock_timeout=args.lock_timeout,
+        )
+    finally:
+        jobs.close()
+    for r in res.reports:
+        err.print(escape(r.line()))
+    for f in res.failures:
+        err.print(f"[red]failed[/red] {escape(f.path)}: {escape(f.reason)}")
+    return res
 
 
 def cmd_reports(args: argparse.Namespace) -> int:
@@ -264,6 +296,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument(
         "--lock-timeout", type=float, default=None, help="seconds to wait for another writer of the index (default 900; 0: refuse)"
+    )
+    sp.add_argument(
+        "--max-seconds",
+        type=float,
+        help="stop the ingest after this many seconds (run in a worker process, no progress bar; default: no limit)",
+    )
+    sp.add_argument(
+        "--max-memory-mb", type=float, help="stop the ingest when its worker process uses more memory (MB; default: no limit)"
     )
 
     sp = add("reports", "list ingested reports", cmd_reports)

@@ -85,3 +85,27 @@ class LLMError(FiscalQAError):
 
 class EvalError(FiscalQAError):
     """The gold file or the evaluation setup is unusable (``fiscal-qa eval``)."""
+
+
+class IngestLimitError(FiscalQAError):
+    """An ingest stopped at a per-upload limit (``kind`` "seconds" or "memory"); nothing was changed."""
+
+    SETTINGS = {
+        "seconds": "FISCALQA_INGEST_SECONDS (fiscal-qa ingest --max-seconds)",
+        "memory": "FISCALQA_INGEST_MEMORY_MB (fiscal-qa ingest --max-memory-mb)",
+    }
+
+    def __init__(self, files: str, kind: str, limit: float) -> None:
+        self.files, self.kind, self.limit = files, kind, limit
+        super().__init__(f"{files}: {self.reason_for(kind, limit)}")
+
+    @classmethod
+    def reason_for(cls, kind: str, limit: float) -> str:
+        what = f"took longer than {limit:g} s" if kind == "seconds" else f"needed more than {limit:g} MB of memory"
+        return (
+            f"ingest stopped: it {what} (the per-upload limit); nothing was changed. "
+            f"Raise {cls.SETTINGS.get(kind, kind)} to allow more"
+        )
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, float]]:  # raised in the worker process, re-raised here
+        return (type(self), (self.files, self.kind, self.limit))

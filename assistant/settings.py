@@ -29,6 +29,10 @@ class Settings:
     """Questions longer than this are refused with a message (the widget uses 500)."""
     chroma_url: str | None = None
     """A Chroma server (``host:port``, ``FISCALQA_CHROMA_URL``) for the vectors; None: embedded under the index."""
+    ingest_seconds: float = 1800.0
+    """Wall-clock limit of one upload's ingest in the worker process (``FISCALQA_INGEST_SECONDS``; 0: none)."""
+    ingest_memory_mb: float = 3072.0
+    """Resident-memory limit of the ingest worker, embedding model included (``FISCALQA_INGEST_MEMORY_MB``; 0: none)."""
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -40,6 +44,8 @@ class Settings:
             llm_model=env.get("FISCALQA_LLM_MODEL") or None,
             llm_timeout=float(env.get("FISCALQA_LLM_TIMEOUT", "20")),
             chroma_url=env.get("FISCALQA_CHROMA_URL") or None,
+            ingest_seconds=float(env.get("FISCALQA_INGEST_SECONDS") or 1800),
+            ingest_memory_mb=float(env.get("FISCALQA_INGEST_MEMORY_MB") or 3072),
         )
         for k, v in overrides.items():
             if v is not None:

@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import re
+import threading
 import unicodedata
 import uuid
 from dataclasses import dataclass, field
@@ -81,6 +82,7 @@ def tokenize(text: str) -> list[str]:
 
 VECTORS_CONFIG = "vectors.json"
 _CLIENTS: dict[str, Any] = {}
+_CLIENTS_LOCK = threading.Lock()
 
 
 def chroma_url(settings: Any = None) -> str | None:
@@ -133,11 +135,30 @@ def chroma_client(index_dir: Path, settings: Any = None) -> Any:
     """The (cached) Chroma client of an index: embedded, or the configured server."""
     url = chroma_url(settings)
     key = f"http:{url}" if url else str((Path(index_dir) / "chroma").resolve())
-    client = _CLIENTS.get(key)
-    if client is None:
-        client = _http_client(url) if url else _chroma_client(Path(index_dir) / "chroma")
-        _CLIENTS[key] = client
+    with _CLIENTS_LOCK:  # one client per folder: closing it then really closes Chroma's shared system (reopen_client)
+        client = _CLIENTS.get(key)
+        if client is None:
+            client = _http_client(url) if url else _chroma_client(Path(index_dir) / "chroma")
+            _CLIENTS[key] = client
     return client
+
+
+def reopen_client(index_dir: Path, settings: Any = None, *, stale: Any = None) -> None:
+    """Close the cached embedded Chroma client of an index so the next use opens it afresh and sees what another
+    process committed (a Chroma server is always current: nothing to do). ``stale``: only if the cached client
+    is still this one (another thread may have reopened it already)."""
+    if chroma_url(settings):
+        return
+    key = str((Path(index_dir) / "chroma").resolve())
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(key)
+        if client is None or (stale is not None and client is not stale):
+            return
+        del _CLIENTS[key]
+    try:
+        client.close()
+    except Exception as e:  # already closed
+        log.debug("closing the Chroma client of %s: %s", index_dir, e)
 
 
 def chunk_collection(index_dir: Path, settings: Any = None, *, create: bool = True) -> Any:
@@ -369,6 +390,8 @@ class HybridIndex:
     part_dirs: dict[str, str] = field(default_factory=dict)
     _report_of: dict[str, str] | None = None
     _part_rows: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    client: Any = None
+    """The Chroma client ``collection`` came from (to reopen exactly it after a read error)."""
 
     @classmethod
     def load(cls, version_dir: Path, chunks: pd.DataFrame | None = None, *, settings: Any = None) -> HybridIndex:
@@ -387,11 +410,13 @@ class HybridIndex:
                 got = [str(x) for x in pd.read_parquet(d / "chunks.parquet", columns=["chunk_id"])["chunk_id"]]
             ids.extend(got or [])
             rids.extend([rid] * len(got or []))
+        client = chroma_client(root, settings)
         coll = chunk_collection(root, settings, create=True)
         _jieba()  # the tokenizer's dictionary loads here, not on the first question
         return cls(
             chunks=chunks, collection=coll, bm25=bm, bm25_ids=ids, bm25_report_ids=np.asarray(rids, dtype=object),
             parts_of={rid: p.rsplit("report=", 1)[-1] for rid, p in parts.items()}, root=root, part_dirs=parts,
+            client=client,
         )  # fmt: skip
 
     def rows(self, chunk_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -429,13 +454,9 @@ class HybridIndex:
             n = top_n
         else:
             where, n = None, top_n * 2 + 10  # stale vectors (a killed ingest, a kept old version) are dropped below
-        total = self.collection.count()
-        if not total:
+        res = self._query(query_vec, n, where)
+        if res is None:
             return []
-        res = self.collection.query(
-            query_embeddings=[np.asarray(query_vec, dtype=np.float32)], n_results=min(n, total), where=where,
-            include=["metadatas", "distances"],
-        )  # fmt: skip
         hits: list[Hit] = []
         for meta, dist in zip(res["metadatas"][0], res["distances"][0], strict=True):
             if meta.get("part") not in live:
@@ -444,6 +465,32 @@ class HybridIndex:
             if len(hits) >= top_n:
                 break
         return hits
+
+    def _query(self, query_vec: list[float], n: int, where: dict[str, Any] | None) -> Any:
+        """Chroma's nearest neighbours; a read error (another process committed to an embedded Chroma while this
+        one had it open: "Error finding id") reopens the client and tries once more, then gives none (BM25 answers)."""
+        for attempt in (0, 1):
+            client, coll = self.client, self.collection  # another thread may swap them meanwhile
+            try:
+                if attempt:
+                    reopen_client(self.root, stale=client)
+                    if self.collection is coll:
+                        self.client = chroma_client(self.root)
+                        self.collection = chunk_collection(self.root, create=True)
+                    coll = self.collection
+                total = coll.count()
+                if not total:
+                    return None
+                return coll.query(
+                    query_embeddings=[np.asarray(query_vec, dtype=np.float32)], n_results=min(n, total), where=where,
+                    include=["metadatas", "distances"],
+                )  # fmt: skip
+            except Exception as e:
+                if attempt:
+                    log.warning("vector search unavailable after reopening Chroma (%s); BM25 only", e)
+                    return None
+                log.info("Chroma read failed (%s); reopening it and trying again", e)
+        return None
 
     def bm25_search(self, query: str, *, allowed: np.ndarray | None, top_n: int) -> list[Hit]:
         """BM25 over jieba tokens; only documents with a positive score (an English question usually has none)."""

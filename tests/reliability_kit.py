@@ -126,7 +126,9 @@ def bad_inputs(d: Path) -> list[BadInput]:
     out.append(BadInput("encrypted PDF", [d / "08_encrypted.pdf"], r"encrypted"))
     _image_pdf(d / "09_scan.pdf")
     # a scanned page is read by OCR now: an image that shows no budget table is then not a report
-    out.append(BadInput("scan without text layer", [d / "09_scan.pdf"], r"no text layer|OCR|not a budget or final-accounts report"))
+    out.append(
+        BadInput("scan of a page without a report (OCR finds no table)", [d / "09_scan.pdf"], r"not a budget or final-accounts report")
+    )
     _pdf(d / "10_unrelated.pdf")
     out.append(BadInput("unrelated PDF", [d / "10_unrelated.pdf"], r"not a budget or final-accounts report"))
     add("unrelated text", "11_novel.txt", "从前有座山，山里有座庙。\n" * 50, r"not a budget or final-accounts report")
@@ -213,3 +215,60 @@ def cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
         text=True,
         timeout=timeout,
     )
+
+
+# --------------------------------------------------------------------------- per-upload limits (assistant/jobs.py)
+
+
+class StuckEmbedder(FastEmbedder):
+    """Never finishes embedding (the worker is then inside its staging folder)."""
+
+    def embed_passages(self, texts: list[str]) -> list[list[float]]:
+        import time
+
+        time.sleep(3600)
+        return super().embed_passages(texts)
+
+
+def greedy_parsers() -> None:
+    """Worker setup: the text reader leaves a temporary file, then for a file named ``*hungry*`` allocates
+    memory step by step, for ``*huge*`` asks for 3 GB at once; other files read normally."""
+    import tempfile
+    import time
+
+    from assistant.ingest import text
+
+    real = text.read_text
+
+    def read_text(path: Path, *a: object, **kw: object):  # type: ignore[no-untyped-def]
+        fd, _ = tempfile.mkstemp(prefix="greedy-", dir=tempfile.gettempdir())
+        os.close(fd)
+        if "hungry" in path.name:
+            hoard = []
+            for _ in range(400):  # up to 8 GB, 20 MB every 20 ms
+                hoard.append(b"x" * (20 * 2**20))
+                time.sleep(0.02)
+        if "huge" in path.name:
+            np.ones(3 * 2**27, dtype=np.float64)  # 3 GB
+        return real(path, *a, **kw)  # type: ignore[arg-type]
+
+    text.read_text = read_text  # type: ignore[assignment]
+
+
+CLI_FAST = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, {repo!r})
+    import assistant.embed
+    from tests.reliability_kit import FastEmbedder
+    assistant.embed.default_embedder = FastEmbedder  # the model's speed is not what is tested
+    from assistant.cli import main
+    sys.exit(main({args!r}))
+    """
+)
+
+
+def cli_process_fast(*args: str) -> subprocess.Popen[str]:
+    """``fiscal-qa ARGS`` (this worktree's CLI) in another process, embedding with ``FastEmbedder``."""
+    code = CLI_FAST.format(repo=str(REPO), args=list(args))
+    return subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
