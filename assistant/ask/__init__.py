@@ -487,7 +487,8 @@ def _text_figure(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, lang: str, 
         years=pq.years,
     )
     passages = _chunks(q, pq, vocab, idx, k=8)
-    figures, where = [], {}
+    figures: list[Any] = []
+    where: dict[int, dict[str, Any]] = {}
     for p in passages:
         for f in clause_figures(p.get("text") or ""):
             if is_instruction(f.sentence):  # a planted "answer" is not a figure
