@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from assistant.places import leading_places, parents, place_of, strip_place_prefix
+from assistant.places import Division, leading_places, parents, place_of, strip_place_prefix
 
 _SCOPE_NOTE_RE = re.compile(r"[（(](?:本级|本部|机关|汇总|合并)[）)]$")
 _SPACE_RE = re.compile(r"[\s\u3000·•]+")
@@ -133,6 +133,54 @@ def pinyin(text: str) -> str:
     return "".join(s for s in lazy_pinyin(text) if s.isascii() and s.isalpha())
 
 
+PLACES_EN_FILE = Path(__file__).resolve().parent / "data" / "places_en.tsv"
+
+
+@cache
+def _places_en() -> dict[str, tuple[tuple[str, ...], bool]]:
+    """adcode → (English names, whether the pinyin of the short name is said too) from ``data/places_en.tsv``."""
+    out: dict[str, tuple[tuple[str, ...], bool]] = {}
+    for line in PLACES_EN_FILE.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        code, names, keep = (line.split("\t") + ["", "keep"])[:3]
+        out[code.strip()] = (tuple(n.strip() for n in names.split("|") if n.strip()), keep.strip() != "drop")
+    return out
+
+
+@cache
+def division_names_en(d: Division) -> tuple[str, ...]:
+    """How English names a division (lower case): the pinyin of its short name, and its English name where
+    it has one of its own (内蒙古 → inner mongolia, 陕西 → shaanxi, not shanxi)."""
+    names, keep_pinyin = _places_en().get(d.code, ((), True))
+    out = [n.lower() for n in names]
+    py = pinyin(d.short) if keep_pinyin else ""
+    if py and py not in out:
+        out.append(py)
+    return tuple(dict.fromkeys(out))
+
+
+@cache
+def department_places(name: str) -> tuple[tuple[str, int], ...]:
+    """Words naming the places of a department (its divisions and their parents), each with the division's
+    level (1 province … 3 county), most specific first: 杭州市西湖区财政局 → 西湖区, 西湖, xihu, 杭州市, 杭州, hangzhou, 浙江…
+
+    Chinese words as printed; English ones in lower case. A question naming a department ambiguously
+    (财政局, "the finance bureau") is narrowed by these words anywhere in it.
+    """
+    out: dict[str, int] = {}
+    matches = leading_places(clean_name(name))
+    divs = {m.division.code: m.division for m in matches}
+    for m in matches:
+        for p in parents(m.division):
+            divs.setdefault(p.code, p)
+    for d in sorted(divs.values(), key=lambda d: -d.level):
+        for w in (d.name, d.short, *division_names_en(d)):
+            if len(w) >= 2:
+                out.setdefault(w, d.level)
+    return tuple(out.items())
+
+
 def _level(division_name: str) -> str:
     for suf, lvl in _LEVEL_SUFFIXES:
         if division_name.endswith(suf):
@@ -220,14 +268,12 @@ def department_names(name: str, english: bool = True) -> DepartmentNames:
         lv = _level(last.name)
         if lv:
             levels.add(lv)
-        py = pinyin(last.short) if want_en else ""
-        if py:
+        for py in division_names_en(last) if want_en else ():
             places_en.add(py)
             for le in level_en.get(lv, []):
                 places_en.add(f"{py} {le}")
             for parent in parents(last):
-                ppy = pinyin(parent.short)
-                if ppy:
+                for ppy in division_names_en(parent):
                     places_en.add(f"{ppy} {py}")
     zh = set(alone)
     for p in places | levels:

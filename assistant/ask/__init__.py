@@ -455,9 +455,6 @@ def _text_answer(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, lang: str) 
     return a
 
 
-NUM_NEAR = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(万元|亿元|元|个|人次|人|辆|批次|次|%)")
-
-
 def _printed_in_a_table(term: dict[str, Any] | None, pq: ParsedQuestion, vocab: Vocab) -> bool:
     """Whether the reports asked about have the table that prints ``term`` (its kind, and its words in the title)."""
     if not term or vocab.tables is None or not len(vocab.tables):
@@ -468,30 +465,16 @@ def _printed_in_a_table(term: dict[str, Any] | None, pq: ParsedQuestion, vocab: 
     return any(all(w in str(title) for w in words) for title in t["title"])
 
 
-MEASURE_CUES = {"决算数": ("决算", "实际", "执行"), "预算数": ("预算",), "全年预算数": ("全年预算", "调整")}
-
-
-def _near_number(flat: str, start: int, measure: str | None, want_count: bool) -> re.Match[str] | None:
-    """The number stated right after an item name; with a measure, the one its words introduce (支出决算为0.00万元)."""
-    cands = [
-        m for m in NUM_NEAR.finditer(flat, start, start + 60) if (m.group(2) not in ("万元", "亿元", "元", "%")) == want_count
-    ]
-    if not cands:
-        return None
-    cues = MEASURE_CUES.get(measure or "")
-    if cues:
-        for m in cands:
-            before = flat[max(start, m.start() - 8) : m.start()]
-            if any(c in before for c in cues):
-                return m
-        return None if measure == "决算数" else cands[0]
-    return cands[0]
-
-
 def _text_figure(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, lang: str, res: TableResult) -> Answer | None:
-    """When the tables do not print an item, the narrative may state it (机关运行经费支出184.65万元)."""
+    """When the tables do not print an item, the narrative may state it (机关运行经费支出184.65万元).
+
+    The figure is the one of the clause that states what the question asks (``assistant.ask.clauses``):
+    the total clause for the general noun, a part's clause for the part, the clause with the question's
+    qualifier (年末, 购置, 预算); clauses that fit equally are all quoted and none is given as the figure.
+    """
     from decimal import Decimal
 
+    from assistant.ask.clauses import choose, clause_figures, question_want
     from assistant.glossary import norm_label, term_by_label
     from assistant.llm.grounding import is_instruction
 
@@ -504,36 +487,88 @@ def _text_figure(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, lang: str, 
         for x in ([t["zh"], *t.get("aliases_zh", []), *t.get("text_names", [])] if t else [it.label or ""])
         if x and len(norm_label(x)) >= 2
     ]
-    want_count = bool(t and t.get("unit") == "count")
     if not names:
         return None
-    passages = _passages(q, pq, vocab, idx, k=5, n=3)
+    want = question_want(
+        norm_label(q) if lang == "zh" else q,
+        names,
+        kind="count" if t and t.get("unit") == "count" else "money",
+        measure=pq.plan.measure,
+        years=pq.years,
+    )
+    passages = _chunks(q, pq, vocab, idx, k=8)
+    figures: list[Any] = []
+    where: dict[int, dict[str, Any]] = {}
     for p in passages:
-        for text in (p.get("sentences") or "", p.get("text") or ""):
-            flat = norm_label(text)
-            for name in names:
-                m = None
-                i = flat.find(name)
-                while i >= 0 and m is None:
-                    m = _near_number(flat, i + len(name), pq.plan.measure, want_count)
-                    if m is not None and is_instruction(flat[i : m.end()]):  # a planted "answer" is not a figure
-                        m = None
-                    i = flat.find(name, i + 1)
-                if not m:
-                    continue
-                val = Decimal(m.group(1).replace(",", ""))
-                unit = {"批次": "个", "人次": "人"}.get(m.group(2), m.group(2))
-                a = _text_answer(q, pq, vocab, idx, lang)
-                lead = res.status == "not_published"
-                if lead or _printed_in_a_table(t, pq, vocab):
-                    a.route = "table"  # a table question (the report has the table), completed from the narrative
-                if lang == "en":
-                    pre = "The tables do not print this figure; the narrative states " if lead else "The narrative states "
-                    a.answer = f"{pre}{m.group(1)} {m.group(2)}. " + a.answer
-                else:
-                    pre = "表格中未列出该数；报告说明中写明 " if lead else "报告说明中写明 "
-                    a.answer = f"{pre}{m.group(1)}{m.group(2)}。" + a.answer
-                a.value, a.unit = float(val), unit
-                a.meta["status"] = "text_figure"
-                return a
-    return None
+        for f in clause_figures(p.get("text") or ""):
+            if is_instruction(f.sentence):  # a planted "answer" is not a figure
+                continue
+            figures.append(f)
+            where.setdefault(id(f), p)
+    if pq.plan.measure == "决算数":  # an actual figure must be said to be one (支出决算为0.00万元)
+        figures = [f for f in figures if f.qualifiers.get("plan") == "actual"]
+    choice = choose(figures, want)
+    if choice.status == "none":
+        return None
+    quoted = [{**where[id(f)], "sentences": f.sentence} for f in choice.figures if id(f) in where]
+    a = compose_text(q, _unique_passages(quoted), vocab, lang, pq)
+    a.meta["retrieved"] = [{"chunk_id": p.get("chunk_id"), "section": p.get("section"), "page": p.get("page")} for p in passages]
+    lead = res.status == "not_published"
+    if lead or _printed_in_a_table(t, pq, vocab):
+        a.route = "table"  # a table question (the report has the table), completed from the narrative
+    if choice.status == "one":
+        f = choice.figures[0]
+        if lang == "en":
+            pre = "The tables do not print this figure; the narrative states " if lead else "The narrative states "
+            a.answer = f"{pre}{f.value} {f.unit}. " + a.answer
+        else:
+            pre = "表格中未列出该数；报告说明中写明 " if lead else "报告说明中写明 "
+            a.answer = f"{pre}{f.value}{f.unit}。" + a.answer
+        a.value, a.unit = float(Decimal(f.value)), {"批次": "个", "人次": "人"}.get(f.unit, f.unit)
+        a.meta["status"] = "text_figure"
+        a.meta["clause"] = f.clause
+        return a
+    which = "; ".join(f"{f.clause}" for f in choice.figures)
+    if choice.status == "parts":
+        a.answer = (
+            f"The narrative does not state this figure as a whole, only its parts: {which}. " + a.answer
+            if lang == "en"
+            else f"报告说明中没有写明该项的总数，只写明其中各部分：{which}。" + a.answer
+        )
+    else:
+        a.answer = (
+            f"The narrative states several figures that fit the question; which is which: {which}. Please say which one you mean. "
+            + a.answer
+            if lang == "en"
+            else f"报告说明中有几个数都符合问题，分别是：{which}。请说明指哪一个。" + a.answer
+        )
+    a.meta["status"] = "text_figures"
+    a.meta["clauses"] = [f.clause for f in choice.figures]
+    return a
+
+
+def _chunks(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, k: int) -> list[dict[str, Any]]:
+    """The ``k`` best chunks for the question (whole texts: a figure may sit in any sentence), best first."""
+    try:
+        from assistant.ask.retrieve import retrieve
+
+        found = retrieve(idx, retrieval_query(q, pq), report_ids=_report_ids(pq, vocab), k=k)
+    except Exception as e:  # retrieval trouble must not sink a table answer
+        log.warning("retrieval unavailable (%s)", e)
+        return []
+    return [
+        {"chunk_id": c.chunk_id, "report_id": c.report_id, "section": c.section, "page": c.page, "sentences": "", "text": c.text}
+        for c in found
+    ]
+
+
+def _unique_passages(ps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One quote per chunk and sentence."""
+    seen: set[tuple[Any, Any]] = set()
+    out = []
+    for p in ps:
+        k = (p.get("chunk_id"), p.get("sentences"))
+        if k not in seen:
+            seen.add(k)
+            out.append(p)
+    return out

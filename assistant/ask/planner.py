@@ -37,7 +37,7 @@ from assistant.glossary import (
     terms,
 )
 from assistant.models import Answer, ItemRef, QueryPlan, ReportFilter, ReportMeta
-from assistant.orgnames import canonical_key, clean_name, department_names, pinyin
+from assistant.orgnames import canonical_key, clean_name, department_names, department_places, pinyin
 from assistant.places import find_places, leading_places
 
 log = logging.getLogger(__name__)
@@ -455,7 +455,29 @@ def _departments(q: str, vocab: Vocab) -> tuple[list[str], str | None, list[str]
                 ambiguous = ds
             words = en
             break
+    if ambiguous and not found:
+        found = _narrow_by_place(q, ambiguous)
+        if found:
+            ambiguous = []
     return found, words, ambiguous
+
+
+def _narrow_by_place(q: str, departments: list[str]) -> list[str]:
+    """Of departments a question names ambiguously (法院, "the finance bureau"), the one whose place it names
+    anywhere ("…High People's Court of Zhejiang Province", 财政局（西湖区）); [] when none or still several."""
+    best: dict[str, tuple[bool, int]] = {}
+    for d in departments:
+        places = department_places(d)
+        own = max((lv for _w, lv in places), default=0)
+        for w, level in places:
+            hit = re.search(r"(?<![a-z])" + re.escape(w) + r"(?![a-z])", q) if w.isascii() else w in q
+            if hit:  # its own place named (浙江 for 浙江省高院) beats a parent's (浙江 for 浙江省杭州市…)
+                best[d] = max(best.get(d, (False, 0)), (level == own, level))
+    if not best:
+        return []
+    top = max(best.values())
+    ds = sorted(d for d, v in best.items() if v == top)
+    return ds if len({canonical_key(d) for d in ds}) == 1 else []
 
 
 def _places_named(q: str, vocab: Vocab) -> list[str]:
