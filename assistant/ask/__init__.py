@@ -489,8 +489,12 @@ def _text_figure(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, lang: str, 
     ]
     if not names:
         return None
+    asked = q
+    for named in (pq.dept_text, *pq.places):  # 政府 of 区政府办公室 names the department, not what is counted
+        if named:
+            asked = asked.replace(named, " ")
     want = question_want(
-        norm_label(q) if lang == "zh" else q,
+        norm_label(asked) if lang == "zh" else asked,
         names,
         kind="count" if t and t.get("unit") == "count" else "money",
         measure=pq.plan.measure,
