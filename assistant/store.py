@@ -472,7 +472,7 @@ def collect_garbage(index_dir: Path, *, keep_versions: int | None = None, settin
     for v in index_dir.iterdir():
         if v.is_dir() and v.name.startswith("v-") and (v / MANIFEST).exists():
             try:
-                named |= set(_read_manifest(v)["parts"].values())
+                named |= _version_parts(v)
             except (OSError, ValueError, KeyError):
                 continue
     dead: list[str] = []
@@ -493,6 +493,21 @@ def collect_garbage(index_dir: Path, *, keep_versions: int | None = None, settin
             log.warning("could not delete the vectors of %d removed parts: %s", len(dead), e)
         for rel in dead:
             shutil.rmtree(index_dir / rel, ignore_errors=True)
+
+
+_VERSION_PARTS: dict[str, frozenset[str]] = {}
+
+
+def _version_parts(v: Path) -> frozenset[str]:
+    """The parts a version's manifest names (a version never changes once published: read once per process)."""
+    key = str(v.resolve())
+    got = _VERSION_PARTS.get(key)
+    if got is None:
+        got = frozenset(_read_manifest(v)["parts"].values())
+        if len(_VERSION_PARTS) > 32:
+            _VERSION_PARTS.clear()
+        _VERSION_PARTS[key] = got
+    return got
 
 
 def _all_parts(index_dir: Path) -> list[Path]:
@@ -537,6 +552,8 @@ class StagedIngest:
     timings: dict[str, float] = field(default_factory=dict)
     remove_ids: list[str] = field(default_factory=list)
     """Reports dropped in the same version (another version of a report being replaced)."""
+    base: tuple[str, dict[str, Any]] | None = field(default=None, repr=False)
+    """(version name, its manifest) the staging read; the commit reuses it while that version is still live."""
 
     @classmethod
     def merge(cls, staged: list[StagedIngest]) -> StagedIngest:
@@ -566,6 +583,7 @@ def stage_reports(
     """
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
+    base_v = current_version(index_dir)
     man = _live_manifest(index_dir)
     new_ids = {p.meta.report_id for p in parsed}
     new_hashes = {h for p in parsed for h in p.meta.sha256}
@@ -607,7 +625,8 @@ def stage_reports(
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
-    return StagedIngest(staging=staged, entries=entries, timings=t)
+    base = (base_v.name, man) if base_v is not None and (base_v / MANIFEST).exists() else None
+    return StagedIngest(staging=staged, entries=entries, timings=t, base=base)
 
 
 def commit_staged(
@@ -633,7 +652,12 @@ def commit_staged(
     last = {ReportMeta(**e["meta"]).report_id: e for e in staged.entries}  # a later copy of a report replaces an earlier
     entries = list(last.values())
     metas = [ReportMeta(**e["meta"]) for e in entries]
-    man = _live_manifest(index_dir, settings=settings)
+    live_v = current_version(index_dir)
+    if staged.base is not None and live_v is not None and staged.base[0] == live_v.name:
+        man = staged.base[1]  # still the live manifest: not read (and parsed) a second time
+    else:
+        man = _live_manifest(index_dir, settings=settings)
+        live_v = current_version(index_dir)
     old_reports = [ReportMeta(**r) for r in man["reports"]]
     new_ids = {m.report_id for m in metas}
     new_hashes = {h for m in metas for h in m.sha256}
@@ -668,7 +692,7 @@ def commit_staged(
         t0 = time.perf_counter()
         _keep_sources(index_dir, [(m, e["source_paths"]) for e, m in zip(entries, metas, strict=True)])
         reports = [r for r in old_reports if r.report_id not in replaced_ids] + metas
-        version = _publish(index_dir, st, reports, parts, man.get("counts"))
+        version = _publish(index_dir, st, reports, parts, man.get("counts"), previous=(live_v, man["parts"]))
         t["manifest"] = t.get("manifest", 0.0) + time.perf_counter() - t0
     except BaseException:
         for rel in moved:
@@ -725,14 +749,28 @@ def _part_counts(index_dir: Path, parts: dict[str, str], known: dict[str, Any] |
 
 
 def _publish(
-    index_dir: Path, staged: Path, reports: list[ReportMeta], parts: dict[str, str], known: dict[str, Any] | None = None
+    index_dir: Path,
+    staged: Path,
+    reports: list[ReportMeta],
+    parts: dict[str, str],
+    known: dict[str, Any] | None = None,
+    *,
+    previous: tuple[Path | None, dict[str, str]] | None = None,
 ) -> Path:
-    """Write the new manifest beside the staging folder's contents, move it in place and swap CURRENT."""
+    """Write the new manifest beside the staging folder's contents, move it in place and swap CURRENT.
+
+    ``previous``: the version the new one replaces and its parts; its BM25 statistics are updated
+    with only the added and removed parts (``vectors.write_version_stats``).
+    """
     name = _new_version_name()
     vdir = staged / name
     vdir.mkdir()
     counts = _part_counts(index_dir, parts, known)
     _write_json_atomic(vdir / MANIFEST, {"reports": [r.to_dict() for r in reports], "parts": parts, "counts": counts})
+    from assistant import vectors
+
+    prev_dir, prev_parts = previous if previous is not None else (None, {})
+    vectors.write_version_stats(index_dir, vdir, parts, prev_dir, prev_parts)
     final = index_dir / name
     vdir.rename(final)
     _swap(index_dir, final)
@@ -1006,13 +1044,14 @@ def _remove_reports(index_dir: Path, report_ids: list[str], *, keep_versions: in
     index_dir = Path(index_dir)
     if current_version(index_dir) is None:
         raise IndexMissingError(str(index_dir))
+    live_v = current_version(index_dir)
     man = _live_manifest(index_dir, settings=settings)
     gone = set(report_ids)
     reports = [ReportMeta(**r) for r in man["reports"] if r["report_id"] not in gone]
     parts = {rid: p for rid, p in man["parts"].items() if rid not in gone}
     staged = _new_staging_dir(index_dir)
     try:
-        version = _publish(index_dir, staged, reports, parts, man.get("counts"))
+        version = _publish(index_dir, staged, reports, parts, man.get("counts"), previous=(live_v, man["parts"]))
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
