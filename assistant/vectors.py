@@ -493,8 +493,9 @@ class BM25Parts:
         n = min(top_n, int((sc > 0).sum()))
         if n == 0:
             return []
-        top = np.argpartition(-sc, n - 1)[:n]
-        top = top[np.argsort(-sc[top], kind="stable")]
+        cut = np.partition(-sc, n - 1)[n - 1]
+        cand = np.flatnonzero(-sc <= cut)  # every document scoring at least the n-th best, in index order
+        top = cand[np.argsort(-sc[cand], kind="stable")][:n]  # ties keep index (manifest) order
         return [(ids[i], float(sc[i]), owners[i]) for i in top]
 
     def _parts_with(self, hashes: np.ndarray) -> list[str]:

@@ -418,7 +418,7 @@ def is_english(text: str) -> bool:
 
 def _has_chunks(index: IndexData) -> bool:
     """Whether the index has narrative chunks (from the manifest's counts, without reading them)."""
-    counts = getattr(index, "counts", None)
+    counts = getattr(index, "counts", None) or getattr(getattr(index, "parent", None), "counts", None)  # a ScopedIndex's parent
     if counts and getattr(index, "_chunks", None) is None:
         ids = {r.report_id for r in index.reports}
         return any(int(c.get("chunks", 0)) for rid, c in counts.items() if rid in ids)
