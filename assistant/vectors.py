@@ -518,6 +518,8 @@ class BM25Parts:
         return [r for r in self.parts if r in hit]
 
 
+EXACT_MAX_REPORTS = 64
+"""A vector search over at most this many reports is exact over their stored vectors, without Chroma."""
 FULL_SCAN_PARTS = 300
 """Above this many parts an unrestricted BM25 search first asks DuckDB which parts hold the query's terms."""
 
@@ -551,6 +553,8 @@ class HybridIndex:
     _report_of: dict[str, str] = field(default_factory=dict)
     """chunk id → report id, for the chunks searches have returned."""
     _part_rows: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    _part_vectors: dict[str, tuple[list[str], np.ndarray]] = field(default_factory=dict)
+    _count: int | None = None
 
     @classmethod
     def load(
@@ -612,18 +616,67 @@ class HybridIndex:
 
     # ----------------------------------------------------------------- searches
 
+    def part_vectors(self, report_id: str) -> tuple[list[str], np.ndarray]:
+        """One report's chunk ids and unit-length stored vectors (the ones upserted into Chroma), read once (bounded cache)."""
+        got = self._part_vectors.pop(report_id, None)
+        if got is None:
+            f = self.root / self.part_dirs[report_id] / "chunks.parquet"
+            if f.exists():
+                t = pd.read_parquet(f, columns=["chunk_id", "embedding"])
+                m = np.asarray([np.asarray(e, dtype=np.float32) for e in t["embedding"]], dtype=np.float32).reshape(len(t), -1)
+                norms = np.linalg.norm(m, axis=1, keepdims=True)
+                got = ([str(c) for c in t["chunk_id"]], m / np.where(norms > 0, norms, 1).astype(np.float32))
+            else:
+                got = ([], np.zeros((0, 0), dtype=np.float32))
+        self._part_vectors[report_id] = got
+        while len(self._part_vectors) > 256:
+            self._part_vectors.pop(next(iter(self._part_vectors)))
+        return got
+
+    def _exact_search(self, report_ids: list[str], query_vec: list[float], top_n: int) -> list[Hit]:
+        """Cosine similarity to every stored vector of a few reports (exact; Chroma is not opened)."""
+        q = np.asarray(query_vec, dtype=np.float32)
+        q = q / (np.linalg.norm(q) or 1.0)
+        ids: list[str] = []
+        owners: list[str] = []
+        sims: list[np.ndarray] = []
+        for rid in report_ids:
+            cids, m = self.part_vectors(rid)
+            if len(cids):
+                sims.append(m @ q)
+                ids.extend(cids)
+                owners.extend([rid] * len(cids))
+        if not ids:
+            return []
+        sim = np.concatenate(sims)
+        top = np.argsort(-sim, kind="stable")[:top_n]
+        hits: list[Hit] = []
+        for i in top:
+            self._report_of[ids[i]] = owners[i]
+            hits.append(Hit(ids[i], float(sim[i]), len(hits)))
+        return hits
+
     def vector_search(self, query: str, query_vec: list[float], *, report_ids: list[str] | None, top_n: int) -> list[Hit]:
-        """Nearest chunks by cosine similarity in Chroma, restricted to the live parts (of ``report_ids``)."""
+        """Nearest chunks by cosine similarity, restricted to the live parts (of ``report_ids``).
+
+        Up to ``EXACT_MAX_REPORTS`` reports: exact, over their stored vectors (the ones in Chroma);
+        more, or all: Chroma's HNSW index.
+        """
         live = {p: r for r, p in self.parts_of.items()}
         if report_ids is not None:
-            want = [self.parts_of[r] for r in dict.fromkeys(report_ids) if r in self.parts_of]
+            rids = [r for r in dict.fromkeys(report_ids) if r in self.parts_of]
+            if rids and len(rids) <= EXACT_MAX_REPORTS:
+                return self._exact_search(rids, query_vec, top_n)
+            want = [self.parts_of[r] for r in rids]
             if not want:
                 return []
             where: dict[str, Any] | None = {"part": {"$in": want}} if len(want) > 1 else {"part": want[0]}
             n = top_n
         else:
             where, n = None, top_n * 2 + 10  # stale vectors (a killed ingest, a kept old version) are dropped below
-        total = self.collection.count()
+        if self._count is None:
+            self._count = int(self.collection.count())
+        total = self._count
         if not total:
             return []
         res = self.collection.query(

@@ -115,3 +115,21 @@ def test_loading_reads_no_postings_and_opens_no_chroma(grown: Path, monkeypatch)
     assert read == [] and h._collection is None
     h.bm25_search("整改情况", report_ids=["c"], top_n=5)
     assert len(read) == 1 and "report=c-" in str(read[0])
+
+
+@pytest.mark.parametrize("scope", [["a"], ["b", "c"], ["a", "b", "c"]])
+def test_vector_search_over_a_few_reports_equals_chromas(grown: Path, monkeypatch, scope) -> None:
+    """Exact search over the reports' stored vectors (Chroma not opened) finds what Chroma finds."""
+    v = current_version(grown)
+    emb = CountingEmbedder()
+    h = HybridIndex.load(v)  # type: ignore[arg-type]
+    for q in QUERIES:
+        qv = emb.embed_query(q)
+        exact = h.vector_search(q, qv, report_ids=scope, top_n=4)
+        assert h._collection is None
+        monkeypatch.setattr(vectors, "EXACT_MAX_REPORTS", 0)
+        chroma = h.vector_search(q, qv, report_ids=scope, top_n=4)
+        monkeypatch.setattr(vectors, "EXACT_MAX_REPORTS", 64)
+        h._collection = None
+        assert [x.chunk_id for x in exact] == [x.chunk_id for x in chroma]
+        assert [x.score for x in exact] == pytest.approx([x.score for x in chroma], abs=1e-5)
