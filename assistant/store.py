@@ -440,7 +440,7 @@ def _read_manifest(version: Path) -> dict[str, Any]:
 def _write_json_atomic(path: Path, data: Any) -> None:
     tmp = path.with_name(path.name + f".{uuid.uuid4().hex[:6]}.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False)
+        fh.write(json.dumps(data, ensure_ascii=False))  # dumps uses the C encoder; dump does not
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
@@ -512,7 +512,15 @@ def _version_parts(v: Path) -> frozenset[str]:
 
 def _all_parts(index_dir: Path) -> list[Path]:
     base = Path(index_dir) / PARTS
-    return sorted(base.glob("place=*/year=*/report=*")) if base.is_dir() else []
+    if not base.is_dir():
+        return []
+    out: list[Path] = []
+    for place in os.scandir(base):
+        if place.is_dir() and place.name.startswith("place="):
+            for year in os.scandir(place.path):
+                if year.is_dir() and year.name.startswith("year="):
+                    out.extend(Path(r.path) for r in os.scandir(year.path) if r.is_dir() and r.name.startswith("report="))
+    return sorted(out)
 
 
 def _part_name(rel: str) -> str:
@@ -539,7 +547,9 @@ def _live_manifest(index_dir: Path, settings: Any = None) -> dict[str, Any]:
         return {"reports": [], "parts": {}}
     if not (v / MANIFEST).exists():
         return _convert_legacy(index_dir, v, settings=settings)
-    return _read_manifest(v)
+    man = _read_manifest(v)
+    _VERSION_PARTS.setdefault(str(v.resolve()), frozenset(man["parts"].values()))  # for garbage collection
+    return man
 
 
 @dataclass
@@ -658,13 +668,13 @@ def commit_staged(
     else:
         man = _live_manifest(index_dir, settings=settings)
         live_v = current_version(index_dir)
-    old_reports = [ReportMeta(**r) for r in man["reports"]]
+    old_reports = _report_dicts(man["reports"])  # kept as the manifest's dicts: not rebuilt per report
     new_ids = {m.report_id for m in metas}
     new_hashes = {h for m in metas for h in m.sha256}
     replaced_ids = {
-        r.report_id
+        r["report_id"]
         for r in old_reports
-        if r.report_id in new_ids or r.report_id in staged.remove_ids or (replace_sources and set(r.sha256) & new_hashes)
+        if r["report_id"] in new_ids or r["report_id"] in staged.remove_ids or (replace_sources and set(r["sha256"]) & new_hashes)
     }
     moved: list[str] = []
     try:
@@ -691,7 +701,7 @@ def commit_staged(
         t["vectors"] = t.get("vectors", 0.0) + time.perf_counter() - t0
         t0 = time.perf_counter()
         _keep_sources(index_dir, [(m, e["source_paths"]) for e, m in zip(entries, metas, strict=True)])
-        reports = [r for r in old_reports if r.report_id not in replaced_ids] + metas
+        reports = [r for r in old_reports if r["report_id"] not in replaced_ids] + [m.to_dict() for m in metas]
         version = _publish(index_dir, st, reports, parts, man.get("counts"), previous=(live_v, man["parts"]))
         t["manifest"] = t.get("manifest", 0.0) + time.perf_counter() - t0
     except BaseException:
@@ -748,10 +758,15 @@ def _part_counts(index_dir: Path, parts: dict[str, str], known: dict[str, Any] |
     return out
 
 
+def _report_dicts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A manifest's report records as dicts, completed (through ReportMeta) only where written by an older version."""
+    return [r if r.get("department_key") else ReportMeta(**r).to_dict() for r in rows]
+
+
 def _publish(
     index_dir: Path,
     staged: Path,
-    reports: list[ReportMeta],
+    reports: list[ReportMeta] | list[dict[str, Any]],
     parts: dict[str, str],
     known: dict[str, Any] | None = None,
     *,
@@ -766,13 +781,15 @@ def _publish(
     vdir = staged / name
     vdir.mkdir()
     counts = _part_counts(index_dir, parts, known)
-    _write_json_atomic(vdir / MANIFEST, {"reports": [r.to_dict() for r in reports], "parts": parts, "counts": counts})
+    rows = [r if isinstance(r, dict) else r.to_dict() for r in reports]
+    _write_json_atomic(vdir / MANIFEST, {"reports": rows, "parts": parts, "counts": counts})
     from assistant import vectors
 
     prev_dir, prev_parts = previous if previous is not None else (None, {})
     vectors.write_version_stats(index_dir, vdir, parts, prev_dir, prev_parts)
     final = index_dir / name
     vdir.rename(final)
+    _VERSION_PARTS[str(final.resolve())] = frozenset(parts.values())
     _swap(index_dir, final)
     shutil.rmtree(staged, ignore_errors=True)
     return final
@@ -1047,7 +1064,7 @@ def _remove_reports(index_dir: Path, report_ids: list[str], *, keep_versions: in
     live_v = current_version(index_dir)
     man = _live_manifest(index_dir, settings=settings)
     gone = set(report_ids)
-    reports = [ReportMeta(**r) for r in man["reports"] if r["report_id"] not in gone]
+    reports = [r for r in _report_dicts(man["reports"]) if r["report_id"] not in gone]
     parts = {rid: p for rid, p in man["parts"].items() if rid not in gone}
     staged = _new_staging_dir(index_dir)
     try:

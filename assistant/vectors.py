@@ -316,7 +316,9 @@ class BM25Stats:
         return terms.astype(np.int64), df.astype(np.int64), len(lens), int(sum(lens))
 
     @classmethod
-    def combine(cls, plus: list[tuple[np.ndarray, np.ndarray, int, int]], minus: list[tuple[np.ndarray, np.ndarray, int, int]] = ()) -> BM25Stats:  # type: ignore[assignment]
+    def combine(
+        cls, plus: list[tuple[np.ndarray, np.ndarray, int, int]], minus: list[tuple[np.ndarray, np.ndarray, int, int]] = ()
+    ) -> BM25Stats:  # type: ignore[assignment]
         ts = [p[0] for p in plus] + [m[0] for m in minus]
         ds = [p[1] for p in plus] + [-m[1] for m in minus]
         if ts and sum(len(t) for t in ts):
@@ -354,7 +356,11 @@ class BM25Stats:
 
 
 def write_version_stats(
-    root: Path, version_dir: Path, parts: dict[str, str], previous: Path | None = None, previous_parts: dict[str, str] | None = None
+    root: Path,
+    version_dir: Path,
+    parts: dict[str, str],
+    previous: Path | None = None,
+    previous_parts: dict[str, str] | None = None,
 ) -> None:
     """Keep the BM25 statistics of a new version: the previous version's, plus added parts, minus removed ones.
 
@@ -420,9 +426,7 @@ class PartPostings:
             a, b = int(self.starts[i]), int(self.starts[i + 1])
             d = self.docs[a:b]
             tf = self.tfs[a:b]
-            norm = tf + np.float32(BM25_K1) * (
-                np.float32(1 - BM25_B) + np.float32(BM25_B) * self.doclen[d] / np.float32(avgdl)
-            )
+            norm = tf + np.float32(BM25_K1) * (np.float32(1 - BM25_B) + np.float32(BM25_B) * self.doclen[d] / np.float32(avgdl))
             np.add.at(out, d, w * tf / norm)
         return out
 

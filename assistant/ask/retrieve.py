@@ -161,7 +161,11 @@ def section_passage(index: IndexData, chunk_id: str, max_chars: int = 1500) -> s
         else:
             if index.chunks is not None and len(index.chunks):
                 for cid, rid, sec, text in zip(
-                    index.chunks["chunk_id"], index.chunks["report_id"], index.chunks["section"], index.chunks["text"], strict=True
+                    index.chunks["chunk_id"],
+                    index.chunks["report_id"],
+                    index.chunks["section"],
+                    index.chunks["text"],
+                    strict=True,
                 ):
                     secs.setdefault((str(rid), str(sec or "")), []).append((_chunk_order(str(cid)), str(cid), str(text)))
                 for v in secs.values():
