@@ -359,6 +359,26 @@ class _IndexFields:
 IndexData.__dataclass_fields__ = _IndexFields.__dataclass_fields__  # type: ignore[attr-defined]
 
 
+def report_of_item(index: IndexData, item_id: str) -> str | None:
+    """The report a fact or chunk id belongs to (ids start with ``<report_id>:``), or None."""
+    parts = str(item_id).split(":")
+    for i in range(len(parts) - 1, 0, -1):
+        rid = ":".join(parts[:i])
+        if index.report(rid) is not None:
+            return rid
+    return None
+
+
+def report_chunks(index: IndexData, report_id: str) -> pd.DataFrame:
+    """One report's chunks (without vectors), read from its part when the index's chunks are not loaded."""
+    if getattr(index, "_chunks", None) is None and report_id in index.parts:
+        return _read_parts(
+            index.root, {report_id: index.parts[report_id]}, "chunks.parquet", CHUNK_COLUMNS, exclude=("embedding",)
+        )
+    chunks = index.chunks
+    return chunks[chunks.report_id == report_id].reset_index(drop=True) if len(chunks) else chunks
+
+
 def _read_parts(root: Path, parts: dict[str, str], name: str, columns: list[str], exclude: tuple[str, ...] = ()) -> pd.DataFrame:
     """One file of every part, concatenated in manifest order (one Arrow dataset scan)."""
     import pyarrow.dataset as ds
