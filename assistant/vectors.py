@@ -317,8 +317,11 @@ class BM25Stats:
 
     @classmethod
     def combine(
-        cls, plus: list[tuple[np.ndarray, np.ndarray, int, int]], minus: list[tuple[np.ndarray, np.ndarray, int, int]] = ()
-    ) -> BM25Stats:  # type: ignore[assignment]
+        cls,
+        plus: list[tuple[np.ndarray, np.ndarray, int, int]],
+        minus: list[tuple[np.ndarray, np.ndarray, int, int]] | None = None,
+    ) -> BM25Stats:
+        minus = minus or []
         ts = [p[0] for p in plus] + [m[0] for m in minus]
         ds = [p[1] for p in plus] + [-m[1] for m in minus]
         if ts and sum(len(t) for t in ts):

@@ -110,7 +110,12 @@ def test_scores_equal_one_bm25_over_all_live_chunks(grown: Path, tmp_path: Path,
 def test_loading_reads_no_postings_and_opens_no_chroma(grown: Path, monkeypatch) -> None:
     read: list[Path] = []
     real = vectors.PartPostings.read
-    monkeypatch.setattr(vectors.PartPostings, "read", classmethod(lambda cls, d: read.append(d) or real(d)))
+
+    def counting(cls: type, d: Path) -> vectors.PartPostings:
+        read.append(d)
+        return real(d)
+
+    monkeypatch.setattr(vectors.PartPostings, "read", classmethod(counting))
     h = HybridIndex.load(current_version(grown))  # type: ignore[arg-type]
     assert read == [] and h._collection is None
     h.bm25_search("整改情况", report_ids=["c"], top_n=5)
