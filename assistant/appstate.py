@@ -22,7 +22,7 @@ from assistant.errors import FiscalQAError, IndexMissingError
 from assistant.i18n import question_language, tr
 from assistant.models import Answer, ReportMeta
 from assistant.present import answer_markdown, coverage_line, page_text, select_reports, stream_steps
-from assistant.store import IndexData, current_version, load_index
+from assistant.store import IndexData, current_version, load_index, report_of_item
 
 log = logging.getLogger("fiscal_qa.app")
 
@@ -156,13 +156,27 @@ class AppState:
         with self._lock:
             sub = self._scoped.get(key)
             if sub is None:
-                sub = IndexData(
-                    path=idx.path,
-                    reports=[r for r in idx.reports if r.report_id in ids],
-                    tables=idx.tables[idx.tables.report_id.isin(ids)].reset_index(drop=True) if len(idx.tables) else idx.tables,
-                    facts=idx.facts_for(ids),
-                    chunks=idx.chunks[idx.chunks.report_id.isin(ids)].reset_index(drop=True) if len(idx.chunks) else idx.chunks,
-                )
+                if idx.parts and getattr(idx, "_chunks", None) is None:  # partitioned: tables and chunks read from its parts
+                    sub = IndexData(
+                        path=idx.path,
+                        reports=[r for r in idx.reports if r.report_id in ids],
+                        facts=idx.facts_for(ids),
+                        parts={r: p for r, p in idx.parts.items() if r in ids},
+                        root=idx.root,
+                    )
+                    sub.counts = {r: c for r, c in idx.counts.items() if r in ids}
+                else:
+                    sub = IndexData(
+                        path=idx.path,
+                        reports=[r for r in idx.reports if r.report_id in ids],
+                        tables=idx.tables[idx.tables.report_id.isin(ids)].reset_index(drop=True)
+                        if len(idx.tables)
+                        else idx.tables,
+                        facts=idx.facts_for(ids),
+                        chunks=idx.chunks[idx.chunks.report_id.isin(ids)].reset_index(drop=True)
+                        if len(idx.chunks)
+                        else idx.chunks,
+                    )
                 self._scoped[key] = sub
                 while len(self._scoped) > SCOPED_CACHE:  # each holds a copy of its reports' facts
                     self._scoped.popitem(last=False)
@@ -278,12 +292,19 @@ class AppState:
         if not fact_id:
             return None
         idx = self.index()
-        if idx is None or not len(idx.facts):
+        if idx is None:
             return None
-        raw = idx.extra.get("app_fact_raw")
-        if raw is None:
-            raw = dict(zip(idx.facts.fact_id, idx.facts.raw, strict=True))
-            idx.extra["app_fact_raw"] = raw
+        rid = report_of_item(idx, fact_id)
+        if rid is None:
+            return None
+        cache: OrderedDict[str, dict[str, str]] = idx.extra.setdefault("app_fact_raw", OrderedDict())
+        raw = cache.get(rid)
+        if raw is None:  # one report's printed values at a time, not every fact of the index
+            facts = idx.facts_for([rid])
+            raw = dict(zip(facts.fact_id, facts.raw, strict=True)) if len(facts) else {}
+            cache[rid] = raw
+            while len(cache) > SCOPED_CACHE:
+                cache.popitem(last=False)
         return raw.get(fact_id)
 
     # -- ingesting

@@ -12,13 +12,14 @@ import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pymupdf
 
 from assistant.errors import FiscalQAError
 from assistant.models import BBox
 from assistant.settings import Settings
-from assistant.store import IndexData, load_index, source_pdf
+from assistant.store import IndexData, load_index, report_chunks, report_of_item, source_pdf
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,15 @@ def _page_number(v: object) -> int | None:
     return None if f != f else int(f)
 
 
+def _facts_of(index: IndexData, fact_ids: list[str]) -> Any:
+    """The facts with these ids, reading only their reports' facts (all facts only when an id names no report)."""
+    rids = {report_of_item(index, f) for f in fact_ids}
+    pool = index.facts if None in rids else index.facts_for(sorted(r for r in rids if r is not None))
+    return pool[pool.fact_id.isin(fact_ids)]
+
+
 def _fact_regions(index: IndexData, fact_ids: list[str]) -> list[Region]:
-    facts = index.facts[index.facts.fact_id.isin(fact_ids)]
+    facts = _facts_of(index, fact_ids)
     missing = set(fact_ids) - set(facts.fact_id)
     if missing:
         raise FiscalQAError(f"no fact with id {sorted(missing)[0]!r}; list facts with `fiscal-qa facts --csv`")
@@ -85,8 +93,15 @@ def _fact_regions(index: IndexData, fact_ids: list[str]) -> list[Region]:
     return list(regions.values())
 
 
+def _chunks_of(index: IndexData, chunk_id: str) -> Any:
+    """The rows of one chunk id, reading only its report's chunks."""
+    rid = report_of_item(index, chunk_id)
+    chunks = report_chunks(index, rid) if rid is not None else index.chunks
+    return chunks[chunks.chunk_id == chunk_id] if len(chunks) else chunks
+
+
 def _chunk_region(index: IndexData, chunk_id: str) -> Region:
-    rows = index.chunks[index.chunks.chunk_id == chunk_id]
+    rows = _chunks_of(index, chunk_id)
     if not len(rows):
         raise FiscalQAError(f"no chunk with id {chunk_id!r}")
     c = rows.iloc[0]
@@ -99,7 +114,7 @@ def _chunk_region(index: IndexData, chunk_id: str) -> Region:
 def regions_for(index: IndexData, item_id: str | list[str]) -> list[Region]:
     """Regions for a fact id, a list of fact ids (a computed answer), or a chunk id."""
     ids = [item_id] if isinstance(item_id, str) else list(item_id)
-    if len(ids) == 1 and len(index.chunks) and (index.chunks.chunk_id == ids[0]).any():
+    if len(ids) == 1 and len(_chunks_of(index, ids[0])):
         return [_chunk_region(index, ids[0])]
     return _fact_regions(index, ids)
 

@@ -359,6 +359,26 @@ class _IndexFields:
 IndexData.__dataclass_fields__ = _IndexFields.__dataclass_fields__  # type: ignore[attr-defined]
 
 
+def report_of_item(index: IndexData, item_id: str) -> str | None:
+    """The report a fact or chunk id belongs to (ids start with ``<report_id>:``), or None."""
+    parts = str(item_id).split(":")
+    for i in range(len(parts) - 1, 0, -1):
+        rid = ":".join(parts[:i])
+        if index.report(rid) is not None:
+            return rid
+    return None
+
+
+def report_chunks(index: IndexData, report_id: str) -> pd.DataFrame:
+    """One report's chunks (without vectors), read from its part when the index's chunks are not loaded."""
+    if getattr(index, "_chunks", None) is None and report_id in index.parts:
+        return _read_parts(
+            index.root, {report_id: index.parts[report_id]}, "chunks.parquet", CHUNK_COLUMNS, exclude=("embedding",)
+        )
+    chunks = index.chunks
+    return chunks[chunks.report_id == report_id].reset_index(drop=True) if len(chunks) else chunks
+
+
 def _read_parts(root: Path, parts: dict[str, str], name: str, columns: list[str], exclude: tuple[str, ...] = ()) -> pd.DataFrame:
     """One file of every part, concatenated in manifest order (one Arrow dataset scan)."""
     import pyarrow.dataset as ds
@@ -440,7 +460,7 @@ def _read_manifest(version: Path) -> dict[str, Any]:
 def _write_json_atomic(path: Path, data: Any) -> None:
     tmp = path.with_name(path.name + f".{uuid.uuid4().hex[:6]}.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False)
+        fh.write(json.dumps(data, ensure_ascii=False))  # dumps uses the C encoder; dump does not
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
@@ -472,7 +492,7 @@ def collect_garbage(index_dir: Path, *, keep_versions: int | None = None, settin
     for v in index_dir.iterdir():
         if v.is_dir() and v.name.startswith("v-") and (v / MANIFEST).exists():
             try:
-                named |= set(_read_manifest(v)["parts"].values())
+                named |= _version_parts(v)
             except (OSError, ValueError, KeyError):
                 continue
     dead: list[str] = []
@@ -495,9 +515,32 @@ def collect_garbage(index_dir: Path, *, keep_versions: int | None = None, settin
             shutil.rmtree(index_dir / rel, ignore_errors=True)
 
 
+_VERSION_PARTS: dict[str, frozenset[str]] = {}
+
+
+def _version_parts(v: Path) -> frozenset[str]:
+    """The parts a version's manifest names (a version never changes once published: read once per process)."""
+    key = str(v.resolve())
+    got = _VERSION_PARTS.get(key)
+    if got is None:
+        got = frozenset(_read_manifest(v)["parts"].values())
+        if len(_VERSION_PARTS) > 32:
+            _VERSION_PARTS.clear()
+        _VERSION_PARTS[key] = got
+    return got
+
+
 def _all_parts(index_dir: Path) -> list[Path]:
     base = Path(index_dir) / PARTS
-    return sorted(base.glob("place=*/year=*/report=*")) if base.is_dir() else []
+    if not base.is_dir():
+        return []
+    out: list[Path] = []
+    for place in os.scandir(base):
+        if place.is_dir() and place.name.startswith("place="):
+            for year in os.scandir(place.path):
+                if year.is_dir() and year.name.startswith("year="):
+                    out.extend(Path(r.path) for r in os.scandir(year.path) if r.is_dir() and r.name.startswith("report="))
+    return sorted(out)
 
 
 def _part_name(rel: str) -> str:
@@ -524,7 +567,9 @@ def _live_manifest(index_dir: Path, settings: Any = None) -> dict[str, Any]:
         return {"reports": [], "parts": {}}
     if not (v / MANIFEST).exists():
         return _convert_legacy(index_dir, v, settings=settings)
-    return _read_manifest(v)
+    man = _read_manifest(v)
+    _VERSION_PARTS.setdefault(str(v.resolve()), frozenset(man["parts"].values()))  # for garbage collection
+    return man
 
 
 @dataclass
@@ -537,6 +582,8 @@ class StagedIngest:
     timings: dict[str, float] = field(default_factory=dict)
     remove_ids: list[str] = field(default_factory=list)
     """Reports dropped in the same version (another version of a report being replaced)."""
+    base: tuple[str, dict[str, Any]] | None = field(default=None, repr=False)
+    """(version name, its manifest) the staging read; the commit reuses it while that version is still live."""
 
     @classmethod
     def merge(cls, staged: list[StagedIngest]) -> StagedIngest:
@@ -566,6 +613,7 @@ def stage_reports(
     """
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
+    base_v = current_version(index_dir)
     man = _live_manifest(index_dir)
     new_ids = {p.meta.report_id for p in parsed}
     new_hashes = {h for p in parsed for h in p.meta.sha256}
@@ -607,7 +655,8 @@ def stage_reports(
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
-    return StagedIngest(staging=staged, entries=entries, timings=t)
+    base = (base_v.name, man) if base_v is not None and (base_v / MANIFEST).exists() else None
+    return StagedIngest(staging=staged, entries=entries, timings=t, base=base)
 
 
 def commit_staged(
@@ -633,14 +682,19 @@ def commit_staged(
     last = {ReportMeta(**e["meta"]).report_id: e for e in staged.entries}  # a later copy of a report replaces an earlier
     entries = list(last.values())
     metas = [ReportMeta(**e["meta"]) for e in entries]
-    man = _live_manifest(index_dir, settings=settings)
-    old_reports = [ReportMeta(**r) for r in man["reports"]]
+    live_v = current_version(index_dir)
+    if staged.base is not None and live_v is not None and staged.base[0] == live_v.name:
+        man = staged.base[1]  # still the live manifest: not read (and parsed) a second time
+    else:
+        man = _live_manifest(index_dir, settings=settings)
+        live_v = current_version(index_dir)
+    old_reports = _report_dicts(man["reports"])  # kept as the manifest's dicts: not rebuilt per report
     new_ids = {m.report_id for m in metas}
     new_hashes = {h for m in metas for h in m.sha256}
     replaced_ids = {
-        r.report_id
+        r["report_id"]
         for r in old_reports
-        if r.report_id in new_ids or r.report_id in staged.remove_ids or (replace_sources and set(r.sha256) & new_hashes)
+        if r["report_id"] in new_ids or r["report_id"] in staged.remove_ids or (replace_sources and set(r["sha256"]) & new_hashes)
     }
     moved: list[str] = []
     try:
@@ -667,8 +721,8 @@ def commit_staged(
         t["vectors"] = t.get("vectors", 0.0) + time.perf_counter() - t0
         t0 = time.perf_counter()
         _keep_sources(index_dir, [(m, e["source_paths"]) for e, m in zip(entries, metas, strict=True)])
-        reports = [r for r in old_reports if r.report_id not in replaced_ids] + metas
-        version = _publish(index_dir, st, reports, parts, man.get("counts"))
+        reports = [r for r in old_reports if r["report_id"] not in replaced_ids] + [m.to_dict() for m in metas]
+        version = _publish(index_dir, st, reports, parts, man.get("counts"), previous=(live_v, man["parts"]))
         t["manifest"] = t.get("manifest", 0.0) + time.perf_counter() - t0
     except BaseException:
         for rel in moved:
@@ -724,17 +778,38 @@ def _part_counts(index_dir: Path, parts: dict[str, str], known: dict[str, Any] |
     return out
 
 
+def _report_dicts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A manifest's report records as dicts, completed (through ReportMeta) only where written by an older version."""
+    return [r if r.get("department_key") else ReportMeta(**r).to_dict() for r in rows]
+
+
 def _publish(
-    index_dir: Path, staged: Path, reports: list[ReportMeta], parts: dict[str, str], known: dict[str, Any] | None = None
+    index_dir: Path,
+    staged: Path,
+    reports: list[ReportMeta] | list[dict[str, Any]],
+    parts: dict[str, str],
+    known: dict[str, Any] | None = None,
+    *,
+    previous: tuple[Path | None, dict[str, str]] | None = None,
 ) -> Path:
-    """Write the new manifest beside the staging folder's contents, move it in place and swap CURRENT."""
+    """Write the new manifest beside the staging folder's contents, move it in place and swap CURRENT.
+
+    ``previous``: the version the new one replaces and its parts; its BM25 statistics are updated
+    with only the added and removed parts (``vectors.write_version_stats``).
+    """
     name = _new_version_name()
     vdir = staged / name
     vdir.mkdir()
     counts = _part_counts(index_dir, parts, known)
-    _write_json_atomic(vdir / MANIFEST, {"reports": [r.to_dict() for r in reports], "parts": parts, "counts": counts})
+    rows = [r if isinstance(r, dict) else r.to_dict() for r in reports]
+    _write_json_atomic(vdir / MANIFEST, {"reports": rows, "parts": parts, "counts": counts})
+    from assistant import vectors
+
+    prev_dir, prev_parts = previous if previous is not None else (None, {})
+    vectors.write_version_stats(index_dir, vdir, parts, prev_dir, prev_parts)
     final = index_dir / name
     vdir.rename(final)
+    _VERSION_PARTS[str(final.resolve())] = frozenset(parts.values())
     _swap(index_dir, final)
     shutil.rmtree(staged, ignore_errors=True)
     return final
@@ -1006,13 +1081,14 @@ def _remove_reports(index_dir: Path, report_ids: list[str], *, keep_versions: in
     index_dir = Path(index_dir)
     if current_version(index_dir) is None:
         raise IndexMissingError(str(index_dir))
+    live_v = current_version(index_dir)
     man = _live_manifest(index_dir, settings=settings)
     gone = set(report_ids)
-    reports = [ReportMeta(**r) for r in man["reports"] if r["report_id"] not in gone]
+    reports = [r for r in _report_dicts(man["reports"]) if r["report_id"] not in gone]
     parts = {rid: p for rid, p in man["parts"].items() if rid not in gone}
     staged = _new_staging_dir(index_dir)
     try:
-        version = _publish(index_dir, staged, reports, parts, man.get("counts"))
+        version = _publish(index_dir, staged, reports, parts, man.get("counts"), previous=(live_v, man["parts"]))
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise

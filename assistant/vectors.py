@@ -290,78 +290,266 @@ def _doclens(d: Path) -> tuple[list[str] | None, list[int]]:
     return (got["ids"], got["lens"]) if isinstance(got, dict) else (None, got)
 
 
+def _part_chunk_ids(d: Path) -> list[str]:
+    got = _doclens(d)[0] if (d / "doclens.json").exists() else None
+    if got is None and (d / "chunks.parquet").exists():
+        got = [str(x) for x in pd.read_parquet(d / "chunks.parquet", columns=["chunk_id"])["chunk_id"]]
+    return got or []
+
+
+# ----------------------------------------------------------------- index-wide statistics, kept per version
+
+BM25_STATS = "bm25_stats.npz"
+"""Beside a version's manifest: document frequency of every term over the live parts, documents, total length."""
+
+
 @dataclass
-class BM25Postings:
-    """BM25 over all live parts: postings sorted by term, scored at query time with global statistics."""
+class BM25Stats:
+    """Index-wide BM25 statistics: what scoring one part's postings needs from all the others."""
 
     terms: np.ndarray
-    """Distinct term ids, sorted."""
+    """Distinct term ids, sorted (int64)."""
+    df: np.ndarray
+    """Documents containing each term (int64)."""
+    docs: int
+    total_len: int
+
+    @property
+    def avgdl(self) -> float:
+        return self.total_len / self.docs if self.docs else 0.0
+
+    def df_of(self, hashes: np.ndarray) -> np.ndarray:
+        if not len(self.terms):
+            return np.zeros(len(hashes), dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.terms, hashes), len(self.terms) - 1)
+        return np.where(self.terms[pos] == hashes, self.df[pos], 0)
+
+    @staticmethod
+    def part_counts(d: Path) -> tuple[np.ndarray, np.ndarray, int, int]:
+        """One part's (terms, df, documents, total length)."""
+        import pyarrow.parquet as pq
+
+        f = d / POSTINGS
+        lens = _doclens(d)[1] if (d / "doclens.json").exists() else []
+        if not f.exists():
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), len(lens), int(sum(lens))
+        terms, df = np.unique(pq.read_table(f, columns=["term"]).column("term").to_numpy(), return_counts=True)
+        return terms.astype(np.int64), df.astype(np.int64), len(lens), int(sum(lens))
+
+    @classmethod
+    def combine(
+        cls,
+        plus: list[tuple[np.ndarray, np.ndarray, int, int]],
+        minus: list[tuple[np.ndarray, np.ndarray, int, int]] | None = None,
+    ) -> BM25Stats:
+        minus = minus or []
+        ts = [p[0] for p in plus] + [m[0] for m in minus]
+        ds = [p[1] for p in plus] + [-m[1] for m in minus]
+        if ts and sum(len(t) for t in ts):
+            uniq, inv = np.unique(np.concatenate(ts), return_inverse=True)
+            df = np.bincount(inv, weights=np.concatenate(ds).astype(np.float64), minlength=len(uniq)).round().astype(np.int64)
+            keep = df > 0
+            uniq, df = uniq[keep], df[keep]
+        else:
+            uniq, df = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        docs = sum(p[2] for p in plus) - sum(m[2] for m in minus)
+        total = sum(p[3] for p in plus) - sum(m[3] for m in minus)
+        return cls(uniq.astype(np.int64), df, int(docs), int(total))
+
+    @classmethod
+    def of_parts(cls, part_dirs: list[Path]) -> BM25Stats:
+        return cls.combine([cls.part_counts(d) for d in part_dirs])
+
+    def updated(self, added: list[Path], removed: list[Path]) -> BM25Stats:
+        """These statistics with some parts added and others removed (only those parts are read)."""
+        mine = (self.terms, self.df, self.docs, self.total_len)
+        return BM25Stats.combine([mine] + [self.part_counts(d) for d in added], [self.part_counts(d) for d in removed])
+
+    def save(self, version_dir: Path) -> None:
+        tmp = Path(version_dir) / f".{BM25_STATS}.{uuid.uuid4().hex[:6]}.npz"
+        np.savez(tmp, terms=self.terms, df=self.df, docs=np.int64(self.docs), total_len=np.int64(self.total_len))
+        os.replace(tmp, Path(version_dir) / BM25_STATS)
+
+    @classmethod
+    def read(cls, version_dir: Path) -> BM25Stats | None:
+        f = Path(version_dir) / BM25_STATS
+        if not f.exists():
+            return None
+        with np.load(f) as z:
+            return cls(z["terms"], z["df"], int(z["docs"]), int(z["total_len"]))
+
+
+def write_version_stats(
+    root: Path,
+    version_dir: Path,
+    parts: dict[str, str],
+    previous: Path | None = None,
+    previous_parts: dict[str, str] | None = None,
+) -> None:
+    """Keep the BM25 statistics of a new version: the previous version's, plus added parts, minus removed ones.
+
+    Only the added and removed parts are read. Without statistics in the previous version (an index
+    written before they were kept) every live part is read once.
+    """
+    root = Path(root)
+    old = BM25Stats.read(previous) if previous is not None else None
+    new_parts = set(parts.values())
+    if old is not None and previous_parts is not None:
+        old_parts = set(previous_parts.values())
+        stats = old.updated([root / p for p in sorted(new_parts - old_parts)], [root / p for p in sorted(old_parts - new_parts)])
+    else:
+        stats = BM25Stats.of_parts([root / p for p in parts.values()])
+    stats.save(version_dir)
+
+
+# ----------------------------------------------------------------- scoring per part
+
+
+@dataclass
+class PartPostings:
+    """One part's postings sorted by term, its chunk ids and document lengths."""
+
+    terms: np.ndarray
     starts: np.ndarray
-    """Where each term's postings start (len(terms) + 1)."""
     docs: np.ndarray
     tfs: np.ndarray
     doclen: np.ndarray
-    avgdl: float
+    ids: list[str]
 
     @classmethod
-    def build(cls, part_dirs: list[Path]) -> BM25Postings | None:
-        import pyarrow as pa
-        import pyarrow.compute as pc
+    def read(cls, d: Path) -> PartPostings:
         import pyarrow.parquet as pq
 
-        tabs, lens, offset = [], [], 0
-        for d in part_dirs:
-            f = d / POSTINGS
-            if not f.exists():
-                continue
-            dl = _doclens(d)[1]
+        ids = _part_chunk_ids(d)
+        lens = _doclens(d)[1] if (d / "doclens.json").exists() else []
+        f = d / POSTINGS
+        if f.exists():
             t = pq.read_table(f)
-            if len(t):
-                t = t.set_column(0, "doc", pc.add(t.column("doc"), offset))
-                tabs.append(t)
-            lens.extend(dl)
-            offset += len(dl)
-        if not lens or not tabs:
-            return None
-        t = pa.concat_tables(tabs)
-        term = t.column("term").to_numpy()
-        order = np.argsort(term, kind="stable")
-        term = term[order]
-        docs = t.column("doc").to_numpy()[order].astype(np.int32)
-        tfs = t.column("tf").to_numpy()[order].astype(np.float32)
+            term = t.column("term").to_numpy()
+            order = np.argsort(term, kind="stable")
+            term = term[order]
+            docs = t.column("doc").to_numpy()[order].astype(np.int32)
+            tfs = t.column("tf").to_numpy()[order].astype(np.float32)
+        else:
+            term, docs, tfs = np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32)
         uniq, starts = np.unique(term, return_index=True)
-        doclen = np.asarray(lens, dtype=np.float32)
-        return cls(uniq, np.append(starts, len(term)), docs, tfs, doclen, float(doclen.mean()) if len(doclen) else 0.0)
+        return cls(uniq, np.append(starts, len(term)), docs, tfs, np.asarray(lens, dtype=np.float32), ids)
 
-    @property
-    def num_docs(self) -> int:
-        return len(self.doclen)
+    def nbytes(self) -> int:
+        return int(self.terms.nbytes + self.docs.nbytes + self.tfs.nbytes + self.doclen.nbytes) + 64 * len(self.ids)
 
-    def known(self, tokens: list[str]) -> list[str]:
-        if not tokens:
-            return []
-        hs = term_hash(tokens)
-        pos = np.searchsorted(self.terms, hs)
-        ok = (pos < len(self.terms)) & (self.terms[np.minimum(pos, len(self.terms) - 1)] == hs)
-        return [t for t, k in zip(tokens, ok, strict=True) if k]
-
-    def scores(self, tokens: list[str]) -> np.ndarray:
-        out = np.zeros(self.num_docs, dtype=np.float32)
-        n = self.num_docs
-        for h in term_hash(tokens):
+    def scores(self, hashes: np.ndarray, idf: np.ndarray, avgdl: float) -> np.ndarray:
+        """BM25 of this part's documents for the query's term ids, with index-wide idf and average length."""
+        out = np.zeros(len(self.doclen), dtype=np.float32)
+        if not len(self.terms):
+            return out
+        for h, w in zip(hashes, idf, strict=True):
             i = int(np.searchsorted(self.terms, h))
             if i >= len(self.terms) or self.terms[i] != h:
                 continue
             a, b = int(self.starts[i]), int(self.starts[i + 1])
-            df = b - a
-            idf = np.float32(np.log(1 + (n - df + 0.5) / (df + 0.5)))
             d = self.docs[a:b]
             tf = self.tfs[a:b]
-            norm = tf + np.float32(BM25_K1) * (
-                np.float32(1 - BM25_B) + np.float32(BM25_B) * self.doclen[d] / np.float32(self.avgdl)
-            )
-            np.add.at(out, d, idf * tf / norm)
+            norm = tf + np.float32(BM25_K1) * (np.float32(1 - BM25_B) + np.float32(BM25_B) * self.doclen[d] / np.float32(avgdl))
+            np.add.at(out, d, w * tf / norm)
         return out
+
+
+class BM25Parts:
+    """BM25 over the live parts, scored with index-wide statistics, reading only the parts searched.
+
+    A search restricted to some reports reads their parts' postings (kept in a bounded cache); an
+    unrestricted one reads every part's rows of the query's terms through DuckDB. Scores equal those of
+    one BM25 index over all live chunks (the Lucene variant bm25s computes).
+    """
+
+    CACHE_BYTES = 64 << 20
+
+    def __init__(self, root: Path, parts: dict[str, str], stats: BM25Stats) -> None:
+        self.root = Path(root)
+        self.parts = dict(parts)
+        self.stats = stats
+        self._cache: dict[str, PartPostings] = {}
+        self._cached_bytes = 0
+
+    def known(self, tokens: list[str]) -> list[str]:
+        if not tokens:
+            return []
+        ok = self.stats.df_of(term_hash(tokens)) > 0
+        return [t for t, k in zip(tokens, ok, strict=True) if k]
+
+    def _idf(self, hashes: np.ndarray) -> np.ndarray:
+        n = self.stats.docs
+        df = self.stats.df_of(hashes).astype(np.float64)
+        return np.asarray([np.float32(np.log(1 + (n - x + 0.5) / (x + 0.5))) for x in df], dtype=np.float32)
+
+    def part(self, report_id: str) -> PartPostings:
+        got = self._cache.pop(report_id, None)
+        if got is None:
+            got = PartPostings.read(self.root / self.parts[report_id])
+            self._cached_bytes += got.nbytes()
+        self._cache[report_id] = got  # most recently used last
+        while self._cached_bytes > self.CACHE_BYTES and len(self._cache) > 1:
+            old = self._cache.pop(next(iter(self._cache)))
+            self._cached_bytes -= old.nbytes()
+        return got
+
+    def search(self, tokens: list[str], report_ids: list[str] | None, top_n: int) -> list[tuple[str, float, str]]:
+        """(chunk id, score, report id) of the ``top_n`` best documents with a positive score, best first (ties in index order)."""
+        if not tokens or not self.stats.docs:
+            return []
+        hashes = term_hash(tokens)
+        idf = self._idf(hashes)
+        avgdl = self.stats.avgdl
+        wanted = set(report_ids) if report_ids is not None else None
+        rids = [r for r in self.parts if r in wanted] if wanted is not None else None
+        if rids is None and len(self.parts) > FULL_SCAN_PARTS:
+            rids = self._parts_with(hashes)
+        elif rids is None:
+            rids = list(self.parts)
+        ids: list[str] = []
+        owners: list[str] = []
+        scores: list[np.ndarray] = []
+        for rid in rids:
+            p = self.part(rid)
+            scores.append(p.scores(hashes, idf, avgdl))
+            ids.extend(p.ids)
+            owners.extend([rid] * len(p.ids))
+        if not ids:
+            return []
+        sc = np.concatenate(scores).astype(np.float64)
+        n = min(top_n, int((sc > 0).sum()))
+        if n == 0:
+            return []
+        cut = np.partition(-sc, n - 1)[n - 1]
+        cand = np.flatnonzero(-sc <= cut)  # every document scoring at least the n-th best, in index order
+        top = cand[np.argsort(-sc[cand], kind="stable")][:n]  # ties keep index (manifest) order
+        return [(ids[i], float(sc[i]), owners[i]) for i in top]
+
+    def _parts_with(self, hashes: np.ndarray) -> list[str]:
+        """The reports whose parts hold any of these terms (one DuckDB scan of the postings' term column)."""
+        import duckdb
+
+        by_file = {str(self.root / p / POSTINGS): rid for rid, p in self.parts.items()}
+        files = [f for f in by_file if Path(f).exists()]
+        if not files:
+            return []
+        con = duckdb.connect()
+        try:
+            got = con.execute(
+                "SELECT DISTINCT filename FROM read_parquet(?, filename = true) WHERE term IN (SELECT unnest(?))",
+                [files, [int(h) for h in hashes]],
+            ).fetchall()
+        finally:
+            con.close()
+        hit = {by_file[f] for (f,) in got}
+        return [r for r in self.parts if r in hit]
+
+
+EXACT_MAX_REPORTS = 64
+"""A vector search over at most this many reports is exact over their stored vectors, without Chroma."""
+FULL_SCAN_PARTS = 300
+"""Above this many parts an unrestricted BM25 search first asks DuckDB which parts hold the query's terms."""
 
 
 # --------------------------------------------------------------------------- read
@@ -376,78 +564,145 @@ class Hit:
 
 @dataclass
 class HybridIndex:
-    """Loaded narrative indexes of one index version (cache it)."""
+    """Loaded narrative indexes of one index version (cache it).
 
-    chunks: pd.DataFrame
-    collection: Any
-    bm25: BM25Postings | None
-    bm25_ids: list[str]
-    bm25_report_ids: np.ndarray
+    Loading reads the manifest and the version's BM25 statistics only; the Chroma collection is opened
+    at the first vector search, a part's postings and chunk rows when a search first needs them.
+    """
+
+    chunks: pd.DataFrame | None
+    bm25: BM25Parts | None
     parts_of: dict[str, str] = field(default_factory=dict)
     """report_id → its live part name (vectors of other parts are stale)."""
-    vector_index: Any = None
     root: Path = Path(".")
     part_dirs: dict[str, str] = field(default_factory=dict)
-    _report_of: dict[str, str] | None = None
+    settings: Any = None
+    _collection: Any = None
+    _report_of: dict[str, str] = field(default_factory=dict)
+    """chunk id → report id, for the chunks searches have returned."""
     _part_rows: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     client: Any = None
     """The Chroma client ``collection`` came from (to reopen exactly it after a read error)."""
+    _part_vectors: dict[str, tuple[list[str], np.ndarray]] = field(default_factory=dict)
+    _count: int | None = None
 
     @classmethod
-    def load(cls, version_dir: Path, chunks: pd.DataFrame | None = None, *, settings: Any = None) -> HybridIndex:
+    def load(
+        cls, version_dir: Path, chunks: pd.DataFrame | None = None, *, settings: Any = None, parts: dict[str, str] | None = None
+    ) -> HybridIndex:
         version_dir = Path(version_dir)
         root = version_dir.parent
-        man = json.loads((version_dir / "manifest.json").read_text(encoding="utf-8"))
-        parts = dict(man["parts"])
-        dirs = [root / p for p in parts.values()]
-        bm = BM25Postings.build(dirs)
-        ids: list[str] = []
-        rids: list[str] = []
-        for rid, p in parts.items():
-            d = root / p
-            got = _doclens(d)[0] if (d / "doclens.json").exists() else None
-            if got is None and (d / "chunks.parquet").exists():
-                got = [str(x) for x in pd.read_parquet(d / "chunks.parquet", columns=["chunk_id"])["chunk_id"]]
-            ids.extend(got or [])
-            rids.extend([rid] * len(got or []))
-        client = chroma_client(root, settings)
-        coll = chunk_collection(root, settings, create=True)
+        if parts is None:
+            parts = dict(json.loads((version_dir / "manifest.json").read_text(encoding="utf-8"))["parts"])
+        stats = BM25Stats.read(version_dir)
+        if stats is None:  # an index written before the statistics were kept: every part read once (not written back)
+            log.info("BM25 statistics of %s computed from its %d parts (kept by the next write)", version_dir.name, len(parts))
+            stats = BM25Stats.of_parts([root / p for p in parts.values()])
         _jieba()  # the tokenizer's dictionary loads here, not on the first question
         return cls(
-            chunks=chunks, collection=coll, bm25=bm, bm25_ids=ids, bm25_report_ids=np.asarray(rids, dtype=object),
-            parts_of={rid: p.rsplit("report=", 1)[-1] for rid, p in parts.items()}, root=root, part_dirs=parts,
-            client=client,
+            chunks=chunks, bm25=BM25Parts(root, parts, stats) if stats.docs else None,
+            parts_of={rid: p.rsplit("report=", 1)[-1] for rid, p in parts.items()}, root=root, part_dirs=dict(parts),
+            settings=settings,
         )  # fmt: skip
+
+    @property
+    def collection(self) -> Any:
+        if self._collection is None:
+            self.client = chroma_client(self.root, self.settings)
+            self._collection = chunk_collection(self.root, self.settings, create=True)
+        return self._collection
+
+    @collection.setter
+    def collection(self, coll: Any) -> None:
+        self._collection, self._count = coll, None
+
+    def report_of(self, chunk_id: str) -> str | None:
+        """The report of a chunk a search returned (or whose id starts with a live report's id)."""
+        rid = self._report_of.get(chunk_id)
+        if rid is None and ":" in chunk_id:
+            head = chunk_id.rsplit(":", 1)[0]
+            rid = head if head in self.part_dirs else None
+        return rid
+
+    def part_rows(self, report_id: str) -> dict[str, dict[str, Any]]:
+        """chunk id → stored row (text, section, page, boxes …) of one report's chunks, read once (bounded cache)."""
+        rows = self._part_rows.pop(report_id, None)
+        if rows is None:
+            cols = ["chunk_id", "report_id", "department", "year", "kind", "section", "page", "text", "boxes"]
+            f = self.root / self.part_dirs[report_id] / "chunks.parquet"
+            rows = {r["chunk_id"]: r for r in pd.read_parquet(f, columns=cols).to_dict("records")} if f.exists() else {}
+        self._part_rows[report_id] = rows
+        while len(self._part_rows) > 256:
+            self._part_rows.pop(next(iter(self._part_rows)))
+        return rows
 
     def rows(self, chunk_ids: list[str]) -> dict[str, dict[str, Any]]:
         """The stored rows (text, section, page, boxes …) of some chunks, read from their reports' parts."""
-        if self._report_of is None:
-            self._report_of = dict(zip(self.bm25_ids, self.bm25_report_ids.tolist(), strict=True))
         out: dict[str, dict[str, Any]] = {}
         want: dict[str, set[str]] = {}
         for c in chunk_ids:
-            rid = self._report_of.get(c)
+            rid = self.report_of(c)
             if rid is not None:
                 want.setdefault(rid, set()).add(c)
         for rid, cs in want.items():
-            rows = self._part_rows.get(rid)
-            if rows is None:
-                cols = ["chunk_id", "report_id", "department", "year", "kind", "section", "page", "text", "boxes"]
-                f = self.root / self.part_dirs[rid] / "chunks.parquet"
-                rows = {r["chunk_id"]: r for r in pd.read_parquet(f, columns=cols).to_dict("records")} if f.exists() else {}
-                self._part_rows[rid] = rows
-                while len(self._part_rows) > 256:
-                    self._part_rows.pop(next(iter(self._part_rows)))
+            rows = self.part_rows(rid)
             out.update({c: rows[c] for c in cs if c in rows})
         return out
 
     # ----------------------------------------------------------------- searches
 
+    def part_vectors(self, report_id: str) -> tuple[list[str], np.ndarray]:
+        """One report's chunk ids and unit-length stored vectors (the ones upserted into Chroma), read once (bounded cache)."""
+        got = self._part_vectors.pop(report_id, None)
+        if got is None:
+            f = self.root / self.part_dirs[report_id] / "chunks.parquet"
+            if f.exists():
+                t = pd.read_parquet(f, columns=["chunk_id", "embedding"])
+                m = np.asarray([np.asarray(e, dtype=np.float32) for e in t["embedding"]], dtype=np.float32).reshape(len(t), -1)
+                norms = np.linalg.norm(m, axis=1, keepdims=True)
+                got = ([str(c) for c in t["chunk_id"]], m / np.where(norms > 0, norms, 1).astype(np.float32))
+            else:
+                got = ([], np.zeros((0, 0), dtype=np.float32))
+        self._part_vectors[report_id] = got
+        while len(self._part_vectors) > 256:
+            self._part_vectors.pop(next(iter(self._part_vectors)))
+        return got
+
+    def _exact_search(self, report_ids: list[str], query_vec: list[float], top_n: int) -> list[Hit]:
+        """Cosine similarity to every stored vector of a few reports (exact; Chroma is not opened)."""
+        q = np.asarray(query_vec, dtype=np.float32)
+        q = q / (np.linalg.norm(q) or 1.0)
+        ids: list[str] = []
+        owners: list[str] = []
+        sims: list[np.ndarray] = []
+        for rid in report_ids:
+            cids, m = self.part_vectors(rid)
+            if len(cids):
+                sims.append(m @ q)
+                ids.extend(cids)
+                owners.extend([rid] * len(cids))
+        if not ids:
+            return []
+        sim = np.concatenate(sims)
+        top = np.argsort(-sim, kind="stable")[:top_n]
+        hits: list[Hit] = []
+        for i in top:
+            self._report_of[ids[i]] = owners[i]
+            hits.append(Hit(ids[i], float(sim[i]), len(hits)))
+        return hits
+
     def vector_search(self, query: str, query_vec: list[float], *, report_ids: list[str] | None, top_n: int) -> list[Hit]:
-        """Nearest chunks by cosine similarity in Chroma, restricted to the live parts (of ``report_ids``)."""
-        live = set(self.parts_of.values())
+        """Nearest chunks by cosine similarity, restricted to the live parts (of ``report_ids``).
+
+        Up to ``EXACT_MAX_REPORTS`` reports: exact, over their stored vectors (the ones in Chroma);
+        more, or all: Chroma's HNSW index.
+        """
+        live = {p: r for r, p in self.parts_of.items()}
         if report_ids is not None:
-            want = [self.parts_of[r] for r in dict.fromkeys(report_ids) if r in self.parts_of]
+            rids = [r for r in dict.fromkeys(report_ids) if r in self.parts_of]
+            if rids and len(rids) <= EXACT_MAX_REPORTS:
+                return self._exact_search(rids, query_vec, top_n)
+            want = [self.parts_of[r] for r in rids]
             if not want:
                 return []
             where: dict[str, Any] | None = {"part": {"$in": want}} if len(want) > 1 else {"part": want[0]}
@@ -459,9 +714,12 @@ class HybridIndex:
             return []
         hits: list[Hit] = []
         for meta, dist in zip(res["metadatas"][0], res["distances"][0], strict=True):
-            if meta.get("part") not in live:
+            rid = live.get(meta.get("part"))
+            if rid is None:
                 continue
-            hits.append(Hit(str(meta["chunk_id"]), 1.0 - float(dist), len(hits)))
+            cid = str(meta["chunk_id"])
+            self._report_of[cid] = rid
+            hits.append(Hit(cid, 1.0 - float(dist), len(hits)))
             if len(hits) >= top_n:
                 break
         return hits
@@ -470,15 +728,17 @@ class HybridIndex:
         """Chroma's nearest neighbours; a read error (another process committed to an embedded Chroma while this
         one had it open: "Error finding id") reopens the client and tries once more, then gives none (BM25 answers)."""
         for attempt in (0, 1):
-            client, coll = self.client, self.collection  # another thread may swap them meanwhile
             try:
+                coll = self.collection  # opened on first use; another thread may swap it meanwhile
+                client = self.client
                 if attempt:
-                    reopen_client(self.root, stale=client)
-                    if self.collection is coll:
-                        self.client = chroma_client(self.root)
-                        self.collection = chunk_collection(self.root, create=True)
+                    reopen_client(self.root, self.settings, stale=client)
+                    if self._collection is coll:
+                        self._collection, self._count = None, None
                     coll = self.collection
-                total = coll.count()
+                if self._count is None:
+                    self._count = int(coll.count())
+                total = self._count
                 if not total:
                     return None
                 return coll.query(
@@ -492,27 +752,27 @@ class HybridIndex:
                 log.info("Chroma read failed (%s); reopening it and trying again", e)
         return None
 
-    def bm25_search(self, query: str, *, allowed: np.ndarray | None, top_n: int) -> list[Hit]:
-        """BM25 over jieba tokens; only documents with a positive score (an English question usually has none)."""
+    def bm25_search(
+        self, query: str, *, report_ids: list[str] | None = None, allowed: list[str] | None = None, top_n: int
+    ) -> list[Hit]:
+        """BM25 over jieba tokens, over ``report_ids`` (or ``allowed``, from ``allowed_mask``; None: all reports).
+
+        Only documents with a positive score (an English question usually has none)."""
+        report_ids = report_ids if report_ids is not None else allowed
         if self.bm25 is None:
             return []
         toks = self.bm25.known(tokenize(query))
         if not toks:
             return []
-        scores = self.bm25.scores(toks).astype(np.float64)
-        if allowed is not None:
-            scores = np.where(allowed, scores, 0.0)
-        n = min(top_n, int((scores > 0).sum()))
-        if n == 0:
-            return []
-        top = np.argpartition(-scores, n - 1)[:n]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [Hit(self.bm25_ids[i], float(scores[i]), r) for r, i in enumerate(top)]
+        hits = []
+        for r, (cid, sc, rid) in enumerate(self.bm25.search(toks, report_ids, top_n)):
+            self._report_of[cid] = rid
+            hits.append(Hit(cid, sc, r))
+        return hits
 
-    def allowed_mask(self, report_ids: list[str] | None) -> np.ndarray | None:
-        if report_ids is None:
-            return None
-        return np.isin(self.bm25_report_ids, list(report_ids))
+    def allowed_mask(self, report_ids: list[str] | None) -> list[str] | None:
+        """The reports a search may return (kept for callers of the earlier, mask-based API)."""
+        return None if report_ids is None else list(report_ids)
 
     def close(self) -> None:
         """Clients are shared per index folder (see ``close_clients``)."""

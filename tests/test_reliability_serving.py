@@ -79,6 +79,9 @@ def test_a_cli_ingest_into_the_served_index_keeps_answers_right_and_is_seen_with
 
 def test_a_chroma_read_error_is_retried_once_after_reopening(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The commit of another process makes the open client fail ("Error finding id"): one reopen, then the answer."""
+    from assistant import vectors
+
+    monkeypatch.setattr(vectors, "EXACT_MAX_REPORTS", 0)  # through Chroma (a few reports are searched exactly)
     index = tmp_path / "index"
     assert ingest_paths([SAMPLE], index, show_progress=False, embedder=FastEmbedder()).ok
     state = AppState(index)
@@ -110,6 +113,8 @@ def test_a_chroma_that_keeps_failing_gives_bm25_answers_not_a_traceback(tmp_path
     assert ingest_paths([SAMPLE], index, show_progress=False, embedder=FastEmbedder()).ok
     state = AppState(index)
     from assistant import vectors
+
+    monkeypatch.setattr(vectors, "EXACT_MAX_REPORTS", 0)  # through Chroma (a few reports are searched exactly)
 
     def broken(*a: object, **kw: object) -> object:
         raise RuntimeError("Error executing plan: Internal error: Error finding id")

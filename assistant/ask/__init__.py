@@ -334,7 +334,9 @@ def _unknown_department(nq: str, pq: ParsedQuestion, vocab: Vocab) -> str | None
 
 
 def _has_narrative(idx: Any) -> bool:
-    return idx.chunks is not None and len(idx.chunks) > 0
+    from assistant.ask.retrieve import _has_chunks
+
+    return _has_chunks(idx)  # from the manifest's counts: the chunks themselves are not read
 
 
 def _report_ids(pq: ParsedQuestion, vocab: Vocab) -> list[str] | None:

@@ -64,7 +64,7 @@ def hybrid_index(index: IndexData) -> HybridIndex:
     h = index.extra.get(_CACHE_KEY)
     if h is None:
         t0 = time.perf_counter()
-        h = HybridIndex.load(index.path)  # chunk rows are read per hit (HybridIndex.rows), not all at once
+        h = HybridIndex.load(index.path, parts=index.parts or None)  # chunk rows are read per hit (HybridIndex.rows)
         index.extra[_CACHE_KEY] = h
         log.debug("retrieval indexes loaded in %.2f s", time.perf_counter() - t0)
     return h
@@ -86,16 +86,17 @@ def retrieve(index: IndexData, query: str, *, report_ids: list[str] | None = Non
     qvec = default_embedder().embed_query(vq)
     top_n = max(CANDIDATES, 4 * k)
     vec = h.vector_search(vq, qvec, report_ids=report_ids, top_n=top_n)
-    bm = h.bm25_search(bq, allowed=h.allowed_mask(report_ids), top_n=top_n)
+    bm = h.bm25_search(bq, report_ids=report_ids, top_n=top_n)
     bm_weight = BM25_WEIGHT_EN if is_english(vq) else BM25_WEIGHT
-    fused = _focus_first(rrf((vec, VECTOR_WEIGHT), (bm, bm_weight), k=RRF_K), _rows(index), focus_words(query))[:k]
-    sims = {x.chunk_id: x.score for x in vec}
-    bms = {x.chunk_id: x.score for x in bm}
-    if hasattr(h, "rows") and getattr(index, "_chunks", None) is None:
-        # rows of the hits read from their parts; only this index's reports (a scoped index shares the vectors)
-        rows = {c: r for c, r in h.rows([cid for cid, _ in fused]).items() if index.report(str(r["report_id"])) is not None}
+    ranked = rrf((vec, VECTOR_WEIGHT), (bm, bm_weight), k=RRF_K)
+    if getattr(index, "_chunks", None) is None:
+        # rows of the candidates read from their parts; only this index's reports (a scoped index shares the vectors)
+        rows = {c: r for c, r in h.rows([cid for cid, _ in ranked]).items() if index.report(str(r["report_id"])) is not None}
     else:
         rows = _rows(index)
+    fused = _focus_first(ranked, rows, focus_words(query))[:k]
+    sims = {x.chunk_id: x.score for x in vec}
+    bms = {x.chunk_id: x.score for x in bm}
     out: list[RetrievedChunk] = []
     for cid, score in fused:
         r = rows.get(cid)
@@ -140,18 +141,37 @@ def section_passage(index: IndexData, chunk_id: str, max_chars: int = 1500) -> s
 
     A list (一是…二是…, （一）…（九）) split over several chunks is quoted whole, not from its first item.
     """
-    secs = index.extra.get(_SECTIONS_KEY)
-    if secs is None:
-        secs = {}
-        if index.chunks is not None and len(index.chunks):
-            for cid, rid, sec, text in zip(
-                index.chunks["chunk_id"], index.chunks["report_id"], index.chunks["section"], index.chunks["text"], strict=True
-            ):
-                secs.setdefault((str(rid), str(sec or "")), []).append((_chunk_order(str(cid)), str(cid), str(text)))
-            for v in secs.values():
-                v.sort()
-        index.extra[_SECTIONS_KEY] = secs
-    r = _rows(index).get(chunk_id)
+    secs: dict[tuple[str, str], list[tuple[int, str, str]]] = {}
+    if getattr(index, "_chunks", None) is None and index.parts:
+        # a partitioned index: only the chunk's own report is read (its part's rows, cached by the hybrid index)
+        h = hybrid_index(index)
+        rid = h.report_of(chunk_id)
+        own = h.part_rows(rid) if rid is not None else {}
+        r: dict[str, Any] | None = own.get(chunk_id)
+        for cid, row in own.items():
+            secs.setdefault((str(row["report_id"]), str(row.get("section") or "")), []).append(
+                (_chunk_order(str(cid)), str(cid), str(row["text"]))
+            )
+        for v in secs.values():
+            v.sort()
+    else:
+        cached = index.extra.get(_SECTIONS_KEY)
+        if cached is not None:
+            secs = cached
+        else:
+            if index.chunks is not None and len(index.chunks):
+                for cid, rid, sec, text in zip(
+                    index.chunks["chunk_id"],
+                    index.chunks["report_id"],
+                    index.chunks["section"],
+                    index.chunks["text"],
+                    strict=True,
+                ):
+                    secs.setdefault((str(rid), str(sec or "")), []).append((_chunk_order(str(cid)), str(cid), str(text)))
+                for v in secs.values():
+                    v.sort()
+            index.extra[_SECTIONS_KEY] = secs
+        r = _rows(index).get(chunk_id)
     if r is None:
         return None
     parts = secs.get((str(r["report_id"]), str(r.get("section") or "")), [])
@@ -402,7 +422,7 @@ def is_english(text: str) -> bool:
 
 def _has_chunks(index: IndexData) -> bool:
     """Whether the index has narrative chunks (from the manifest's counts, without reading them)."""
-    counts = getattr(index, "counts", None)
+    counts = getattr(index, "counts", None) or getattr(getattr(index, "parent", None), "counts", None)  # a ScopedIndex's parent
     if counts and getattr(index, "_chunks", None) is None:
         ids = {r.report_id for r in index.reports}
         return any(int(c.get("chunks", 0)) for rid, c in counts.items() if rid in ids)
