@@ -207,6 +207,10 @@ class MemoryFactStore:
         return len(self.facts)
 
 
+_NOTHING = "\N{REPLACEMENT CHARACTER}"
+"""A value no cell holds (an empty filter list matches nothing)."""
+
+
 class DuckDBFactStore:
     """Facts read through DuckDB (in-process) over the hive-partitioned per-report Parquet parts.
 
@@ -237,6 +241,81 @@ class DuckDBFactStore:
 
     def count(self) -> int:
         return sum(self._counts.values())
+
+    def _files(self, report_ids: Iterable[str] | None = None) -> list[str]:
+        ids = self.parts if report_ids is None else dict.fromkeys(report_ids)
+        files = [str(self.root / self.parts[r] / "facts.parquet") for r in ids if r in self.parts]
+        return [f for f in files if os.path.exists(f)]
+
+    def _query(self, sql: str, params: dict[str, Any]) -> pa.Table:
+        import duckdb
+
+        con = duckdb.connect()
+        try:
+            return con.sql(sql, params=params).to_arrow_table()
+        finally:
+            con.close()
+
+    def distinct_labels(self) -> list[str]:
+        """Every printed row label of the index, once each (one scan of the label column)."""
+        files = self._files()
+        if not files:
+            return []
+        t = self._query(
+            "SELECT DISTINCT row_label FROM read_parquet($files, hive_partitioning = false) WHERE row_label IS NOT NULL",
+            {"files": files},
+        )
+        return [str(x) for x in t.column(0).to_pylist()]
+
+    def code_labels(self) -> dict[str, str]:
+        """Classification code → the row label printed last beside it (reports in manifest order, rows in file order)."""
+        files = self._files()
+        if not files:
+            return {}
+        order = pa.table({"filename": files, "pos": list(range(len(files)))})
+        import duckdb
+
+        con = duckdb.connect()
+        try:
+            con.register("file_order", order)
+            t = con.execute(
+                "SELECT code, arg_max(coalesce(row_label, ''), pos * 4294967296 + file_row_number) FROM "
+                "read_parquet($files, hive_partitioning = false, filename = true, file_row_number = true) "
+                "JOIN file_order USING (filename) WHERE code IS NOT NULL GROUP BY code",
+                {"files": files},
+            ).fetchall()
+        finally:
+            con.close()
+        return {str(c): str(lab) for c, lab in t}
+
+    def candidate_facts(
+        self, report_ids: Iterable[str], *, kinds: Iterable[str], codes: Iterable[str], labels: Iterable[str]
+    ) -> pd.DataFrame:
+        """The facts of the tables that print a wanted row, in these reports, filtered in DuckDB.
+
+        A table is returned whole when one of its cells lies in a table of one of ``kinds``, has one of
+        ``codes`` or one of the printed row ``labels``; rows keep their file order within each report.
+        """
+        files = self._files(report_ids)
+        if not files:
+            return facts_frame_from_arrow(FACT_SCHEMA.empty_table())
+        cols = ", ".join(f'"{c}"' for c in FACT_SCHEMA.names)
+        sql = (
+            f"WITH f AS (SELECT {cols}, filename, file_row_number FROM read_parquet($files, hive_partitioning = false, "
+            "filename = true, file_row_number = true)), "
+            "hit AS (SELECT DISTINCT report_id, table_id FROM f WHERE list_contains($kinds, table_kind) "
+            "OR list_contains($codes, code) OR list_contains($labels, row_label)) "
+            f"SELECT {cols} FROM f SEMI JOIN hit ON f.report_id = hit.report_id AND f.table_id = hit.table_id "
+            "ORDER BY filename, file_row_number"
+        )
+        params = {
+            "files": files,
+            "kinds": sorted(set(kinds)) or [_NOTHING],
+            "codes": sorted(set(codes)) or [_NOTHING],
+            "labels": sorted(set(labels)) or [_NOTHING],
+        }
+        t = self._query(sql, params)
+        return facts_frame_from_arrow(t.cast(FACT_SCHEMA))
 
 
 # --------------------------------------------------------------------------- the loaded index

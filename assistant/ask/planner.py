@@ -191,16 +191,23 @@ def _place_pinyin(reports: list[ReportMeta]) -> dict[str, str]:
     return out
 
 
+def prepare_facts(raw: pd.DataFrame) -> pd.DataFrame:
+    """Facts with the planner's helper columns: _label (normalized row label), _col (column index)."""
+    facts = raw.copy() if len(raw) else pd.DataFrame(columns=[*raw.columns])
+    # plain object columns: boolean masks on Arrow-backed strings cost ~10x more per query
+    facts = facts.astype({c: object for c in facts.columns if c not in ("year", "row_index")})
+    norm = {x: norm_label(x) for x in set(str(x) for x in facts["row_label"].fillna(""))}
+    facts["_label"] = pd.Series([norm[str(x)] for x in facts["row_label"].fillna("")], index=facts.index, dtype=object)
+    facts["_col"] = [_col_index(x) for x in facts["fact_id"].astype(str)] if len(facts) else []
+    return facts
+
+
 def build_vocab(index: Any) -> Vocab:
     """Build (or fetch from ``index.extra``) the vocabulary of a loaded index."""
     cached = index.extra.get(VOCAB_KEY) if hasattr(index, "extra") else None
     if cached is not None:
         return cached
-    facts = index.facts.copy() if len(index.facts) else pd.DataFrame(columns=[*index.facts.columns])
-    # plain object columns: boolean masks on Arrow-backed strings cost ~10x more per query
-    facts = facts.astype({c: object for c in facts.columns if c not in ("year", "row_index")})
-    facts["_label"] = pd.Series([norm_label(str(x)) for x in facts["row_label"].fillna("")], index=facts.index, dtype=object)
-    facts["_col"] = [_col_index(x) for x in facts["fact_id"].astype(str)] if len(facts) else []
+    facts = prepare_facts(index.facts)
     by_report = {rid: g for rid, g in facts.groupby("report_id", sort=False)} if len(facts) else {}
     aliases: dict[str, set[str]] = {}
     for r in index.reports:
