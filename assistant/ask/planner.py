@@ -100,6 +100,27 @@ class Vocab:
             self.dept_en = sorted(((a, d) for a, ds in names.items() for d in ds), key=lambda x: -len(x[0]))
         return self.dept_en
 
+    def alias_index(self) -> dict[str, set[str]]:
+        """Alias → the departments it names (Chinese aliases), built once per alias list."""
+        got = self.extra.get("planner.alias_index")
+        if got is None or got[0] is not self.dept_aliases:
+            by: dict[str, set[str]] = {}
+            for a, d in self.dept_aliases:
+                by.setdefault(a, set()).add(d)
+            got = self.extra["planner.alias_index"] = (self.dept_aliases, by)
+        return got[1]
+
+    def alias_index_en(self) -> dict[str, set[str]]:
+        """English name → the departments it names, built once."""
+        names = self.dept_names_en()
+        got = self.extra.get("planner.alias_index_en")
+        if got is None or got[0] is not names:
+            by: dict[str, set[str]] = {}
+            for a, d in names:
+                by.setdefault(a, set()).add(d)
+            got = self.extra["planner.alias_index_en"] = (names, by)
+        return got[1]
+
     def place_words_for(self, q: str) -> dict[str, str]:
         """Place words of the ingested departments; their pinyin only for a question in Latin letters."""
         if not re.search(r"[a-z]", q):
@@ -439,7 +460,7 @@ def _departments(q: str, vocab: Vocab) -> tuple[list[str], str | None, list[str]
     for _i, _j, a, d in spans:
         by_alias.setdefault(a, set()).add(d)
     for a, _ds in by_alias.items():
-        ds = {d for al, d in vocab.dept_aliases if al == a}
+        ds = set(vocab.alias_index().get(a, ()))
         keys = {canonical_key(d) for d in ds}
         if len(keys) > 1:
             ambiguous = sorted(ds)
@@ -451,7 +472,7 @@ def _departments(q: str, vocab: Vocab) -> tuple[list[str], str | None, list[str]
         words = words or a
     if not found and not ambiguous and re.search(r"[a-z]", q):
         for _i, _j, en, _d in vocab.matcher("depts_en").find(q, word=True):
-            ds = sorted({d for al, d in vocab.dept_names_en() if al == en})
+            ds = sorted(vocab.alias_index_en().get(en, ()))
             keys = {canonical_key(d) for d in ds}
             if len(keys) == 1:
                 found = ds
@@ -579,7 +600,7 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
             codes.append((m.start(), m.end(), m.group(1), "code:" + m.group(1)))
     all_spans = sorted(all_spans + codes)
     # drop department words picked up as labels
-    dept_alias_set = {a for a, _ in vocab.dept_aliases}
+    dept_alias_set = vocab.alias_index()
     all_spans = [s for s in all_spans if s[2] not in dept_alias_set]
     residual = _blank(q, [(i, j) for i, j, _n, _p in all_spans])
     unknown = unknown_item_words(residual)

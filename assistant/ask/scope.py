@@ -23,6 +23,8 @@ from assistant.store import IndexData
 
 MAX_SUBSETS = 8
 """Fact subsets kept per loaded index (least recently used dropped)."""
+MAX_NAMED_REPORTS = 32
+"""A question naming more reports than this (a name many departments share) reads none at once."""
 MAX_CACHED_FACTS = 40_000
 """Prepared facts kept per loaded index across questions (whole reports, least recently used dropped)."""
 _LIGHT, _SUBSETS, _LABELS = "scope.light", "scope.subsets", "scope.labels"
@@ -299,8 +301,9 @@ def named_reports(idx: IndexData, question: str, history: list[Any] | None = Non
     wanted = {rid for d in depts for rid in di.by_key.get(d, [])}
     for d in names:
         wanted |= di.containing(d)
-    ids = [r.report_id for r in idx.reports if r.report_id in wanted] if wanted else []
-    return ids or None
+    if not wanted or len(wanted) > MAX_NAMED_REPORTS:
+        return None  # a name shared by many departments: the planner asks which; facts are read as needed
+    return [r.report_id for r in idx.reports if r.report_id in wanted]
 
 
 def global_labels(idx: IndexData) -> tuple[dict[str, set[str]], list[str], set[str]]:
@@ -465,7 +468,10 @@ def question_index(idx: Any, question: str, history: list[Any] | None = None) ->
         frames = frame_cache(idx).get_many(ids)
         # the metadata half of the vocabulary (aliases, years, labels, needles, matchers) is the index's,
         # built once; a question's vocabulary only adds the facts of its reports
-        v = dataclasses.replace(base, facts=prepare_facts(_empty_facts()), by_report={}, _rows={})
+        empty = base.__dict__.get("_empty_prepared")
+        if empty is None:
+            empty = base.__dict__["_empty_prepared"] = prepare_facts(_empty_facts())
+        v = dataclasses.replace(base, facts=empty, by_report={}, _rows={})
         v.__class__ = _lazy_class(type(base))
         v.__dict__["_base"] = base
         v.by_report = LazyReports(frames, idx, v)
