@@ -32,6 +32,7 @@ import logging
 import os
 import re
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Iterable
@@ -221,22 +222,15 @@ class DuckDBFactStore:
         self.root = Path(root)
         self.parts = parts
         self._counts = counts or {}
+        self._con: Any = None
+        self._lock = threading.Lock()
 
     def facts_for(self, report_ids: Iterable[str]) -> pd.DataFrame:
-        import duckdb
-
-        files = [str(self.root / self.parts[r] / "facts.parquet") for r in dict.fromkeys(report_ids) if r in self.parts]
-        files = [f for f in files if os.path.exists(f)]
+        files = self._files(report_ids)
         if not files:
             return facts_frame_from_arrow(FACT_SCHEMA.empty_table())
-        con = duckdb.connect()
-        try:
-            cols = ", ".join(f'"{c}"' for c in FACT_SCHEMA.names)
-            t = con.sql(
-                f"SELECT {cols} FROM read_parquet($files, hive_partitioning = false)", params={"files": files}
-            ).to_arrow_table()
-        finally:
-            con.close()
+        cols = ", ".join(f'"{c}"' for c in FACT_SCHEMA.names)
+        t = self._query(f"SELECT {cols} FROM read_parquet($files, hive_partitioning = false)", {"files": files})
         return facts_frame_from_arrow(t.cast(FACT_SCHEMA))
 
     def count(self) -> int:
@@ -247,14 +241,24 @@ class DuckDBFactStore:
         files = [str(self.root / self.parts[r] / "facts.parquet") for r in ids if r in self.parts]
         return [f for f in files if os.path.exists(f)]
 
-    def _query(self, sql: str, params: dict[str, Any]) -> pa.Table:
+    def _connection(self) -> Any:
+        """One in-memory DuckDB per store (opening one costs more than a one-report query)."""
         import duckdb
 
-        con = duckdb.connect()
-        try:
-            return con.sql(sql, params=params).to_arrow_table()
-        finally:
-            con.close()
+        if self._con is None:
+            self._con = duckdb.connect()
+        return self._con
+
+    def _query(self, sql: str, params: dict[str, Any], register: dict[str, pa.Table] | None = None) -> pa.Table:
+        with self._lock:  # a DuckDB connection serves one query at a time
+            con = self._connection()
+            for name, table in (register or {}).items():
+                con.register(name, table)
+            try:
+                return con.sql(sql, params=params).to_arrow_table()
+            finally:
+                for name in register or {}:
+                    con.unregister(name)
 
     def distinct_labels(self) -> list[str]:
         """Every printed row label of the index, once each (one scan of the label column)."""
@@ -273,20 +277,14 @@ class DuckDBFactStore:
         if not files:
             return {}
         order = pa.table({"filename": files, "pos": list(range(len(files)))})
-        import duckdb
-
-        con = duckdb.connect()
-        try:
-            con.register("file_order", order)
-            t = con.execute(
-                "SELECT code, arg_max(coalesce(row_label, ''), pos * 4294967296 + file_row_number) FROM "
-                "read_parquet($files, hive_partitioning = false, filename = true, file_row_number = true) "
-                "JOIN file_order USING (filename) WHERE code IS NOT NULL GROUP BY code",
-                {"files": files},
-            ).fetchall()
-        finally:
-            con.close()
-        return {str(c): str(lab) for c, lab in t}
+        t = self._query(
+            "SELECT code, arg_max(coalesce(row_label, ''), pos * 4294967296 + file_row_number) AS label FROM "
+            "read_parquet($files, hive_partitioning = false, filename = true, file_row_number = true) "
+            "JOIN file_order USING (filename) WHERE code IS NOT NULL GROUP BY code",
+            {"files": files},
+            register={"file_order": order},
+        ).to_pylist()
+        return {str(r["code"]): str(r["label"]) for r in t}
 
     def candidate_facts(
         self, report_ids: Iterable[str], *, kinds: Iterable[str], codes: Iterable[str], labels: Iterable[str]
