@@ -305,7 +305,10 @@ CUT = re.compile(r"^.*[\d年度的和与及在中、，,]")
 
 def _unknown_department(nq: str, pq: ParsedQuestion, vocab: Vocab) -> str | None:
     """A department or place the question names that no ingested report belongs to (北京市财政局, 西湖区教育局)."""
-    known = " ".join(f"{r.department} {r.place}" for r in vocab.reports)
+    got = vocab.extra.get("ask.known_names")
+    if got is None or got[0] is not vocab.reports:  # built once per report list, not per question
+        got = vocab.extra["ask.known_names"] = (vocab.reports, " ".join(f"{r.department} {r.place}" for r in vocab.reports))
+    known = got[1]
     for m in PLACE_RE.finditer(nq):
         p = CUT.sub("", m.group(1))
         if len(p) < 3 or any(p[i:] in known for i in range(len(p) - 1)) or any(w in p for w in NOT_ORG):

@@ -486,7 +486,12 @@ def _departments(q: str, vocab: Vocab) -> tuple[list[str], str | None, list[str]
 def _places_named(q: str, vocab: Vocab) -> list[str]:
     """Places of ingested departments the question names (西湖, 浙江省, or in pinyin): a rank stays within them."""
     out: list[str] = []
-    for word, short in sorted(vocab.place_words_for(q).items(), key=lambda x: -len(x[0])):
+    words = vocab.place_words_for(q)
+    cache = vocab.extra.setdefault("planner.places_sorted", {})
+    got = cache.get(id(words))
+    if got is None or got[0] is not words:  # sorted once per word list (Chinese, with pinyin), not per question
+        got = cache[id(words)] = (words, sorted(words.items(), key=lambda x: -len(x[0])))
+    for word, short in got[1]:
         hit = re.search(r"(?<![a-z])" + re.escape(word) + r"(?![a-z])", q) if word.isascii() else word in q
         if hit and short not in out:
             out.append(short)

@@ -9,6 +9,7 @@ so the planner sees the same vocabulary and gives the same answer as with every 
 
 from __future__ import annotations
 
+import bisect
 import copy
 import dataclasses
 import re
@@ -251,6 +252,32 @@ def _history_departments(history: list[Any] | None) -> list[str]:
     return out
 
 
+class NameSearch:
+    """The names that contain a word, found by ``str.find`` over all names joined (no Python loop per name)."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = [n for n in names if "\n" not in n]
+        self._odd = [n for n in names if "\n" in n]  # (never seen) names holding the separator: searched one by one
+        self._joined = "\n".join(self.names)
+        self._starts: list[int] = []
+        pos = 0
+        for n in self.names:
+            self._starts.append(pos)
+            pos += len(n) + 1
+
+    def containing(self, word: str) -> list[str]:
+        if not word or "\n" in word:
+            return [n for n in self.names + self._odd if word in n]
+        out: list[str] = [n for n in self._odd if word in n]
+        i = self._joined.find(word)
+        while i >= 0:
+            k = bisect.bisect_right(self._starts, i) - 1
+            out.append(self.names[k])
+            nxt = self._starts[k + 1] if k + 1 < len(self._starts) else len(self._joined)
+            i = self._joined.find(word, nxt)
+        return out
+
+
 class _DeptIndex:
     """Reports by department key, and by words inside a department name (answers cached), built once per index."""
 
@@ -261,17 +288,17 @@ class _DeptIndex:
         self.by_key: dict[str, list[str]] = {}
         for r in idx.reports:
             self.by_key.setdefault(dept_key(r.department), []).append(r.report_id)
-        self._departments = sorted({r.department for r in idx.reports})
         self._by_dept: dict[str, list[str]] = {}
         for r in idx.reports:
             self._by_dept.setdefault(r.department, []).append(r.report_id)
+        self._names = NameSearch(list(self._by_dept))
         self._inside: OrderedDict[str, set[str]] = OrderedDict()
 
     def containing(self, name: str) -> set[str]:
         """Report ids of the departments whose name contains ``name``."""
         got = self._inside.get(name)
         if got is None:
-            got = {rid for d in self._departments if name in d for rid in self._by_dept[d]}
+            got = {rid for d in self._names.containing(name) for rid in self._by_dept[d]}
             self._inside[name] = got
             while len(self._inside) > 4096:
                 self._inside.popitem(last=False)
@@ -357,12 +384,11 @@ class LazyReports(dict):  # type: ignore[type-arg]
         super().__init__(loaded)
         self._index = index
         self._vocab = vocab
-        self._known = {r.report_id for r in index.reports}
 
     def _load(self, rid: str) -> bool:
         if dict.__contains__(self, rid):
             return True
-        if rid not in self._known:
+        if self._index.report(rid) is None:
             return False
         f = frame_cache(self._index).get(rid)
         if f is None or not len(f):

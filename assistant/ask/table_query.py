@@ -132,11 +132,14 @@ class _ReportIndex:
             self.by_key.setdefault(self.key[r.report_id], []).append(r)
             self.by_dept.setdefault(r.department, []).append(r)
         self._inside: dict[str, list[ReportMeta]] = {}
+        from assistant.ask.scope import NameSearch
+
+        self._names = NameSearch(list(self.by_dept))
 
     def containing(self, name: str) -> list[ReportMeta]:
         got = self._inside.get(name)
         if got is None:
-            got = [r for d, rs in self.by_dept.items() if name in d for r in rs]
+            got = [r for d in self._names.containing(name) for r in self.by_dept[d]]
             if len(self._inside) > 4096:
                 self._inside.clear()
             self._inside[name] = got
