@@ -314,12 +314,31 @@ def _dept_index(idx: IndexData) -> _DeptIndex:
 
 def named_reports(idx: IndexData, question: str, history: list[Any] | None = None) -> list[str] | None:
     """The reports of the departments the question or its history names; None: every report."""
-    from assistant.ask.planner import dept_key, parse_question
+    return _named(idx, question, history)[0]
+
+
+def parsed_before(vocab: Any, question: str, history: list[Any] | None, llm: Any) -> Any:
+    """The parse ``question_index`` made of this very question (with the same metadata vocabulary: the
+    parse reads no facts), taken once; None when there is none (or a model plans)."""
+    got = getattr(vocab, "__dict__", {}).pop("_parsed", None)
+    if llm is None and got is not None and got[0] == question and got[1] is history:
+        return got[2]
+    return None
+
+
+def _named(idx: IndexData, question: str, history: list[Any] | None) -> tuple[list[str] | None, Any]:
+    from assistant.ask.planner import parse_question
 
     try:
         pq = parse_question(question, _base(idx), history, None)
     except Exception:  # the full planner will say what is wrong with the question
-        return None
+        return None, None
+    return _reports_named(idx, pq, history), pq
+
+
+def _reports_named(idx: IndexData, pq: Any, history: list[Any] | None) -> list[str] | None:
+    from assistant.ask.planner import dept_key
+
     depts = {dept_key(d) for d in [*pq.departments, *pq.dept_ambiguous, *_history_departments(history)]}
     if not depts:
         return None
@@ -484,7 +503,8 @@ def question_index(idx: Any, question: str, history: list[Any] | None = None) ->
         return idx
     from assistant.ask.planner import VOCAB_KEY, prepare_facts
 
-    ids = named_reports(idx, question, history) or []
+    named, pq = _named(idx, question, history)
+    ids = named or []
     key = tuple(sorted(ids))
     cache: OrderedDict[Any, ScopedIndex] = idx.extra.setdefault(_SUBSETS, OrderedDict())
     sub = cache.get(key) if key else None
@@ -509,4 +529,6 @@ def question_index(idx: Any, question: str, history: list[Any] | None = None) ->
                 cache.popitem(last=False)
     else:
         cache.move_to_end(key)
+    if pq is not None:
+        sub.extra[VOCAB_KEY].__dict__["_parsed"] = (question, history, pq)
     return sub
