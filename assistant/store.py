@@ -289,30 +289,32 @@ class DuckDBFactStore:
     def candidate_facts(
         self, report_ids: Iterable[str], *, kinds: Iterable[str], codes: Iterable[str], labels: Iterable[str]
     ) -> pd.DataFrame:
-        """The facts of the tables that print a wanted row, in these reports, filtered in DuckDB.
-
-        A table is returned whole when one of its cells lies in a table of one of ``kinds``, has one of
-        ``codes`` or one of the printed row ``labels``; rows keep their file order within each report.
-        """
+        """The cells that can hold a wanted item in these reports, filtered in DuckDB: whole tables of one of
+        ``kinds``, and whole printed rows that have one of ``codes`` or one of the row ``labels``; cells keep
+        their file order within each report."""
         files = self._files(report_ids)
         if not files:
             return facts_frame_from_arrow(FACT_SCHEMA.empty_table())
-        cols = ", ".join(f'"{c}"' for c in FACT_SCHEMA.names)
-        sql = (
-            f"WITH f AS (SELECT {cols}, filename, file_row_number FROM read_parquet($files, hive_partitioning = false, "
-            "filename = true, file_row_number = true)), "
-            "hit AS (SELECT DISTINCT report_id, table_id FROM f WHERE list_contains($kinds, table_kind) "
-            "OR list_contains($codes, code) OR list_contains($labels, row_label)) "
-            f"SELECT {cols} FROM f SEMI JOIN hit ON f.report_id = hit.report_id AND f.table_id = hit.table_id "
-            "ORDER BY filename, file_row_number"
-        )
         params = {
             "files": files,
             "kinds": sorted(set(kinds)) or [_NOTHING],
             "codes": sorted(set(codes)) or [_NOTHING],
             "labels": sorted(set(labels)) or [_NOTHING],
         }
-        t = self._query(sql, params)
+        src = "read_parquet($files, hive_partitioning = false, filename = true, file_row_number = true)"
+        rows = self._query(
+            f"SELECT DISTINCT report_id, table_id, row_index FROM {src} "
+            "WHERE list_contains($codes, code) OR list_contains($labels, row_label)",
+            {k: params[k] for k in ("files", "codes", "labels")},
+        )
+        cols = ", ".join(f'f."{c}"' for c in FACT_SCHEMA.names)
+        t = self._query(
+            f"SELECT {cols} FROM {src} f WHERE list_contains($kinds, f.table_kind) OR EXISTS (SELECT 1 FROM hit_rows h "
+            "WHERE h.report_id = f.report_id AND h.table_id = f.table_id AND h.row_index = f.row_index) "
+            "ORDER BY f.filename, f.file_row_number",
+            {"files": files, "kinds": params["kinds"]},
+            register={"hit_rows": rows},
+        )
         return facts_frame_from_arrow(t.cast(FACT_SCHEMA))
 
 

@@ -420,9 +420,9 @@ _GENERIC_ROWS = {"合计", "小计", "总计", "支出合计", "收入合计"}
 
 
 def item_needs(item: ItemRef) -> dict[str, set[str]]:
-    """What ``locate`` may read to find ``item`` in a report: whole tables of these kinds, and the tables
-    printing a row of these codes, normalized labels or labels containing a word (a superset, so that
-    a fact store can hand ``locate`` only those tables and the answer stays the same)."""
+    """What ``locate`` may read to find ``item`` in a report: whole tables of these ``kinds`` (the item's own
+    tables), and whole rows of these ``codes``, normalized ``labels`` or labels ``containing`` a word (a
+    superset, so that a fact store can hand ``locate`` only those cells and the answer stays the same)."""
     term = _term_for(item)
     kinds: set[str] = set()
     codes: set[str] = set()
@@ -433,8 +433,7 @@ def item_needs(item: ItemRef) -> dict[str, set[str]]:
         labels = {norm_label(x) for x in [term["zh"], *term.get("labels", []), *term.get("aliases_zh", [])]} - _GENERIC_ROWS
         codes = set(term.get("codes", []))
         kinds = set(term.get("tables", []))
-        for p in term.get("parts", []):
-            kinds.add(p["table_kind"])
+        for p in term.get("parts", []):  # parts are read by code (rows), not as whole tables
             codes.add(p["code"])
     elif item.label:
         labels = {norm_label(item.label)}
