@@ -32,6 +32,7 @@ import logging
 import os
 import re
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Iterable
@@ -207,6 +208,10 @@ class MemoryFactStore:
         return len(self.facts)
 
 
+_NOTHING = "\N{REPLACEMENT CHARACTER}"
+"""A value no cell holds (an empty filter list matches nothing)."""
+
+
 class DuckDBFactStore:
     """Facts read through DuckDB (in-process) over the hive-partitioned per-report Parquet parts.
 
@@ -217,26 +222,100 @@ class DuckDBFactStore:
         self.root = Path(root)
         self.parts = parts
         self._counts = counts or {}
+        self._con: Any = None
+        self._lock = threading.Lock()
 
     def facts_for(self, report_ids: Iterable[str]) -> pd.DataFrame:
-        import duckdb
-
-        files = [str(self.root / self.parts[r] / "facts.parquet") for r in dict.fromkeys(report_ids) if r in self.parts]
-        files = [f for f in files if os.path.exists(f)]
+        files = self._files(report_ids)
         if not files:
             return facts_frame_from_arrow(FACT_SCHEMA.empty_table())
-        con = duckdb.connect()
-        try:
-            cols = ", ".join(f'"{c}"' for c in FACT_SCHEMA.names)
-            t = con.sql(
-                f"SELECT {cols} FROM read_parquet($files, hive_partitioning = false)", params={"files": files}
-            ).to_arrow_table()
-        finally:
-            con.close()
+        cols = ", ".join(f'"{c}"' for c in FACT_SCHEMA.names)
+        t = self._query(f"SELECT {cols} FROM read_parquet($files, hive_partitioning = false)", {"files": files})
         return facts_frame_from_arrow(t.cast(FACT_SCHEMA))
 
     def count(self) -> int:
         return sum(self._counts.values())
+
+    def _files(self, report_ids: Iterable[str] | None = None) -> list[str]:
+        ids = self.parts if report_ids is None else dict.fromkeys(report_ids)
+        files = [str(self.root / self.parts[r] / "facts.parquet") for r in ids if r in self.parts]
+        return [f for f in files if os.path.exists(f)]
+
+    def _connection(self) -> Any:
+        """One in-memory DuckDB per store (opening one costs more than a one-report query)."""
+        import duckdb
+
+        if self._con is None:
+            self._con = duckdb.connect()
+        return self._con
+
+    def _query(self, sql: str, params: dict[str, Any], register: dict[str, pa.Table] | None = None) -> pa.Table:
+        with self._lock:  # a DuckDB connection serves one query at a time
+            con = self._connection()
+            for name, table in (register or {}).items():
+                con.register(name, table)
+            try:
+                return con.sql(sql, params=params).to_arrow_table()
+            finally:
+                for name in register or {}:
+                    con.unregister(name)
+
+    def distinct_labels(self) -> list[str]:
+        """Every printed row label of the index, once each (one scan of the label column)."""
+        files = self._files()
+        if not files:
+            return []
+        t = self._query(
+            "SELECT DISTINCT row_label FROM read_parquet($files, hive_partitioning = false) WHERE row_label IS NOT NULL",
+            {"files": files},
+        )
+        return [str(x) for x in t.column(0).to_pylist()]
+
+    def code_labels(self) -> dict[str, str]:
+        """Classification code → the row label printed last beside it (reports in manifest order, rows in file order)."""
+        files = self._files()
+        if not files:
+            return {}
+        order = pa.table({"filename": files, "pos": list(range(len(files)))})
+        t = self._query(
+            "SELECT code, arg_max(coalesce(row_label, ''), pos * 4294967296 + file_row_number) AS label FROM "
+            "read_parquet($files, hive_partitioning = false, filename = true, file_row_number = true) "
+            "JOIN file_order USING (filename) WHERE code IS NOT NULL GROUP BY code",
+            {"files": files},
+            register={"file_order": order},
+        ).to_pylist()
+        return {str(r["code"]): str(r["label"]) for r in t}
+
+    def candidate_facts(
+        self, report_ids: Iterable[str], *, kinds: Iterable[str], codes: Iterable[str], labels: Iterable[str]
+    ) -> pd.DataFrame:
+        """The cells that can hold a wanted item in these reports, filtered in DuckDB: whole tables of one of
+        ``kinds``, and whole printed rows that have one of ``codes`` or one of the row ``labels``; cells keep
+        their file order within each report."""
+        files = self._files(report_ids)
+        if not files:
+            return facts_frame_from_arrow(FACT_SCHEMA.empty_table())
+        params = {
+            "files": files,
+            "kinds": sorted(set(kinds)) or [_NOTHING],
+            "codes": sorted(set(codes)) or [_NOTHING],
+            "labels": sorted(set(labels)) or [_NOTHING],
+        }
+        src = "read_parquet($files, hive_partitioning = false, filename = true, file_row_number = true)"
+        rows = self._query(
+            f"SELECT DISTINCT report_id, table_id, row_index FROM {src} "
+            "WHERE list_contains($codes, code) OR list_contains($labels, row_label)",
+            {k: params[k] for k in ("files", "codes", "labels")},
+        )
+        cols = ", ".join(f'f."{c}"' for c in FACT_SCHEMA.names)
+        t = self._query(
+            f"SELECT {cols} FROM {src} f WHERE list_contains($kinds, f.table_kind) OR EXISTS (SELECT 1 FROM hit_rows h "
+            "WHERE h.report_id = f.report_id AND h.table_id = f.table_id AND h.row_index = f.row_index) "
+            "ORDER BY f.filename, f.file_row_number",
+            {"files": files, "kinds": params["kinds"]},
+            register={"hit_rows": rows},
+        )
+        return facts_frame_from_arrow(t.cast(FACT_SCHEMA))
 
 
 # --------------------------------------------------------------------------- the loaded index

@@ -141,7 +141,9 @@ def _ask(q: str, idx: Any, history: list[Any] | None, llm: Any, lang: str) -> An
             else "这看起来像代码、SQL 或对系统的指令；问题中的内容不会被执行。请询问报告内容，例如“2023年公务接待费是多少？”"
         )
         return _none(q, msg, lang, "rejected")
-    pq = parse_question(q, vocab, history, llm)
+    from assistant.ask.scope import parsed_before
+
+    pq = parsed_before(vocab, q, history, llm) or parse_question(q, vocab, history, llm)  # a large index parsed it once
     if OFF_TOPIC_RE.search(nq) and not (pq.plan.items and not re.search(r"局长|院长|检察长|厅长|部长|主任|书记", nq)):
         msg = (
             f"The ingested reports do not say; they cover budgets and final accounts only. Ingested: {ingested_summary(vocab, lang)}."
@@ -315,7 +317,10 @@ CUT = re.compile(r"^.*[\d年度的和与及在中、，,]")
 
 def _unknown_department(nq: str, pq: ParsedQuestion, vocab: Vocab) -> str | None:
     """A department or place the question names that no ingested report belongs to (北京市财政局, 西湖区教育局)."""
-    known = " ".join(f"{r.department} {r.place}" for r in vocab.reports)
+    got = vocab.extra.get("ask.known_names")
+    if got is None or got[0] is not vocab.reports:  # built once per report list, not per question
+        got = vocab.extra["ask.known_names"] = (vocab.reports, " ".join(f"{r.department} {r.place}" for r in vocab.reports))
+    known = got[1]
     for m in PLACE_RE.finditer(nq):
         p = CUT.sub("", m.group(1))
         if len(p) < 3 or any(p[i:] in known for i in range(len(p) - 1)) or any(w in p for w in NOT_ORG):

@@ -101,6 +101,27 @@ class Vocab:
             self.dept_en = sorted(((a, d) for a, ds in names.items() for d in ds), key=lambda x: -len(x[0]))
         return self.dept_en
 
+    def alias_index(self) -> dict[str, set[str]]:
+        """Alias → the departments it names (Chinese aliases), built once per alias list."""
+        got = self.extra.get("planner.alias_index")
+        if got is None or got[0] is not self.dept_aliases:
+            by: dict[str, set[str]] = {}
+            for a, d in self.dept_aliases:
+                by.setdefault(a, set()).add(d)
+            got = self.extra["planner.alias_index"] = (self.dept_aliases, by)
+        return got[1]
+
+    def alias_index_en(self) -> dict[str, set[str]]:
+        """English name → the departments it names, built once."""
+        names = self.dept_names_en()
+        got = self.extra.get("planner.alias_index_en")
+        if got is None or got[0] is not names:
+            by: dict[str, set[str]] = {}
+            for a, d in names:
+                by.setdefault(a, set()).add(d)
+            got = self.extra["planner.alias_index_en"] = (names, by)
+        return got[1]
+
     def place_words_for(self, q: str) -> dict[str, str]:
         """Place words of the ingested departments; their pinyin only for a question in Latin letters."""
         if not re.search(r"[a-z]", q):
@@ -192,16 +213,23 @@ def _place_pinyin(reports: list[ReportMeta]) -> dict[str, str]:
     return out
 
 
+def prepare_facts(raw: pd.DataFrame) -> pd.DataFrame:
+    """Facts with the planner's helper columns: _label (normalized row label), _col (column index)."""
+    facts = raw.copy() if len(raw) else pd.DataFrame(columns=[*raw.columns])
+    # plain object columns: boolean masks on Arrow-backed strings cost ~10x more per query
+    facts = facts.astype({c: object for c in facts.columns if c not in ("year", "row_index")})
+    norm = {x: norm_label(x) for x in set(str(x) for x in facts["row_label"].fillna(""))}
+    facts["_label"] = pd.Series([norm[str(x)] for x in facts["row_label"].fillna("")], index=facts.index, dtype=object)
+    facts["_col"] = [_col_index(x) for x in facts["fact_id"].astype(str)] if len(facts) else []
+    return facts
+
+
 def build_vocab(index: Any) -> Vocab:
     """Build (or fetch from ``index.extra``) the vocabulary of a loaded index."""
     cached = index.extra.get(VOCAB_KEY) if hasattr(index, "extra") else None
     if cached is not None:
         return cached
-    facts = index.facts.copy() if len(index.facts) else pd.DataFrame(columns=[*index.facts.columns])
-    # plain object columns: boolean masks on Arrow-backed strings cost ~10x more per query
-    facts = facts.astype({c: object for c in facts.columns if c not in ("year", "row_index")})
-    facts["_label"] = pd.Series([norm_label(str(x)) for x in facts["row_label"].fillna("")], index=facts.index, dtype=object)
-    facts["_col"] = [_col_index(x) for x in facts["fact_id"].astype(str)] if len(facts) else []
+    facts = prepare_facts(index.facts)
     by_report = {rid: g for rid, g in facts.groupby("report_id", sort=False)} if len(facts) else {}
     aliases: dict[str, set[str]] = {}
     for r in index.reports:
@@ -435,7 +463,7 @@ def _departments(q: str, vocab: Vocab) -> tuple[list[str], str | None, list[str]
     for _i, _j, a, d in spans:
         by_alias.setdefault(a, set()).add(d)
     for a, _ds in by_alias.items():
-        ds = sorted({d for al, d in vocab.dept_aliases if al == a})
+        ds = sorted(set(vocab.alias_index().get(a, ())))
         keys = {canonical_key(d) for d in ds}
         if len(keys) > 1:
             ambiguous = sorted(ds)
@@ -447,7 +475,7 @@ def _departments(q: str, vocab: Vocab) -> tuple[list[str], str | None, list[str]
         words = words or a
     if not found and not ambiguous and re.search(r"[a-z]", q):
         for _i, _j, en, _d in vocab.matcher("depts_en").find(q, word=True):
-            ds = sorted({d for al, d in vocab.dept_names_en() if al == en})
+            ds = sorted(vocab.alias_index_en().get(en, ()))
             keys = {canonical_key(d) for d in ds}
             if len(keys) == 1:
                 found = ds
@@ -483,7 +511,12 @@ def _narrow_by_place(q: str, departments: list[str]) -> list[str]:
 def _places_named(q: str, vocab: Vocab) -> list[str]:
     """Places of ingested departments the question names (西湖, 浙江省, or in pinyin): a rank stays within them."""
     out: list[str] = []
-    for word, short in sorted(vocab.place_words_for(q).items(), key=lambda x: -len(x[0])):
+    words = vocab.place_words_for(q)
+    cache = vocab.extra.setdefault("planner.places_sorted", {})
+    got = cache.get(id(words))
+    if got is None or got[0] is not words:  # sorted once per word list (Chinese, with pinyin), not per question
+        got = cache[id(words)] = (words, sorted(words.items(), key=lambda x: -len(x[0])))
+    for word, short in got[1]:
         hit = re.search(r"(?<![a-z])" + re.escape(word) + r"(?![a-z])", q) if word.isascii() else word in q
         if hit and short not in out:
             out.append(short)
@@ -597,7 +630,7 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
             codes.append((m.start(), m.end(), m.group(1), "code:" + m.group(1)))
     all_spans = sorted(all_spans + codes)
     # drop department words picked up as labels
-    dept_alias_set = {a for a, _ in vocab.dept_aliases}
+    dept_alias_set = vocab.alias_index()
     all_spans = [s for s in all_spans if s[2] not in dept_alias_set]
     if only_similarity():  # calibration of the similarity stage: exact labels, codes and glossary off
         all_spans = []

@@ -9,11 +9,12 @@ so the planner sees the same vocabulary and gives the same answer as with every 
 
 from __future__ import annotations
 
+import bisect
+import copy
 import dataclasses
 import re
 from collections import OrderedDict
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -23,7 +24,12 @@ from assistant.store import IndexData
 
 MAX_SUBSETS = 8
 """Fact subsets kept per loaded index (least recently used dropped)."""
+MAX_NAMED_REPORTS = 32
+"""A question naming more reports than this (a name many departments share) reads none at once."""
+MAX_CACHED_FACTS = 40_000
+"""Prepared facts kept per loaded index across questions (whole reports, least recently used dropped)."""
 _LIGHT, _SUBSETS, _LABELS = "scope.light", "scope.subsets", "scope.labels"
+_BASE, _FRAMES, _DEPTS, _LABEL_MAP = "scope.base", "scope.frames", "scope.depts", "scope.label_map"
 
 
 class _SharedExtra(dict):  # type: ignore[type-arg]
@@ -76,13 +82,27 @@ class ScopedIndex(IndexData):
             path=parent.path,
             reports=parent.reports,
             tables=parent.tables,
-            facts=parent.facts_for(report_ids),
             parts=parent.parts,
             root=parent.root,
             extra=_SharedExtra(parent.extra, own=[VOCAB_KEY]),
+            fact_store=parent.fact_store,
         )
         self.parent = parent
         self.report_ids = report_ids
+
+    @property
+    def facts(self) -> pd.DataFrame:  # type: ignore[override]
+        """The raw facts of the named reports (read once, shared with the index's frame cache)."""
+        if self._facts is None:
+            frames = frame_cache(self.parent).get_many(self.report_ids)
+            cols = [c for c in FACT_COLUMNS]
+            got = [f[[c for c in cols if c in f.columns]] for f in frames.values()]
+            self._facts = pd.concat(got, ignore_index=True) if got else _empty_facts()
+        return self._facts
+
+    @facts.setter
+    def facts(self, value: pd.DataFrame) -> None:
+        self._facts = value
 
     @property
     def chunks(self) -> pd.DataFrame:  # type: ignore[override]
@@ -93,15 +113,126 @@ class ScopedIndex(IndexData):
         self.parent.chunks = value
 
 
+def _empty_facts() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in FACT_COLUMNS})
+
+
+class FrameCache:
+    """Reports' facts as the planner reads them (helper columns added), shared by every question on one index.
+
+    Missing reports are read in one DuckDB query; whole reports are kept, least recently used dropped
+    once more than ``MAX_CACHED_FACTS`` facts are held (a report is never split)."""
+
+    def __init__(self, index: IndexData, max_facts: int = MAX_CACHED_FACTS) -> None:
+        self._index = index
+        self._max = max_facts
+        self._frames: OrderedDict[str, pd.DataFrame] = OrderedDict()
+        self._held = 0
+        self.reads = 0
+        """DuckDB reads made (for tests: a report once asked about is not read again)."""
+
+    def get_many(self, report_ids: Iterable[str]) -> dict[str, pd.DataFrame]:
+        """Prepared facts of those reports that have facts, in the order asked."""
+        from assistant.ask.planner import prepare_facts
+
+        ids = list(dict.fromkeys(report_ids))
+        missing = [r for r in ids if r not in self._frames]
+        if missing:
+            self.reads += 1
+            got = prepare_facts(self._index.facts_for(missing))
+            fresh = {str(rid): g for rid, g in got.groupby("report_id", sort=False)} if len(got) else {}
+            for rid in missing:
+                self._frames[rid] = fresh.get(rid, got.iloc[0:0])
+                self._held += len(self._frames[rid])
+        out = {}
+        for rid in ids:
+            self._frames.move_to_end(rid)
+            if len(self._frames[rid]):
+                out[rid] = self._frames[rid]
+        while self._held > self._max and len(self._frames) > 1:
+            _rid, f = self._frames.popitem(last=False)
+            self._held -= len(f)
+        return out
+
+    def get(self, report_id: str) -> pd.DataFrame | None:
+        return self.get_many([report_id]).get(report_id)
+
+
+def frame_cache(idx: IndexData) -> FrameCache:
+    fc = idx.extra.get(_FRAMES)
+    if fc is None:
+        fc = idx.extra[_FRAMES] = FrameCache(idx)
+    return fc
+
+
 def _light(idx: IndexData) -> Any:
     """A vocabulary of report metadata only: enough to find the departments a question names."""
     from assistant.ask.planner import build_vocab
 
     v = idx.extra.get(_LIGHT)
     if v is None:
-        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in FACT_COLUMNS})
-        v = build_vocab(IndexData(path=idx.path, reports=idx.reports, tables=idx.tables, facts=empty, root=idx.root))
+        v = build_vocab(IndexData(path=idx.path, reports=idx.reports, tables=idx.tables, facts=_empty_facts(), root=idx.root))
         idx.extra[_LIGHT] = v
+    return v
+
+
+class _CodeLabels(dict):  # type: ignore[type-arg]
+    """``Vocab.code_labels`` of the whole index, read (one DuckDB scan) when a question first names a code."""
+
+    def __init__(self, index: IndexData) -> None:
+        super().__init__()
+        self._index = index
+        self._loaded = False
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        from assistant.glossary import norm_label
+
+        read = getattr(self._index.fact_store, "code_labels", None)
+        raw: dict[str, str] = read() if read is not None else {}
+        dict.update(self, {c: norm_label(lab) for c, lab in raw.items()})
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        self._load()
+        return dict.get(self, key, default)
+
+    def __getitem__(self, key: str) -> str:
+        self._load()
+        return dict.__getitem__(self, key)
+
+    def __contains__(self, key: object) -> bool:
+        self._load()
+        return dict.__contains__(self, key)
+
+    def __len__(self) -> int:
+        self._load()
+        return dict.__len__(self)
+
+    def __iter__(self) -> Any:
+        self._load()
+        return dict.__iter__(self)
+
+    def items(self) -> Any:  # type: ignore[override]
+        self._load()
+        return dict.items(self)
+
+
+def _base(idx: IndexData) -> Any:
+    """The index's vocabulary without facts, built once: departments, years, the label → report index,
+    classification needles and the matchers (shared by every question's vocabulary)."""
+    from assistant.ask.planner import _classification_needles
+
+    v = idx.extra.get(_BASE)
+    if v is None:
+        labels, label_list, codes = global_labels(idx)
+        v = dataclasses.replace(
+            _light(idx), labels=labels, label_list=label_list, codes=codes, tables=idx.tables,
+            code_labels=_CodeLabels(idx), _rows={}, _matchers={}, extra={},
+        )  # fmt: skip
+        v.cls_zh, v.cls_en = _classification_needles(v)
+        idx.extra[_BASE] = v
     return v
 
 
@@ -121,20 +252,104 @@ def _history_departments(history: list[Any] | None) -> list[str]:
     return out
 
 
+class NameSearch:
+    """The names that contain a word, found by ``str.find`` over all names joined (no Python loop per name)."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = [n for n in names if "\n" not in n]
+        self._odd = [n for n in names if "\n" in n]  # (never seen) names holding the separator: searched one by one
+        self._joined = "\n".join(self.names)
+        self._starts: list[int] = []
+        pos = 0
+        for n in self.names:
+            self._starts.append(pos)
+            pos += len(n) + 1
+
+    def containing(self, word: str) -> list[str]:
+        if not word or "\n" in word:
+            return [n for n in self.names + self._odd if word in n]
+        out: list[str] = [n for n in self._odd if word in n]
+        i = self._joined.find(word)
+        while i >= 0:
+            k = bisect.bisect_right(self._starts, i) - 1
+            out.append(self.names[k])
+            nxt = self._starts[k + 1] if k + 1 < len(self._starts) else len(self._joined)
+            i = self._joined.find(word, nxt)
+        return out
+
+
+class _DeptIndex:
+    """Reports by department key, and by words inside a department name (answers cached), built once per index."""
+
+    def __init__(self, idx: IndexData) -> None:
+        from assistant.ask.planner import dept_key
+
+        self._reports = idx.reports
+        self.by_key: dict[str, list[str]] = {}
+        for r in idx.reports:
+            self.by_key.setdefault(dept_key(r.department), []).append(r.report_id)
+        self._by_dept: dict[str, list[str]] = {}
+        for r in idx.reports:
+            self._by_dept.setdefault(r.department, []).append(r.report_id)
+        self._names = NameSearch(list(self._by_dept))
+        self._inside: OrderedDict[str, set[str]] = OrderedDict()
+
+    def containing(self, name: str) -> set[str]:
+        """Report ids of the departments whose name contains ``name``."""
+        got = self._inside.get(name)
+        if got is None:
+            got = {rid for d in self._names.containing(name) for rid in self._by_dept[d]}
+            self._inside[name] = got
+            while len(self._inside) > 4096:
+                self._inside.popitem(last=False)
+        return got
+
+
+def _dept_index(idx: IndexData) -> _DeptIndex:
+    di = idx.extra.get(_DEPTS)
+    if di is None or di._reports is not idx.reports:
+        di = idx.extra[_DEPTS] = _DeptIndex(idx)
+    return di
+
+
 def named_reports(idx: IndexData, question: str, history: list[Any] | None = None) -> list[str] | None:
     """The reports of the departments the question or its history names; None: every report."""
-    from assistant.ask.planner import dept_key, parse_question
+    return _named(idx, question, history)[0]
+
+
+def parsed_before(vocab: Any, question: str, history: list[Any] | None, llm: Any) -> Any:
+    """The parse ``question_index`` made of this very question (with the same metadata vocabulary: the
+    parse reads no facts), taken once; None when there is none (or a model plans)."""
+    got = getattr(vocab, "__dict__", {}).pop("_parsed", None)
+    if llm is None and got is not None and got[0] == question and got[1] is history:
+        return got[2]
+    return None
+
+
+def _named(idx: IndexData, question: str, history: list[Any] | None) -> tuple[list[str] | None, Any]:
+    from assistant.ask.planner import parse_question
 
     try:
-        pq = parse_question(question, _light(idx), history, None)
+        pq = parse_question(question, _base(idx), history, None)
     except Exception:  # the full planner will say what is wrong with the question
-        return None
+        return None, None
+    return _reports_named(idx, pq, history), pq
+
+
+def _reports_named(idx: IndexData, pq: Any, history: list[Any] | None) -> list[str] | None:
+    from assistant.ask.planner import dept_key
+
     depts = {dept_key(d) for d in [*pq.departments, *pq.dept_ambiguous, *_history_departments(history)]}
     if not depts:
         return None
     names = [d for d in [*pq.departments, *_history_departments(history)] if d]
-    ids = [r.report_id for r in idx.reports if dept_key(r.department) in depts or any(d in r.department for d in names)]
-    return ids or None
+    di = _dept_index(idx)
+    wanted = {rid for d in depts for rid in di.by_key.get(d, [])}
+    for d in names:
+        wanted |= di.containing(d)
+    if not wanted or len(wanted) > MAX_NAMED_REPORTS:
+        return None  # a name shared by many departments: the planner asks which; facts are read as needed
+    return [r.report_id for r in idx.reports if r.report_id in wanted]
 
 
 def global_labels(idx: IndexData) -> tuple[dict[str, set[str]], list[str], set[str]]:
@@ -155,18 +370,30 @@ def global_labels(idx: IndexData) -> tuple[dict[str, set[str]], list[str], set[s
     return got
 
 
-def _prepared(facts: pd.DataFrame) -> pd.DataFrame:
-    """A report's facts with the planner's helper columns, as ``build_vocab`` prepares them."""
-    from assistant.ask.planner import build_vocab
+class _LabelMap:
+    """Normalized row label → the labels as printed (one DuckDB scan, the first time a ranking needs it)."""
 
-    if not len(facts):
-        return build_vocab(_bare(facts)).facts
-    rid = str(facts["report_id"].iloc[0])
-    return build_vocab(_bare(facts)).by_report[rid]
+    def __init__(self, idx: IndexData) -> None:
+        from assistant.glossary import norm_label
+
+        read = getattr(idx.fact_store, "distinct_labels", None)
+        raw: list[str] = read() if read is not None else []
+        self.printed: dict[str, list[str]] = {}
+        for lab in raw:
+            self.printed.setdefault(norm_label(lab), []).append(lab)
+
+    def raw_for(self, labels: Iterable[str], containing: Iterable[str] = ()) -> set[str]:
+        out = {raw for lab in labels for raw in self.printed.get(lab, [])}
+        for key in containing:
+            out |= {raw for n, raws in self.printed.items() if key in n for raw in raws}
+        return out
 
 
-def _bare(facts: pd.DataFrame) -> IndexData:
-    return IndexData(path=Path("."), reports=[], tables=pd.DataFrame(), facts=facts)
+def _label_map(idx: IndexData) -> _LabelMap:
+    lm = idx.extra.get(_LABEL_MAP)
+    if lm is None:
+        lm = idx.extra[_LABEL_MAP] = _LabelMap(idx)
+    return lm
 
 
 class LazyReports(dict):  # type: ignore[type-arg]
@@ -176,17 +403,16 @@ class LazyReports(dict):  # type: ignore[type-arg]
         super().__init__(loaded)
         self._index = index
         self._vocab = vocab
-        self._known = {r.report_id for r in index.reports}
 
     def _load(self, rid: str) -> bool:
         if dict.__contains__(self, rid):
             return True
-        if rid not in self._known:
+        if self._index.report(rid) is None:
             return False
-        f = self._index.facts_for([rid])
-        if not len(f):
+        f = frame_cache(self._index).get(rid)
+        if f is None or not len(f):
             return False
-        dict.__setitem__(self, rid, _prepared(f))
+        dict.__setitem__(self, rid, f)
         self._vocab._dirty = True
         return True
 
@@ -201,9 +427,36 @@ class LazyReports(dict):  # type: ignore[type-arg]
     def __contains__(self, rid: object) -> bool:
         return isinstance(rid, str) and self._load(rid)
 
+    def narrowed(self, report_ids: list[str], *, kinds: Iterable[str], codes: Iterable[str], labels: Iterable[str],
+                 containing: Iterable[str] = ()) -> Any:  # fmt: skip
+        """A vocabulary for one question over many reports (a ranking across departments): only the tables
+        that can hold the item (``kinds``, ``codes``, normalized row ``labels``, labels ``containing`` a word),
+        filtered in DuckDB, in a frame of their own; reports already read keep their whole facts."""
+        from assistant.ask.planner import prepare_facts
+
+        have = {rid: dict.__getitem__(self, rid) for rid in report_ids if dict.__contains__(self, rid)}
+        rest = [rid for rid in report_ids if rid not in have]
+        frames = dict(have)
+        candidates = getattr(self._index.fact_store, "candidate_facts", None)
+        if rest and candidates is not None:
+            raw = _label_map(self._index).raw_for(labels, containing)
+            got = prepare_facts(candidates(rest, kinds=kinds, codes=codes, labels=raw))
+            if len(got):
+                frames.update({str(rid): g for rid, g in got.groupby("report_id", sort=False)})
+        elif rest:
+            frames.update(frame_cache(self._index).get_many(rest))
+        view = copy.copy(self._vocab)  # same class, matchers and metadata; its own facts and row cache
+        view.__dict__.update(by_report=_Frames(frames), _rows={}, _facts_cache=None, _dirty=True)
+        return view
+
+
+class _Frames(dict):  # type: ignore[type-arg]
+    """A fixed ``by_report`` (the reports a narrowed vocabulary holds)."""
+
 
 def _lazy_vocab_class(base: type) -> type:
-    """A subclass of the planner's Vocab whose ``facts`` are the reports read so far."""
+    """A subclass of the planner's Vocab whose ``facts`` are the reports read so far; metadata caches
+    (English department names, place pinyin) are the index's base vocabulary's."""
 
     class LazyVocab(base):  # type: ignore[misc, valid-type]
         @property  # type: ignore[misc]
@@ -222,7 +475,25 @@ def _lazy_vocab_class(base: type) -> type:
             self.__dict__["facts"] = value
             self.__dict__["_facts_cache"] = None
 
+        def dept_names_en(self) -> list[tuple[str, str]]:
+            b = self.__dict__.get("_base")
+            return b.dept_names_en() if b is not None else super().dept_names_en()
+
+        def place_words_for(self, q: str) -> dict[str, str]:
+            b = self.__dict__.get("_base")
+            return b.place_words_for(q) if b is not None else super().place_words_for(q)
+
     return LazyVocab
+
+
+_LAZY_CLASSES: dict[type, type] = {}
+
+
+def _lazy_class(base: type) -> type:
+    c = _LAZY_CLASSES.get(base)
+    if c is None:
+        c = _LAZY_CLASSES[base] = _lazy_vocab_class(base)
+    return c
 
 
 def question_index(idx: Any, question: str, history: list[Any] | None = None) -> Any:
@@ -230,25 +501,27 @@ def question_index(idx: Any, question: str, history: list[Any] | None = None) ->
     those of the reports it names, read at once, and any other report's when the table query asks for it."""
     if not isinstance(idx, IndexData) or not idx.lazy_facts or isinstance(idx, ScopedIndex):
         return idx
-    from assistant.ask.planner import VOCAB_KEY, build_vocab
+    from assistant.ask.planner import VOCAB_KEY, prepare_facts
 
-    ids = named_reports(idx, question, history) or []
+    named, pq = _named(idx, question, history)
+    ids = named or []
     key = tuple(sorted(ids))
     cache: OrderedDict[Any, ScopedIndex] = idx.extra.setdefault(_SUBSETS, OrderedDict())
     sub = cache.get(key) if key else None
     if sub is None:
         sub = ScopedIndex(idx, ids)
-        # the metadata half of the vocabulary (aliases, years, terms) is the index's, built once;
-        # only the facts half is built for the subset
-        prep = build_vocab(_bare(sub.facts))
-        labels, label_list, codes = global_labels(idx)
-        v = dataclasses.replace(
-            _light(idx), facts=prep.facts, by_report=dict(prep.by_report), labels=labels, label_list=label_list,
-            codes=codes, tables=idx.tables, _rows={}, _matchers={}, code_labels=prep.code_labels,
-            cls_zh=prep.cls_zh, cls_en=prep.cls_en, extra={},
-        )  # fmt: skip
-        v.__class__ = _lazy_vocab_class(type(v))
-        v.by_report = LazyReports(dict(v.by_report), idx, v)
+        base = _base(idx)
+        frames = frame_cache(idx).get_many(ids)
+        # the metadata half of the vocabulary (aliases, years, labels, needles, matchers) is the index's,
+        # built once; a question's vocabulary only adds the facts of its reports
+        empty = base.__dict__.get("_empty_prepared")
+        if empty is None:
+            empty = base.__dict__["_empty_prepared"] = prepare_facts(_empty_facts())
+        v = dataclasses.replace(base, facts=empty, by_report={}, _rows={})
+        v.__class__ = _lazy_class(type(base))
+        v.__dict__["_base"] = base
+        v.by_report = LazyReports(frames, idx, v)
+        v.__dict__["_dirty"] = True
         sub.extra[VOCAB_KEY] = v
         if key:  # a question naming no department reads what it asks for, and forgets it after
             cache[key] = sub
@@ -256,4 +529,6 @@ def question_index(idx: Any, question: str, history: list[Any] | None = None) ->
                 cache.popitem(last=False)
     else:
         cache.move_to_end(key)
+    if pq is not None:
+        sub.extra[VOCAB_KEY].__dict__["_parsed"] = (question, history, pq)
     return sub

@@ -118,6 +118,48 @@ class TableResult:
 # --------------------------------------------------------------------------- reports
 
 
+class _ReportIndex:
+    """The reports of a vocabulary by department key and by words inside a department name, built once
+    (a question's report resolution then does not scan every report)."""
+
+    def __init__(self, reports: list[ReportMeta]) -> None:
+        self.reports = reports
+        self.key = {r.report_id: dept_key(r.department) for r in reports}
+        self.pos = {r.report_id: i for i, r in enumerate(reports)}
+        self.by_key: dict[str, list[ReportMeta]] = {}
+        self.by_dept: dict[str, list[ReportMeta]] = {}
+        for r in reports:
+            self.by_key.setdefault(self.key[r.report_id], []).append(r)
+            self.by_dept.setdefault(r.department, []).append(r)
+        self._inside: dict[str, list[ReportMeta]] = {}
+        from assistant.ask.scope import NameSearch
+
+        self._names = NameSearch(list(self.by_dept))
+
+    def containing(self, name: str) -> list[ReportMeta]:
+        got = self._inside.get(name)
+        if got is None:
+            got = [r for d in self._names.containing(name) for r in self.by_dept[d]]
+            if len(self._inside) > 4096:
+                self._inside.clear()
+            self._inside[name] = got
+        return got
+
+    def of_departments(self, depts: list[str]) -> list[ReportMeta]:
+        """Reports whose department is one of ``depts`` (by key) or contains one of them, in index order."""
+        got = {r.report_id: r for d in {dept_key(x) for x in depts} for r in self.by_key.get(d, [])}
+        for d in depts:
+            got.update((r.report_id, r) for r in self.containing(d))
+        return sorted(got.values(), key=lambda r: self.pos[r.report_id])
+
+
+def _report_index(vocab: Vocab) -> _ReportIndex:
+    ri = vocab.extra.get("table_query.reports")
+    if ri is None or ri.reports is not vocab.reports:
+        ri = vocab.extra["table_query.reports"] = _ReportIndex(vocab.reports)
+    return ri
+
+
 def resolve_reports(pq: ParsedQuestion, vocab: Vocab) -> tuple[list[ReportMeta], TableResult | None]:
     """The reports the plan is about, or a result that asks to clarify / says what is not ingested."""
     plan = pq.plan
@@ -129,9 +171,9 @@ def resolve_reports(pq: ParsedQuestion, vocab: Vocab) -> tuple[list[ReportMeta],
     if pq.dept_ambiguous:
         return [], TableResult("clarify", op, options=sorted({dept_key(d) for d in pq.dept_ambiguous}), clarify_what="department")
     depts = pq.departments or ([plan.reports.department] if plan.reports.department else [])
+    ri = _report_index(vocab)
     if depts:
-        keys = {dept_key(d) for d in depts}
-        reps = [r for r in reps if dept_key(r.department) in keys or any(d in r.department for d in depts)]
+        reps = ri.of_departments(depts)
         if not reps:
             return [], TableResult("not_ingested", op, detail={"department": depts[0]})
     else:
@@ -147,15 +189,8 @@ def resolve_reports(pq: ParsedQuestion, vocab: Vocab) -> tuple[list[ReportMeta],
         scoped = [r for r in reps if r.scope == pq.scope]
         reps = scoped or reps
     else:
-        reps = [
-            r
-            for r in reps
-            if r.scope == "部门"
-            or not any(
-                o.scope == "部门" and dept_key(o.department) == dept_key(r.department) and o.year == r.year and o.kind == r.kind
-                for o in reps
-            )
-        ]
+        wide = {(ri.key[r.report_id], r.year, r.kind) for r in reps if r.scope == "部门"}
+        reps = [r for r in reps if r.scope == "部门" or (ri.key[r.report_id], r.year, r.kind) not in wide]
     years = sorted(set(pq.years or ([plan.reports.year] if plan.reports.year else [])))
     if op == "yoy" and len(years) == 1:
         earlier = [r.year for r in reps if r.year < years[0]]
@@ -174,8 +209,8 @@ def resolve_reports(pq: ParsedQuestion, vocab: Vocab) -> tuple[list[ReportMeta],
                 detail={"year": missing[0] if missing else years[-1], "have": have, "department": depts[0] if depts else None},
             )
         reps = inyear
-    if not depts and op not in ("rank",) and len({dept_key(r.department) for r in reps}) > 1:
-        return [], TableResult("clarify", op, options=sorted({dept_key(r.department) for r in reps}), clarify_what="department")
+    if not depts and op not in ("rank",) and len({ri.key[r.report_id] for r in reps}) > 1:
+        return [], TableResult("clarify", op, options=sorted({ri.key[r.report_id] for r in reps}), clarify_what="department")
     kind = plan.reports.kind
     if kind:
         same = [r for r in reps if r.kind == kind]
@@ -370,16 +405,43 @@ def _empty_table_note(vocab: Vocab, report: ReportMeta, kinds: list[str]) -> tup
     if not len(sub):
         return None
     first = sub.iloc[0]
-    empty = bool(first["empty"]) or not bool(
-        (
-            (vocab.facts["report_id"] == report.report_id)
-            & (vocab.facts["table_id"] == first["table_id"])
-            & (vocab.facts["status"] == "ok")
-        ).any()
+    facts = vocab.by_report.get(report.report_id)
+    empty = (
+        bool(first["empty"])
+        or facts is None
+        or not bool(((facts["table_id"] == first["table_id"]) & (facts["status"] == "ok")).any())
     )
     if empty:
         return str(first.get("title", "")), str(first.get("number", "")), str(first.get("note", "") or "")
     return None
+
+
+_GENERIC_ROWS = {"合计", "小计", "总计", "支出合计", "收入合计"}
+
+
+def item_needs(item: ItemRef) -> dict[str, set[str]]:
+    """What ``locate`` may read to find ``item`` in a report: whole tables of these ``kinds`` (the item's own
+    tables), and whole rows of these ``codes``, normalized ``labels`` or labels ``containing`` a word (a
+    superset, so that a fact store can hand ``locate`` only those cells and the answer stays the same)."""
+    term = _term_for(item)
+    kinds: set[str] = set()
+    codes: set[str] = set()
+    labels: set[str] = set()
+    containing: set[str] = set()
+    if term:
+        # generic rows (合计) are read only inside the term's own tables, which are taken whole
+        labels = {norm_label(x) for x in [term["zh"], *term.get("labels", []), *term.get("aliases_zh", [])]} - _GENERIC_ROWS
+        codes = set(term.get("codes", []))
+        kinds = set(term.get("tables", []))
+        for p in term.get("parts", []):  # parts are read by code (rows), not as whole tables
+            codes.add(p["code"])
+    elif item.label:
+        labels = {norm_label(item.label)}
+        if len(norm_label(item.label)) >= 3:
+            containing = {norm_label(item.label)}
+    if item.code:
+        codes.add(item.code)
+    return {"kinds": kinds, "codes": codes, "labels": labels, "containing": containing}
 
 
 def locate(vocab: Vocab, report: ReportMeta, item: ItemRef, measure: str | None) -> Located:
@@ -836,6 +898,9 @@ def _rank(pq: ParsedQuestion, vocab: Vocab, reps: list[ReportMeta]) -> TableResu
         k = (dept_key(r.department), r.kind)
         if k not in latest or r.year > latest[k].year:
             latest[k] = r
+    narrowed = getattr(vocab.by_report, "narrowed", None)
+    if narrowed is not None:  # facts read per report: only the tables that can hold the item, filtered in DuckDB
+        vocab = narrowed([r.report_id for r in latest.values()], **item_needs(plan.items[0]))
     groups: dict[str, list[Figure]] = {}
     missing: list[str] = []
     for (_d, kind), r in sorted(latest.items()):
