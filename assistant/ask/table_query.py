@@ -566,8 +566,10 @@ def locate(vocab: Vocab, report: ReportMeta, item: ItemRef, measure: str | None)
             )
         if canonical and missing is not None:
             return missing  # the canonical table prints the row but not this column: not published
-    # no canonical row: total = the parts (basic + project spending by economic class)
-    if term and term.get("parts") and measure not in ("预算数", "全年预算数"):
+    # no canonical row: total = the parts (basic + project spending by economic class); a budget asked of a
+    # budget report is what its parts print (a final account's parts print only the actual)
+    natural = "决算数" if report.kind == "决算" else "预算数"
+    if term and term.get("parts") and (measure not in ("预算数", "全年预算数") or measure == natural):
         parts = _parts(vocab, report, term, measure)
         if parts:
             same = len({p.unit for p in parts}) == 1
