@@ -25,6 +25,8 @@ import pandas as pd
 from assistant.ask.guard import leftover_words, unknown_english_item, unknown_item_words
 from assistant.ask.labelsim import only_similarity, partial_matches, similar_label
 from assistant.ask.matcher import SpanMatcher
+from assistant.catalog import department_aliases_zh, read_department_aliases
+from assistant.catalog import dept_key as catalog_dept_key
 from assistant.glossary import (
     classification,
     classification_name,
@@ -176,15 +178,20 @@ class Vocab:
 
 def dept_key(department: str) -> str:
     """A department without scope marks: 杭州市西湖区司法局（本级） and 杭州市西湖区司法局 are one department."""
-    d = re.sub(r"[（(]\s*本级\s*[)）]|本级$", "", department or "").strip()
-    return d
+    return catalog_dept_key(department)
 
 
 def _dept_aliases(department: str) -> set[str]:
     """Chinese aliases of a department, by the general rules of ``assistant.orgnames``."""
-    d = dept_key(department)
-    zh = {normalize_text(a).replace(" ", "") for a in department_names(d, english=False).zh} | {norm_label(d)}
-    return {a for a in zh if len(a) >= 2}
+    return set(department_aliases_zh(department))
+
+
+def _all_dept_aliases(index: Any) -> dict[str, frozenset[str]]:
+    """Each department's Chinese aliases: from the version catalog kept at commit time, else computed."""
+    depts = {r.department for r in index.reports}
+    path = getattr(index, "path", None)
+    got = read_department_aliases(path, depts) if path is not None and depts else None
+    return got if got is not None else {d: department_aliases_zh(d) for d in depts}
 
 
 def _dept_names_en(department: str) -> set[str]:
@@ -232,8 +239,9 @@ def build_vocab(index: Any) -> Vocab:
     facts = prepare_facts(index.facts)
     by_report = {rid: g for rid, g in facts.groupby("report_id", sort=False)} if len(facts) else {}
     aliases: dict[str, set[str]] = {}
+    by_dept = _all_dept_aliases(index)
     for r in index.reports:
-        for a in _dept_aliases(r.department):
+        for a in by_dept[r.department]:
             aliases.setdefault(a, set()).add(r.department)
     dept_aliases = sorted(((a, d) for a, ds in aliases.items() for d in ds), key=lambda x: -len(x[0]))
     labels: dict[str, set[str]] = {}
