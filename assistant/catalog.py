@@ -171,33 +171,65 @@ def rules_fingerprint() -> str:
     return h.hexdigest()[:16]
 
 
+def _place_key(department: str, place: str) -> str:
+    return f"{department}\x1f{place}"
+
+
+def department_place_words(department: str, place: str) -> list[tuple[str, str]]:
+    """(short name, name) of the divisions a department's name starts with and its place names, in order."""
+    from assistant.orgnames import clean_name
+    from assistant.places import find_places, leading_places
+
+    return [(m.division.short, m.division.name) for m in leading_places(clean_name(department)) + find_places(place or "")]
+
+
+def _read_departments(version_dir: Path | None) -> dict[str, Any] | None:
+    f = Path(version_dir) / DEPARTMENTS if version_dir is not None else None
+    if f is None or not f.exists():
+        return None
+    try:
+        got = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        log.warning("department catalog %s unreadable (%s)", f, e)
+        return None
+    ok = isinstance(got, dict) and got.get("rules") == rules_fingerprint()
+    return got if ok and isinstance(got.get("aliases"), dict) and isinstance(got.get("places"), dict) else None
+
+
 def read_department_aliases(version_dir: Path, departments: set[str]) -> dict[str, frozenset[str]] | None:
     """department → its Chinese aliases from the version's catalog; None when absent, of other rules or not covering."""
-    f = Path(version_dir) / DEPARTMENTS
-    try:
-        got = json.loads(f.read_text(encoding="utf-8")) if f.exists() else None
-    except (OSError, ValueError):
-        return None
-    if not isinstance(got, dict) or got.get("rules") != rules_fingerprint():
-        return None
-    aliases = got.get("aliases")
-    if not isinstance(aliases, dict) or not departments <= set(aliases):
+    got = _read_departments(version_dir)
+    aliases = got["aliases"] if got is not None else None
+    if aliases is None or not departments <= set(aliases):
         return None
     return {d: frozenset(aliases[d]) for d in departments}
 
 
-def write_department_aliases(version_dir: Path, departments: list[str], previous: Path | None = None) -> None:
-    """The version's department aliases: the previous version's (same rules) for departments it had, the others computed."""
-    old: dict[str, Any] = {}
-    f = Path(previous) / DEPARTMENTS if previous is not None else None
-    if f is not None and f.exists():
-        try:
-            got = json.loads(f.read_text(encoding="utf-8"))
-            if isinstance(got, dict) and got.get("rules") == rules_fingerprint() and isinstance(got.get("aliases"), dict):
-                old = got["aliases"]
-        except (OSError, ValueError) as e:
-            log.warning("previous department aliases unreadable (%s); computing them", e)
-    out = {d: (list(old[d]) if d in old else sorted(department_aliases_zh(d))) for d in dict.fromkeys(departments)}
+def read_place_words(version_dir: Path, reports: list[tuple[str, str]]) -> dict[tuple[str, str], list[tuple[str, str]]] | None:
+    """(department, place) → ``department_place_words`` from the version's catalog; None when absent or not covering."""
+    got = _read_departments(version_dir)
+    places = got["places"] if got is not None else None
+    if places is None:
+        return None
+    out: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for d, p in reports:
+        k = _place_key(d, p)
+        if k not in places:
+            return None
+        out[(d, p)] = [(str(a), str(b)) for a, b in places[k]]
+    return out
+
+
+def write_department_aliases(version_dir: Path, reports: list[tuple[str, str]], previous: Path | None = None) -> None:
+    """The version's department aliases and place words, for its (department, place) pairs: the previous
+    version's (same rules) where it had them, the others computed."""
+    old = _read_departments(previous) or {"aliases": {}, "places": {}}
+    aliases = {d: (list(old["aliases"][d]) if d in old["aliases"] else sorted(department_aliases_zh(d))) for d in dict.fromkeys(d for d, _ in reports)}
+    places: dict[str, Any] = {}
+    for d, p in reports:
+        k = _place_key(d, p)
+        if k not in places:
+            places[k] = old["places"][k] if k in old["places"] else [list(x) for x in department_place_words(d, p)]
     (Path(version_dir) / DEPARTMENTS).write_text(
-        json.dumps({"rules": rules_fingerprint(), "aliases": out}, ensure_ascii=False), encoding="utf-8"
+        json.dumps({"rules": rules_fingerprint(), "aliases": aliases, "places": places}, ensure_ascii=False), encoding="utf-8"
     )

@@ -899,7 +899,7 @@ def _publish(
     from assistant import catalog
 
     catalog.write_version_catalog(index_dir, vdir, parts, TABLE_SCHEMA, prev_dir, prev_parts)
-    catalog.write_department_aliases(vdir, [str(r["department"]) for r in rows], prev_dir)
+    catalog.write_department_aliases(vdir, [(str(r.get("department") or ""), str(r.get("place") or "")) for r in rows], prev_dir)
     final = index_dir / name
     vdir.rename(final)
     _VERSION_PARTS[str(final.resolve())] = frozenset(parts.values())

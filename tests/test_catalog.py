@@ -100,3 +100,15 @@ def test_department_aliases_kept_per_version_equal_those_computed(tmp_path: Path
     (v / catalog.DEPARTMENTS).unlink()
     assert sorted(build_vocab(load_index(tmp_path)).dept_aliases) == sorted(with_catalog)
     assert catalog.read_department_aliases(v, set(names)) is None
+
+
+def test_place_words_kept_per_version_equal_those_found(tmp_path: Path) -> None:
+    from assistant.ask.planner import _place_words
+
+    emb = CountingEmbedder()
+    write_index(tmp_path, [report("a", "ha", ["甲。"], department="福建省福州市鼓楼区财政局")], embedder=emb)
+    write_index(tmp_path, [report("b", "hb", ["乙。"], department="中共杭州市西湖区委社会工作部")], embedder=emb)
+    idx = load_index(tmp_path)
+    kept = _place_words(idx.reports, idx.path)
+    assert catalog.read_place_words(idx.path, [(r.department, r.place or "") for r in idx.reports]) is not None
+    assert list(kept.items()) == list(_place_words(idx.reports).items()) and "鼓楼" in kept and "西湖" in kept

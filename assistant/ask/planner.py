@@ -25,7 +25,7 @@ import pandas as pd
 from assistant.ask.guard import leftover_words, unknown_english_item, unknown_item_words
 from assistant.ask.labelsim import only_similarity, partial_matches, similar_label
 from assistant.ask.matcher import SpanMatcher
-from assistant.catalog import department_aliases_zh, read_department_aliases
+from assistant.catalog import department_aliases_zh, department_place_words, read_department_aliases, read_place_words
 from assistant.catalog import dept_key as catalog_dept_key
 from assistant.glossary import (
     classification,
@@ -39,8 +39,7 @@ from assistant.glossary import (
     terms,
 )
 from assistant.models import Answer, ItemRef, QueryPlan, ReportFilter, ReportMeta
-from assistant.orgnames import canonical_key, clean_name, department_names, department_places, pinyin
-from assistant.places import find_places, leading_places
+from assistant.orgnames import canonical_key, department_names, department_places, pinyin
 
 log = logging.getLogger(__name__)
 
@@ -199,15 +198,22 @@ def _dept_names_en(department: str) -> set[str]:
     return {a for a in (normalize_text(x) for x in department_names(dept_key(department)).en) if len(a) >= 4}
 
 
-def _place_words(reports: list[ReportMeta]) -> dict[str, str]:
-    """Words naming the places of the ingested departments (Chinese short names and pinyin) → the short name."""
+def _place_words(reports: list[ReportMeta], version_dir: Any = None) -> dict[str, str]:
+    """Words naming the places of the ingested departments (Chinese short names and pinyin) → the short name.
+
+    Each report's places come from the version catalog (``version_dir``) when kept there, else are found."""
+    kept = read_place_words(version_dir, [(r.department, r.place or "") for r in reports]) if version_dir is not None else None
     out: dict[str, str] = {}
     for r in reports:
-        for m in leading_places(clean_name(r.department)) + find_places(r.place or ""):
-            short = m.division.short
+        for short, name in _report_places(r, kept):
             out.setdefault(short, short)
-            out.setdefault(m.division.name, short)
+            out.setdefault(name, short)
     return out
+
+
+def _report_places(r: ReportMeta, kept: dict[tuple[str, str], list[tuple[str, str]]] | None) -> list[tuple[str, str]]:
+    got = kept.get((r.department, r.place or "")) if kept is not None else None
+    return got if got is not None else department_place_words(r.department, r.place or "")
 
 
 def _place_pinyin(reports: list[ReportMeta]) -> dict[str, str]:
@@ -275,7 +281,7 @@ def build_vocab(index: Any) -> Vocab:
         tables=index.tables,
         term_zh=sorted(set(tzh), key=lambda x: (-len(x[0]), x)),
         term_en=sorted(set(ten), key=lambda x: (-len(x[0]), x)),
-        place_words=_place_words(list(index.reports)),
+        place_words=_place_words(list(index.reports), getattr(index, "path", None)),
     )
     v.cls_zh, v.cls_en = _classification_needles(v)
     if len(facts):
