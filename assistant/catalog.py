@@ -128,7 +128,11 @@ def write_version_catalog(
     summaries = {p: (old_sum[p] if p in old_sum else _read_summary(root, p)) for p in order}
     new_tab = _part_tables(root, added, schema)
     out_schema = new_tab.schema
-    kept = old_tab.filter(pc.is_in(old_tab.column(PART_COL), value_set=pa.array(order, pa.string()))) if old_tab is not None else None
+    kept = (
+        old_tab.filter(pc.is_in(old_tab.column(PART_COL), value_set=pa.array(order, pa.string())))
+        if old_tab is not None
+        else None
+    )
     combined = pa.concat_tables([kept.select(out_schema.names).cast(out_schema), new_tab]) if kept is not None else new_tab
     rank = {p: i for i, p in enumerate(order)}
     keys = pa.array([rank[p] for p in combined.column(PART_COL).to_pylist()], pa.int64())
@@ -224,7 +228,10 @@ def write_department_aliases(version_dir: Path, reports: list[tuple[str, str]], 
     """The version's department aliases and place words, for its (department, place) pairs: the previous
     version's (same rules) where it had them, the others computed."""
     old = _read_departments(previous) or {"aliases": {}, "places": {}}
-    aliases = {d: (list(old["aliases"][d]) if d in old["aliases"] else sorted(department_aliases_zh(d))) for d in dict.fromkeys(d for d, _ in reports)}
+    aliases = {
+        d: (list(old["aliases"][d]) if d in old["aliases"] else sorted(department_aliases_zh(d)))
+        for d in dict.fromkeys(d for d, _ in reports)
+    }
     places: dict[str, Any] = {}
     for d, p in reports:
         k = _place_key(d, p)

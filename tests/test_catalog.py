@@ -22,7 +22,16 @@ from tests.test_store import CountingEmbedder, report
 def _with_tables(rid: str, sha: str, n: int, title: str = "收入支出决算总表") -> object:
     rep = report(rid, sha, [f"{rid}的说明。"])
     rep.tables = [
-        TableInfo(report_id=rid, table_id=f"t{i:02d}", number=f"公开{i}表", title=f"{title}{i}", table_kind="other", unit="万元", pages=[i, i + 1], empty=i % 2 == 0)
+        TableInfo(
+            report_id=rid,
+            table_id=f"t{i:02d}",
+            number=f"公开{i}表",
+            title=f"{title}{i}",
+            table_kind="other",
+            unit="万元",
+            pages=[i, i + 1],
+            empty=i % 2 == 0,
+        )
         for i in range(1, n + 1)
     ]
     return rep
@@ -90,7 +99,11 @@ def test_department_aliases_kept_per_version_equal_those_computed(tmp_path: Path
     emb = CountingEmbedder()
     names = ["杭州市西湖区司法局", "杭州市西湖区司法局（本级）", "北京市海淀区教育委员会"]
     write_index(tmp_path, [report("a", "ha", ["甲。"], department=names[0])], embedder=emb)
-    write_index(tmp_path, [report("b", "hb", ["乙。"], department=names[1]), report("c", "hc", ["丙。"], department=names[2])], embedder=emb)
+    write_index(
+        tmp_path,
+        [report("b", "hb", ["乙。"], department=names[1]), report("c", "hc", ["丙。"], department=names[2])],
+        embedder=emb,
+    )
     v = current_version(tmp_path)
     assert v is not None
     kept = catalog.read_department_aliases(v, set(names))
