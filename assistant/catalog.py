@@ -66,14 +66,15 @@ def read_tables(version_dir: Path, parts: dict[str, str], schema: pa.Schema, col
         if not set(parts.values()) <= set(_covered(f)):
             return None
         t = pq.read_table(f, columns=[*columns, PART_COL])
-    except (OSError, pa.ArrowException) as e:
+        want = set(parts.values())
+        held = set(t.column(PART_COL).unique().to_pylist())
+        if not held <= want:
+            t = t.filter(pc.is_in(t.column(PART_COL), value_set=pa.array(sorted(want), pa.string())))
+        t = t.select(columns).cast(pa.schema([schema.field(c) for c in columns]))
+    except (OSError, ValueError, KeyError, pa.ArrowException) as e:  # a catalog of another format: the parts are read
         log.warning("version catalog %s unreadable (%s); reading parts", f, e)
         return None
-    want = set(parts.values())
-    held = set(t.column(PART_COL).unique().to_pylist())
-    if not held <= want:
-        t = t.filter(pc.is_in(t.column(PART_COL), value_set=pa.array(sorted(want), pa.string())))
-    return t.select(columns).cast(pa.schema([schema.field(c) for c in columns])).to_pandas()
+    return t.to_pandas()
 
 
 def _covered(f: Path) -> list[str]:
