@@ -390,7 +390,11 @@ class IndexData:
     @property
     def tables(self) -> pd.DataFrame:
         if self._tables is None:
-            self._tables = _read_parts(self.root, self.parts, "tables.parquet", list(TableInfo.__dataclass_fields__))
+            from assistant import catalog
+
+            cols = list(TableInfo.__dataclass_fields__)
+            got = catalog.read_tables(self.path, self.parts, TABLE_SCHEMA, cols) if self.parts else None
+            self._tables = got if got is not None else _read_parts(self.root, self.parts, "tables.parquet", cols)
         return self._tables
 
     @tables.setter
@@ -411,6 +415,12 @@ class IndexData:
     def summaries(self) -> dict[str, dict[str, Any]]:
         """report_id → its part's summary (normalized labels and codes), read once."""
         got = self.extra.get("store.summaries")
+        if got is None and self.parts:
+            from assistant import catalog
+
+            got = catalog.read_summaries(self.path, self.parts)
+            if got is not None:
+                self.extra["store.summaries"] = got
         if got is None:
             got = {}
             for rid, part in self.parts.items():
@@ -886,6 +896,10 @@ def _publish(
 
     prev_dir, prev_parts = previous if previous is not None else (None, {})
     vectors.write_version_stats(index_dir, vdir, parts, prev_dir, prev_parts)
+    from assistant import catalog
+
+    catalog.write_version_catalog(index_dir, vdir, parts, TABLE_SCHEMA, prev_dir, prev_parts)
+    catalog.write_department_aliases(vdir, [(str(r.get("department") or ""), str(r.get("place") or "")) for r in rows], prev_dir)
     final = index_dir / name
     vdir.rename(final)
     _VERSION_PARTS[str(final.resolve())] = frozenset(parts.values())

@@ -25,6 +25,8 @@ import pandas as pd
 from assistant.ask.guard import leftover_words, unknown_english_item, unknown_item_words
 from assistant.ask.labelsim import only_similarity, partial_matches, similar_label
 from assistant.ask.matcher import SpanMatcher
+from assistant.catalog import department_aliases_zh, department_place_words, read_department_aliases, read_place_words
+from assistant.catalog import dept_key as catalog_dept_key
 from assistant.glossary import (
     classification,
     classification_name,
@@ -37,8 +39,7 @@ from assistant.glossary import (
     terms,
 )
 from assistant.models import Answer, ItemRef, QueryPlan, ReportFilter, ReportMeta
-from assistant.orgnames import canonical_key, clean_name, department_names, department_places, pinyin
-from assistant.places import find_places, leading_places
+from assistant.orgnames import canonical_key, department_names, department_places, pinyin
 
 log = logging.getLogger(__name__)
 
@@ -176,15 +177,20 @@ class Vocab:
 
 def dept_key(department: str) -> str:
     """A department without scope marks: 杭州市西湖区司法局（本级） and 杭州市西湖区司法局 are one department."""
-    d = re.sub(r"[（(]\s*本级\s*[)）]|本级$", "", department or "").strip()
-    return d
+    return catalog_dept_key(department)
 
 
 def _dept_aliases(department: str) -> set[str]:
     """Chinese aliases of a department, by the general rules of ``assistant.orgnames``."""
-    d = dept_key(department)
-    zh = {normalize_text(a).replace(" ", "") for a in department_names(d, english=False).zh} | {norm_label(d)}
-    return {a for a in zh if len(a) >= 2}
+    return set(department_aliases_zh(department))
+
+
+def _all_dept_aliases(index: Any) -> dict[str, frozenset[str]]:
+    """Each department's Chinese aliases: from the version catalog kept at commit time, else computed."""
+    depts = {r.department for r in index.reports}
+    path = getattr(index, "path", None)
+    got = read_department_aliases(path, depts) if path is not None and depts else None
+    return got if got is not None else {d: department_aliases_zh(d) for d in depts}
 
 
 def _dept_names_en(department: str) -> set[str]:
@@ -192,15 +198,22 @@ def _dept_names_en(department: str) -> set[str]:
     return {a for a in (normalize_text(x) for x in department_names(dept_key(department)).en) if len(a) >= 4}
 
 
-def _place_words(reports: list[ReportMeta]) -> dict[str, str]:
-    """Words naming the places of the ingested departments (Chinese short names and pinyin) → the short name."""
+def _place_words(reports: list[ReportMeta], version_dir: Any = None) -> dict[str, str]:
+    """Words naming the places of the ingested departments (Chinese short names and pinyin) → the short name.
+
+    Each report's places come from the version catalog (``version_dir``) when kept there, else are found."""
+    kept = read_place_words(version_dir, [(r.department, r.place or "") for r in reports]) if version_dir is not None else None
     out: dict[str, str] = {}
     for r in reports:
-        for m in leading_places(clean_name(r.department)) + find_places(r.place or ""):
-            short = m.division.short
+        for short, name in _report_places(r, kept):
             out.setdefault(short, short)
-            out.setdefault(m.division.name, short)
+            out.setdefault(name, short)
     return out
+
+
+def _report_places(r: ReportMeta, kept: dict[tuple[str, str], list[tuple[str, str]]] | None) -> list[tuple[str, str]]:
+    got = kept.get((r.department, r.place or "")) if kept is not None else None
+    return got if got is not None else department_place_words(r.department, r.place or "")
 
 
 def _place_pinyin(reports: list[ReportMeta]) -> dict[str, str]:
@@ -232,8 +245,9 @@ def build_vocab(index: Any) -> Vocab:
     facts = prepare_facts(index.facts)
     by_report = {rid: g for rid, g in facts.groupby("report_id", sort=False)} if len(facts) else {}
     aliases: dict[str, set[str]] = {}
+    by_dept = _all_dept_aliases(index)
     for r in index.reports:
-        for a in _dept_aliases(r.department):
+        for a in by_dept[r.department]:
             aliases.setdefault(a, set()).add(r.department)
     dept_aliases = sorted(((a, d) for a, ds in aliases.items() for d in ds), key=lambda x: -len(x[0]))
     labels: dict[str, set[str]] = {}
@@ -267,7 +281,7 @@ def build_vocab(index: Any) -> Vocab:
         tables=index.tables,
         term_zh=sorted(set(tzh), key=lambda x: (-len(x[0]), x)),
         term_en=sorted(set(ten), key=lambda x: (-len(x[0]), x)),
-        place_words=_place_words(list(index.reports)),
+        place_words=_place_words(list(index.reports), getattr(index, "path", None)),
     )
     v.cls_zh, v.cls_en = _classification_needles(v)
     if len(facts):

@@ -352,6 +352,9 @@ def _reports_named(idx: IndexData, pq: Any, history: list[Any] | None) -> list[s
     return [r.report_id for r in idx.reports if r.report_id in wanted]
 
 
+_NUMBERISH = re.compile(r"[\d.,%\s]+")
+
+
 def global_labels(idx: IndexData) -> tuple[dict[str, set[str]], list[str], set[str]]:
     """The label → report index and codes of the whole index, from each part's summary (read once)."""
     from assistant.ask.planner import GENERIC_LABELS
@@ -360,9 +363,13 @@ def global_labels(idx: IndexData) -> tuple[dict[str, set[str]], list[str], set[s
     if got is None:
         labels: dict[str, set[str]] = {}
         codes: set[str] = set()
+        wanted: dict[str, bool] = {}  # each distinct label judged once (labels recur across reports)
         for rid, s in idx.summaries().items():
             for lab in s.get("labels", []):
-                if len(lab) >= 3 and lab not in GENERIC_LABELS and not re.fullmatch(r"[\d.,%\s]+", lab):
+                ok = wanted.get(lab)
+                if ok is None:
+                    ok = wanted[lab] = len(lab) >= 3 and lab not in GENERIC_LABELS and not _NUMBERISH.fullmatch(lab)
+                if ok:
                     labels.setdefault(lab, set()).add(rid)
             codes |= set(s.get("codes", []))
         got = (labels, sorted(labels, key=lambda x: -len(x)), codes)
