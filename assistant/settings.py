@@ -8,7 +8,18 @@ from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
-SAMPLE_REPORT = REPO_DIR / "data" / "00_yunnan_qujing_touzicujinju_2023_juesuan.txt"
+DATA_DIR = REPO_DIR / "data"
+REPORT_SUFFIXES = (".txt", ".pdf", ".xlsx", ".xls", ".docx", ".doc", ".html", ".htm")
+
+
+def bundled_sample(data_dir: Path = DATA_DIR) -> Path:
+    """The sample report shipped in ``data/``, whatever it is named (the first report file there, by name);
+    ``data/sample.txt`` (absent) when none is shipped, so callers' ``.exists()`` checks say so."""
+    found = sorted(f for f in data_dir.iterdir() if f.is_file() and f.suffix.lower() in REPORT_SUFFIXES) if data_dir.is_dir() else []
+    return found[0] if found else data_dir / "sample.txt"
+
+
+SAMPLE_REPORT = bundled_sample()
 PROMPTS_DIR = REPO_DIR / "prompts"
 
 
