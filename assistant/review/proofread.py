@@ -90,14 +90,15 @@ def _missing_amounts(ctx: _Ctx, sents: list[Sentence]) -> None:
         m = _MISSING_AMOUNT.search(s.text)
         if not m:
             continue
+        quote = _snippet(s.text, m.start(), m.end(), 10)
         _add_text_finding(
             ctx,
             s,
             rule="amount_missing",
             title="正文金额缺少数字",
-            detail=f"，“{_snippet(s.text, m.start(), m.end(), 10)}”中单位“{m.group(1)}”前没有数字。",
-            question=f"“{_snippet(s.text, m.start(), m.end(), 10)}”漏印了金额，实际是多少？",
-            figures=[Figure("原文", _snippet(s.text, m.start(), m.end(), 10))],
+            detail=f"，“{quote}”中单位“{m.group(1)}”前没有数字。",
+            question=f"“{quote}”漏印了金额，实际是多少？",
+            figures=[Figure("原文", quote)],
         )
 
 
