@@ -571,6 +571,7 @@ def main() -> int:
     ap.add_argument("--probe", type=Path, help="print one JSON row measuring the serving of an index (read-only; fresh process)")
     ap.add_argument("--probe-first", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--resume", action="store_true", help="keep the work index and continue growing it")
+    ap.add_argument("--grow-only", action="store_true", help="build the index to the sizes without measuring (for --measure later)")
     ap.add_argument("--measure", type=Path, help="measure an index built earlier: copied to --work, then adds and the probe")
     ap.add_argument("--table", type=Path, help="print the README table from a file of benchmark JSON rows (one a line)")
     args = ap.parse_args()
@@ -643,6 +644,9 @@ def main() -> int:
             n += len(batch)
             if n % 500 < args.batch:
                 log.warning("%d reports (%.0f s)", n, time.perf_counter() - t0)
+        if args.grow_only:
+            log.warning("%d reports built in %.0f s", n, time.perf_counter() - t0)
+            continue
         adds = [add_one(work, 90_000 + i, templates[i % len(templates)], places, emb) for i in range(3)]
         add = {k: statistics.median(a[k] for a in adds) for k in adds[0]}
         counts = index_counts(work)
