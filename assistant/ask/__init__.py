@@ -30,6 +30,8 @@ from assistant.ask.table_query import TableResult, execute, resolve_reports
 from assistant.errors import BadQuestionError, FiscalQAError
 from assistant.glossary import normalize_text
 from assistant.models import Answer, Citation
+from assistant.orgnames import clean_name, department_places, normalize_body, own_place_words
+from assistant.places import TOWNSHIP_RE, find_places, strip_place_prefix
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -316,18 +318,38 @@ CUT = re.compile(r"^.*[\d年度的和与及在中、，,]")
 
 
 def _unknown_department(nq: str, pq: ParsedQuestion, vocab: Vocab) -> str | None:
-    """A department or place the question names that no ingested report belongs to (北京市财政局, 西湖区教育局)."""
+    """A department or place the question names that no ingested report belongs to (北京市财政局, 西湖区教育局).
+
+    A division of the national list counts as ingested when a report's department is in it or under it;
+    a department said right after the division is that division's own (北京市财政局 is the city's bureau,
+    not a district's), and a department the question names with a place it is not in is not that one
+    (江苏省…办公室 is not 普陀区's office).
+    """
     got = vocab.extra.get("ask.known_names")
     if got is None or got[0] is not vocab.reports:  # built once per report list, not per question
         got = vocab.extra["ask.known_names"] = (vocab.reports, " ".join(f"{r.department} {r.place}" for r in vocab.reports))
     known = got[1]
+    divisions_named: list[str] = []
     for m in PLACE_RE.finditer(nq):
         p = CUT.sub("", m.group(1))
-        if len(p) < 3 or any(p[i:] in known for i in range(len(p) - 1)) or any(w in p for w in NOT_ORG):
+        if len(p) < 3 or any(w in p for w in NOT_ORG):
             continue
         rest = ORG_RE.match(nq[m.end() : m.end() + 12])
-        if rest or pq.departments:
-            return p + (rest.group(1) if rest else "")  # a place not ingested (北京市财政局)
+        org = rest.group(1) if rest else ""
+        division = _division_named(p)
+        if division is None and any(p[i:] in known for i in range(len(p) - 1)):
+            continue
+        if division is None or division not in _ingested_places(vocab):
+            if rest or pq.departments:
+                return p + org  # a place not ingested (北京市财政局)
+            continue
+        divisions_named.append(division)
+        if org and _is_own_department_word(org) and not _has_own_department(division, org, pq, vocab):
+            return division + org  # 北京市财政局 with only 北京市朝阳区财政局 ingested
+    if pq.departments and divisions_named and not pq.dept_ambiguous:
+        named = {w for d in pq.departments for w, _lv in department_places(d)}
+        if named and not any(d in named for d in divisions_named):
+            return divisions_named[0] + (pq.dept_text or "")  # 江苏省…办公室: 办公室 matched 普陀区's
     if pq.departments or pq.dept_ambiguous:
         return None
     for m in ORG_RE.finditer(nq):
@@ -336,6 +358,47 @@ def _unknown_department(nq: str, pq: ParsedQuestion, vocab: Vocab) -> str | None
         if len(org) >= 3 and org not in known and not any(w in org for w in NOT_ORG):
             return org
     return None
+
+
+def _division_named(p: str) -> str | None:
+    """The full name of the division of the national list ``p`` ends with (问北京市 → 北京市), or None."""
+    ms = find_places(p)
+    if ms and ms[-1].end == len(p) and ms[-1].text == ms[-1].division.name:
+        return ms[-1].text
+    return None
+
+
+def _ingested_places(vocab: Vocab) -> frozenset[str]:
+    """Words of every division an ingested department is in or under (普陀区, 普陀, 上海市, 上海 …)."""
+    got = vocab.extra.get("ask.ingested_places")
+    if got is None or got[0] is not vocab.reports:
+        words = {w for d in {r.department for r in vocab.reports} for w, _lv in department_places(d)}
+        words |= {w for pl in {r.place for r in vocab.reports if r.place} for w, _lv in department_places(pl)}
+        got = vocab.extra["ask.ingested_places"] = (vocab.reports, frozenset(words))
+    return got[1]
+
+
+def _is_own_department_word(org: str) -> bool:
+    """Words after a division that name a department of that division itself (财政局, 人民政府办公室), not
+    a further place (普陀区财政局), a subdistrict or town (万里街道: below the county, named with any parent)
+    or something else (社区…中心)."""
+    return not find_places(org[:4]) and not TOWNSHIP_RE.search(org) and not any(w in org for w in NOT_ORG)
+
+
+def _has_own_department(division: str, org: str, pq: ParsedQuestion, vocab: Vocab) -> bool:
+    """An ingested department whose own division is ``division`` and whose name fits ``org``."""
+    if any(division in own_place_words(d) for d in pq.departments):
+        return True
+    got = vocab.extra.get("ask.own_departments")
+    if got is None or got[0] is not vocab.reports:
+        own: dict[str, list[str]] = {}
+        for d, pl in {(r.department, r.place or "") for r in vocab.reports}:
+            body = normalize_body(strip_place_prefix(clean_name(d))[1])
+            for w in own_place_words(d, pl):
+                own.setdefault(w, []).append(body)
+        got = vocab.extra["ask.own_departments"] = (vocab.reports, own)
+    want = normalize_body(org)
+    return any(want in body or body in want for body in got[1].get(division, ()))
 
 
 def _has_narrative(idx: Any) -> bool:

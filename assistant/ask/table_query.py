@@ -18,6 +18,7 @@ import pandas as pd
 from assistant.ask.planner import ParsedQuestion, Vocab, dept_key
 from assistant.glossary import measures, norm_label, term_by_label, term_index, terms
 from assistant.models import ItemRef, ReportMeta
+from assistant.orgnames import own_place_words
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +229,8 @@ def resolve_reports(pq: ParsedQuestion, vocab: Vocab) -> tuple[list[ReportMeta],
     if op == "rank":
         if pq.places and not depts:
             reps = [r for r in reps if all(p in f"{r.place}{r.department}" for p in pq.places)] or reps
+            # 江苏省各部门: the province's own departments, not its cities' and counties' (when it has any)
+            reps = [r for r in reps if set(pq.places) & own_place_words(r.department, r.place or "")] or reps
         return reps, None
     if op == "yoy":
         if len({dept_key(r.department) for r in reps}) > 1:
