@@ -115,3 +115,24 @@ def test_clause_roles():
     assert [f.noun for f in parts] == ["一般公务用车", "执法执勤用车", "特种专业技术用车"]
     scrapped = next(f for f in figs if f.value == "6")
     assert scrapped.noun == "公务用车" and scrapped.qualifiers.get("flow") == "disposed"
+
+
+@pytest.mark.parametrize(
+    ("kind", "plan", "values"),
+    [
+        (None, None, ["0.95", "0.00"]),  # a question that names neither: both, which is which
+        ("决算", "actual", ["0.00"]),  # a final account's figure is its actual one
+        ("预算", "budget", ["0.95"]),
+    ],
+)
+def test_the_report_kind_decides_between_budget_and_actual(kind, plan, values):
+    text = "“三公”经费财政拨款支出年初预算为0.95万元，支出决算为0.00万元，完成预算的0%。"
+    want = question_want("三公经费是多少", ["三公经费"], kind="money")
+    if plan:
+        want.implied["plan"] = plan
+    got = choose(clause_figures(text), want)
+    assert sorted(f.value for f in got.figures) == sorted(values), (kind, got)
+    # a question that names one keeps it, whatever the report
+    want = question_want("三公经费年初预算是多少", ["三公经费"], kind="money")
+    want.implied["plan"] = "actual"
+    assert [f.value for f in choose(clause_figures(text), want).figures] == ["0.95"]

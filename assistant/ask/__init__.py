@@ -581,6 +581,9 @@ def _text_figure(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, lang: str, 
             where.setdefault(id(f), p)
     if pq.plan.measure == "决算数":  # an actual figure must be said to be one (支出决算为0.00万元)
         figures = [f for f in figures if f.qualifiers.get("plan") == "actual"]
+    kinds = {r.kind for r in vocab.reports if r.report_id in {p.get("report_id") for p in passages}}
+    if "plan" not in want.qualifiers and len(kinds) == 1:  # a final account's figure is its actual one
+        want.implied["plan"] = {"决算": "actual", "预算": "budget"}.get(kinds.pop(), "")
     choice = choose(figures, want)
     if choice.status == "none":
         return None
@@ -592,12 +595,18 @@ def _text_figure(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, lang: str, 
         a.route = "table"  # a table question (the report has the table), completed from the narrative
     if choice.status == "one":
         f = choice.figures[0]
+        by_kind = bool(want.implied) and f.qualifiers.get("plan") == want.implied.get("plan")
         if lang == "en":
             pre = "The tables do not print this figure; the narrative states " if lead else "The narrative states "
-            a.answer = f"{pre}{f.value} {f.unit}. " + a.answer
+            why = (
+                (" (the actual figure: the report is a final account)" if want.implied.get("plan") == "actual" else " (the budgeted figure: the report is a budget)")
+                if by_kind
+                else ""
+            )
+            a.answer = f"{pre}{f.value} {f.unit}{why}. " + a.answer
         else:
             pre = "表格中未列出该数；报告说明中写明 " if lead else "报告说明中写明 "
-            a.answer = f"{pre}{f.value}{f.unit}。" + a.answer
+            a.answer = (f"{pre.rstrip()}：{f.clause}。" if by_kind else f"{pre}{f.value}{f.unit}。") + a.answer
         a.value, a.unit = float(Decimal(f.value)), {"批次": "个", "人次": "人"}.get(f.unit, f.unit)
         a.meta["status"] = "text_figure"
         a.meta["clause"] = f.clause

@@ -265,6 +265,9 @@ class Want:
     """The measure word the question uses (多少辆 → 辆), None when it names none."""
     qualifiers: dict[str, str] = field(default_factory=dict)
     years: tuple[int, ...] = ()
+    implied: dict[str, str] = field(default_factory=dict)
+    """Qualifiers the question leaves to its report (a final account's figure is the actual one): a clause
+    stating one of them fits as if the question had said it; it does not exclude the others."""
 
 
 def question_want(
@@ -368,7 +371,7 @@ def fit(f: ClauseFigure, want: Want) -> Fit | None:
         a, b = want.qualifiers.get(g, default), f.qualifiers.get(g, default)
         if a and b and a != b:
             return None
-        if b and not a:
+        if b and not a and want.implied.get(g) != b:
             unasked_q += 1  # the clause is qualified (年末) where the question is not
         if a and a == b and a != default:
             qualified += 1
