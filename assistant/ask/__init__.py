@@ -188,7 +188,11 @@ def _ask(q: str, idx: Any, history: list[Any] | None, llm: Any, lang: str) -> An
             alt = _text_figure(q, pq, vocab, idx, lang, res)
             if alt is not None:
                 return _finish(alt, pq)
-        return _finish(phrase(compose_table(q, pq, res, vocab, lang), llm), pq)
+        a = phrase(compose_table(q, pq, res, vocab, lang), llm)
+        if pq.unknown_item and res.status == "ok":  # 会议费和广告费: the one printed, and the other said to be absent
+            a.answer += _not_printed_note(pq.unknown_item.split("、"), lang)
+            a.meta["not_understood"] = pq.unknown_item.split("、")
+        return _finish(a, pq)
     if route == "text":
         return _finish(_text_answer(q, pq, vocab, idx, lang), pq)
     # both: the figure of the item (latest year named) and the passages that explain it
@@ -236,6 +240,13 @@ def _never_guess(q: str, nq: str, pq: ParsedQuestion, vocab: Vocab, lang: str, r
         if pq.items_from_question == 0 or (two and pq.items_from_question < 2):
             return _refuse(q, pq, vocab, lang, "unknown_item", words)
     return None
+
+
+def _not_printed_note(words: list[str], lang: str) -> str:
+    """The items of a question that no printed item matches, said after the ones answered."""
+    if lang == "en":
+        return f" Not in these reports: {', '.join(words)} — no printed item matches these words."
+    return f"不在这些报告中：{'、'.join(words)}——报告没有列出与这些词对应的项目。"
 
 
 def _operand_instead_of_operation(pq: ParsedQuestion, res: TableResult) -> bool:

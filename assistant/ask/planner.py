@@ -399,6 +399,9 @@ class ParsedQuestion:
     source: str = "rules"
     places: list[str] = field(default_factory=list)
     """Places named (西湖区, 浙江省 …): a rank across departments stays within them."""
+    share_of_whole: bool = False
+    """A share asked of the whole budget or final account (占预算的比重, share of the 2018 budget), not of the
+    item's own parent (三公 for 公务接待费)."""
     budget_vs_actual: bool = False
     """Both 决算 and 预算 named for one item (决算数占预算数的比例, actual vs budget)."""
     wants_percent: bool = False
@@ -593,6 +596,14 @@ def _en_cue(q: str, cue: str) -> bool:
     return re.search(r"(?<![a-z])" + re.escape(cue), q) is not None
 
 
+# a share of the report's whole (占预算的比重, 占全年支出的比例; "share of the 2018 budget"): the item over the total
+SHARE_OF_WHOLE_ZH = re.compile(r"占\s*(?:全年|年度|全部|部门|单位|本年|当年)?\s*(?:总)?(?:预算|决算|支出|经费)(?:总额|总数|合计|总计|总量)?\s*(?:的|之)")
+SHARE_OF_WHOLE_EN = re.compile(
+    r"(?:share|percentage|proportion|percent|fraction|%)\s+of\s+(?:(?:the|its|their|all)\s+)?(?:[\w'’.-]+\s+){0,6}?"
+    r"(?:(?:total|whole|overall|entire)\s+)?(?:budget|spending|expenditure|final\s+accounts?)(?!\s+for)\b"
+)
+
+
 def _operation(q: str, n_items: int, n_years: int, n_depts: int) -> tuple[str, bool, bool, int | None]:
     """(operation, named explicitly, ascending, top_k)."""
     op = None
@@ -610,6 +621,8 @@ def _operation(q: str, n_items: int, n_years: int, n_depts: int) -> tuple[str, b
         op = "difference"  # 决算数比年初预算数多了多少
     if op == "sum" and n_items < 2:
         op = None
+    if op == "breakdown" and n_items >= 2:
+        op = None  # 人员经费和公用经费分别是多少: each item's own figure, not the first one's parts
     if op == "difference" and n_items < 2 and n_years < 2 and n_depts < 2:
         # budget-vs-actual difference of one item is still a difference; the executor checks measures
         pass
@@ -781,6 +794,15 @@ def parse_question(question: str, vocab: Vocab, history: list[Any] | None = None
         and bool(re.search(r"决算|实际|actual", q))
         and bool(re.search(r"预算数|年初预算|预算|budget", _strip_compounds_keep(q)))
     )
+    pq.share_of_whole = (
+        len(items) == 1
+        and pq.plan.operation == "share"
+        and not pq.budget_vs_actual
+        and bool(SHARE_OF_WHOLE_ZH.search(residual) or SHARE_OF_WHOLE_EN.search(q.lower()))
+    )
+    if pq.share_of_whole and pq.plan.measure and not re.search(r"预算|决算", SHARE_OF_WHOLE_ZH.sub(" ", residual)):
+        pq.plan.measure = None  # 占预算的比重: 预算 names the whole the share is of, not a column (in a final account too)
+        pq.measure_named = False
     pq.wants_percent = bool(re.search(r"百分|%|percent|percentage|多少个百分点|幅度|增幅|降幅", q))
     pq.wants_magnitude = bool(
         re.search(r"(减少|增加|下降|上升|增长|降低|多|少|高|低)了?多少|how much (more|less|lower|higher)|by how much", q)

@@ -800,7 +800,8 @@ def _pair(pq: ParsedQuestion, vocab: Vocab, reps: list[ReportMeta], op: str) -> 
         locs = [locate(vocab, reps[0], items[0], "决算数"), locate(vocab, reps[0], items[0], "预算数")]
     elif op in ("share", "ratio") and reps:
         term = _term_for(items[0])
-        denom = term_index().get(term.get("share_of", "total_expenditure")) if term else term_index()["total_expenditure"]
+        of = "total_expenditure" if pq.share_of_whole or not term else term.get("share_of", "total_expenditure")
+        denom = term_index().get(of)
         assert denom is not None, "glossary share_of names an unknown term"
         locs = [
             locate(vocab, reps[0], items[0], plan.measure),
