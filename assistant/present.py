@@ -487,9 +487,11 @@ def compact_refusal(text: str, reports: list[ReportMeta], lang: str) -> str:
     return text
 
 
-def compact_refusal_cli(text: str, reports: list[ReportMeta], lang: str, names: int = 3) -> str:
-    """The command line's form of :func:`compact_refusal`: the count, the first few reports of the list,
-    and the command that lists them all (``fiscal-qa reports``)."""
+def compact_refusal_cli(
+    text: str, reports: list[ReportMeta], lang: str, names: int = 3, command: str | None = "fiscal-qa reports"
+) -> str:
+    """The command line's and the exports' form of :func:`compact_refusal`: the count, the first few reports
+    of the list, and the command that lists them all (``command``; None for a file read away from the index)."""
     if len(reports) <= COMPACT_OVER:
         return text
     for pat in _COVERED:
@@ -499,11 +501,10 @@ def compact_refusal_cli(text: str, reports: list[ReportMeta], lang: str, names: 
         parts = [p.strip() for p in re.split(r"；|; ", m.group("list")) if p.strip()]
         if len(parts) <= COMPACT_OVER:
             return text
-        few = parts[:names]
-        if lang == "zh":
-            line = f"{coverage_line(reports, 'zh')}，如：{'；'.join(few)} 等；运行 fiscal-qa reports 列出全部。"
-        else:
-            line = f"{coverage_line(reports, 'en')}, e.g. {'; '.join(few)}; run fiscal-qa reports to list them all."
+        lang = "zh" if lang == "zh" else "en"
+        few = tr("sep.list", lang).join(parts[:names])
+        key = "present.reports_named.command" if command else "present.reports_named"
+        line = tr(key, lang, coverage=coverage_line(reports, lang), names=few, command=command)
         return text[: m.start()] + line + text[m.end() :]
     return text
 

@@ -5,7 +5,8 @@
     python eval/answer_snapshot.py compare before.jsonl after.jsonl          # prints "differences: N"
 
 The questions: every item of ``eval/gold.jsonl``, ``eval/holdout.jsonl``, ``eval/holdout_v1_seen.jsonl``
-and ``eval/never_guess.jsonl``; a follow-up is asked after its history, and each earlier turn is
+and ``eval/never_guess.jsonl``, and ``eval/snapshot_probes.jsonl`` (questions and follow-ups, Chinese and English,
+that reach the answer forms the eval sets do not: series, rankings, differences, clarifications …); a follow-up is asked after its history, and each earlier turn is
 recorded too. A line per turn: ``set``, ``id``, ``turn`` (0.. for the history, ``q`` for the question
 itself), ``question``, and of the answer ``answer`` (the full text), ``value``, ``unit``, ``route``,
 ``status`` and the citations' fact/chunk ids. Offline, no LLM.
@@ -28,6 +29,7 @@ SETS = {
     "holdout": REPO / "eval" / "holdout.jsonl",
     "holdout_v1_seen": REPO / "eval" / "holdout_v1_seen.jsonl",
     "never_guess": REPO / "eval" / "never_guess.jsonl",
+    "probes": REPO / "eval" / "snapshot_probes.jsonl",
 }
 
 
