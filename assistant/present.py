@@ -468,9 +468,8 @@ def coverage_line(reports: list[ReportMeta], lang: str) -> str:
     n, depts = len(reports), len({r.department for r in reports})
     years = sorted({r.year for r in reports})
     span = "" if not years else str(years[0]) if len(years) == 1 else f"{years[0]}–{years[-1]}"
-    if lang == "en":
-        return f"{n} report{'s' if n != 1 else ''} ingested ({depts} department{'s' if depts != 1 else ''}, {span})"
-    return f"已收录 {n} 份报告（{depts} 个部门，{span} 年度）"
+    plural = {"reports_s": "s" if n != 1 else "", "departments_s": "s" if depts != 1 else ""}
+    return tr("present.coverage", lang, reports=n, departments=depts, span=span, **plural)
 
 
 def compact_refusal(text: str, reports: list[ReportMeta], lang: str) -> str:
@@ -481,9 +480,8 @@ def compact_refusal(text: str, reports: list[ReportMeta], lang: str) -> str:
     for pat in _COVERED:
         m = pat.search(text)
         if m and len(re.split(r"；|; ", m.group("list"))) > COMPACT_OVER:
-            hint = "可在上方选择部门和年度。" if lang == "zh" else "Pick a department and year above."
-            line = coverage_line(reports, lang) + ("。" if lang == "zh" else ". ")
-            return text[: m.start()] + line + hint + text[m.end() :]
+            lang = "zh" if lang == "zh" else "en"
+            return text[: m.start()] + tr("present.reports_count", lang, coverage=coverage_line(reports, lang)) + text[m.end() :]
     return text
 
 
