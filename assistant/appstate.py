@@ -482,8 +482,9 @@ def export_files(answers: list[Answer], session: str, state: AppState | None = N
     d.mkdir(parents=True, exist_ok=True)
     md, csv_ = d / "fiscal-qa-chat.md", d / "fiscal-qa-chat.csv"
     label = (lambda c: state.page_label(c.report, c.page, "en")) if state is not None else None
-    md.write_text(answers_markdown(answers, page_label=label), encoding="utf-8")
-    csv_.write_text("\ufeff" + answers_csv(answers, page_label=label), encoding="utf-8")
+    reports = state.reports() if state is not None else None  # a refusal names a few reports and their count
+    md.write_text(answers_markdown(answers, page_label=label, reports=reports), encoding="utf-8")
+    csv_.write_text("\ufeff" + answers_csv(answers, page_label=label, reports=reports), encoding="utf-8")
     return str(md), str(csv_)
 
 

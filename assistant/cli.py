@@ -235,7 +235,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.format == "md":
         from assistant.export import answers_markdown
 
-        sys.stdout.write(answers_markdown(answers))
+        sys.stdout.write(answers_markdown(answers, reports=idx.reports, command="fiscal-qa reports"))  # a refusal: a few reports
     return 0
 
 

@@ -10,7 +10,7 @@ import csv
 import io
 from collections.abc import Callable, Iterable
 
-from assistant.models import Answer, Citation
+from assistant.models import Answer, Citation, ReportMeta
 
 CSV_COLUMNS = [
     "n",
@@ -59,12 +59,33 @@ def _page(c: Citation, page_label: PageLabel | None) -> str | int | None:
     return page_label(c) if page_label is not None and c.page else c.page
 
 
-def answers_markdown(answers: Iterable[Answer], *, title: str = "fiscal-qa", page_label: PageLabel | None = None) -> str:
-    """The chat as Markdown: each question, its answer, a table of the cited figures and the cited passages."""
+def _answer_text(a: Answer, reports: list[ReportMeta] | None, command: str | None) -> str:
+    """The answer as exported: a refusal's list of every ingested report made short (the count, the first
+    three, and ``command`` that lists them all) when ``reports`` (the index's) are given."""
+    if not reports:
+        return a.answer
+    from assistant.present import compact_refusal_cli
+
+    return compact_refusal_cli(a.answer, reports, a.language or "zh", command=command)
+
+
+def answers_markdown(
+    answers: Iterable[Answer],
+    *,
+    title: str = "fiscal-qa",
+    page_label: PageLabel | None = None,
+    reports: list[ReportMeta] | None = None,
+    command: str | None = None,
+) -> str:
+    """The chat as Markdown: each question, its answer, a table of the cited figures and the cited passages.
+
+    ``reports``: the index's reports, to shorten a refusal's list of all of them (see ``_answer_text``);
+    ``command``: the command that lists them all (the CLI passes ``fiscal-qa reports``).
+    """
     answers = list(answers)
     out: list[str] = [f"# {title}", ""]
     for n, a in enumerate(answers, 1):
-        out += [f"## {n}. {a.question.strip()}", "", a.answer.strip(), ""]
+        out += [f"## {n}. {a.question.strip()}", "", _answer_text(a, reports, command).strip(), ""]
         if a.value is not None:
             sep = "" if a.unit == "%" else " "
             out += [f"**Value:** {_value(a)}{sep}{a.unit or ''}".rstrip(), ""]
@@ -109,13 +130,17 @@ def answers_markdown(answers: Iterable[Answer], *, title: str = "fiscal-qa", pag
     return "\n".join(out).rstrip() + "\n"
 
 
-def answers_csv(answers: Iterable[Answer], *, page_label: PageLabel | None = None) -> str:
-    """The chat as CSV: one row per citation (one row for an answer without any), UTF-8 text."""
+def answers_csv(
+    answers: Iterable[Answer], *, page_label: PageLabel | None = None, reports: list[ReportMeta] | None = None
+) -> str:
+    """The chat as CSV: one row per citation (one row for an answer without any), UTF-8 text.
+
+    ``reports``: as for :func:`answers_markdown`, a refusal names a few of them and their count."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     for n, a in enumerate(answers, 1):
-        base = [n, a.question, a.answer, "" if a.value is None else a.value, a.unit or "", a.route]
+        base = [n, a.question, _answer_text(a, reports, None), "" if a.value is None else a.value, a.unit or "", a.route]
         if not a.citations:
             w.writerow(base + [""] * (len(CSV_COLUMNS) - len(base)))
             continue

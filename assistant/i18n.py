@@ -1,8 +1,19 @@
-"""Interface strings of the app in Chinese and English, and the language of a question (no gradio here)."""
+"""Interface strings of the app and the answers' sentences, in Chinese and English, and the language of a
+question (no gradio here).
+
+``tr(key, lang, **kw)`` gives one text in ``lang`` ("en", else Chinese), its ``{placeholders}`` filled from
+``kw``. The app's labels are in ``T`` below; the answers' sentences (refusals, clarifications, series wording,
+separators …) in ``assistant/data/messages.json``, one entry a message: ``{"zh": …, "en": …, "note": …}``.
+"""
 
 from __future__ import annotations
 
+import functools
+import json
 import re
+from pathlib import Path
+
+MESSAGES_FILE = Path(__file__).parent / "data" / "messages.json"
 
 EXAMPLES = [
     "2023年公务接待费是多少？",
@@ -107,9 +118,24 @@ T: dict[str, tuple[str, str]] = {
 }
 
 
-def tr(key: str, lang: str) -> str:
-    zh, en = T[key]
-    return en if lang == "en" else zh
+@functools.cache
+def messages() -> dict[str, dict[str, str]]:
+    """The answers' message table (read once): key → {"zh", "en", optional "note", "placeholders_differ"}."""
+    table: dict[str, dict[str, str]] = json.loads(MESSAGES_FILE.read_text(encoding="utf-8"))
+    return table
+
+
+def tr(key: str, lang: str, **kw: object) -> str:
+    """The text of ``key`` in ``lang`` (an interface label of ``T`` or a message of the table), formatted with ``kw``."""
+    pair = T.get(key)
+    if pair is not None:
+        text = pair[1] if lang == "en" else pair[0]
+    else:
+        msg = messages().get(key)
+        if msg is None:
+            raise KeyError(f"no text {key!r}: add it to assistant/i18n.py's T or to {MESSAGES_FILE.name}")
+        text = msg["en"] if lang == "en" else msg["zh"]
+    return text.format(**kw) if kw else text
 
 
 def question_language(q: str) -> str:

@@ -468,9 +468,8 @@ def coverage_line(reports: list[ReportMeta], lang: str) -> str:
     n, depts = len(reports), len({r.department for r in reports})
     years = sorted({r.year for r in reports})
     span = "" if not years else str(years[0]) if len(years) == 1 else f"{years[0]}–{years[-1]}"
-    if lang == "en":
-        return f"{n} report{'s' if n != 1 else ''} ingested ({depts} department{'s' if depts != 1 else ''}, {span})"
-    return f"已收录 {n} 份报告（{depts} 个部门，{span} 年度）"
+    plural = {"reports_s": "s" if n != 1 else "", "departments_s": "s" if depts != 1 else ""}
+    return tr("present.coverage", lang, reports=n, departments=depts, span=span, **plural)
 
 
 def compact_refusal(text: str, reports: list[ReportMeta], lang: str) -> str:
@@ -481,15 +480,16 @@ def compact_refusal(text: str, reports: list[ReportMeta], lang: str) -> str:
     for pat in _COVERED:
         m = pat.search(text)
         if m and len(re.split(r"；|; ", m.group("list"))) > COMPACT_OVER:
-            hint = "可在上方选择部门和年度。" if lang == "zh" else "Pick a department and year above."
-            line = coverage_line(reports, lang) + ("。" if lang == "zh" else ". ")
-            return text[: m.start()] + line + hint + text[m.end() :]
+            lang = "zh" if lang == "zh" else "en"
+            return text[: m.start()] + tr("present.reports_count", lang, coverage=coverage_line(reports, lang)) + text[m.end() :]
     return text
 
 
-def compact_refusal_cli(text: str, reports: list[ReportMeta], lang: str, names: int = 3) -> str:
-    """The command line's form of :func:`compact_refusal`: the count, the first few reports of the list,
-    and the command that lists them all (``fiscal-qa reports``)."""
+def compact_refusal_cli(
+    text: str, reports: list[ReportMeta], lang: str, names: int = 3, command: str | None = "fiscal-qa reports"
+) -> str:
+    """The command line's and the exports' form of :func:`compact_refusal`: the count, the first few reports
+    of the list, and the command that lists them all (``command``; None for a file read away from the index)."""
     if len(reports) <= COMPACT_OVER:
         return text
     for pat in _COVERED:
@@ -499,11 +499,10 @@ def compact_refusal_cli(text: str, reports: list[ReportMeta], lang: str, names: 
         parts = [p.strip() for p in re.split(r"；|; ", m.group("list")) if p.strip()]
         if len(parts) <= COMPACT_OVER:
             return text
-        few = parts[:names]
-        if lang == "zh":
-            line = f"{coverage_line(reports, 'zh')}，如：{'；'.join(few)} 等；运行 fiscal-qa reports 列出全部。"
-        else:
-            line = f"{coverage_line(reports, 'en')}, e.g. {'; '.join(few)}; run fiscal-qa reports to list them all."
+        lang = "zh" if lang == "zh" else "en"
+        few = tr("sep.list", lang).join(parts[:names])
+        key = "present.reports_named.command" if command else "present.reports_named"
+        line = tr(key, lang, coverage=coverage_line(reports, lang), names=few, command=command)
         return text[: m.start()] + line + text[m.end() :]
     return text
 

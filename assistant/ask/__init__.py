@@ -29,6 +29,7 @@ from assistant.ask.router import route_question
 from assistant.ask.table_query import TableResult, execute, resolve_reports
 from assistant.errors import BadQuestionError, FiscalQAError
 from assistant.glossary import normalize_text
+from assistant.i18n import tr
 from assistant.models import Answer, Citation
 from assistant.orgnames import clean_name, department_places, normalize_body, own_place_words
 from assistant.places import TOWNSHIP_RE, find_places, strip_place_prefix
@@ -116,12 +117,7 @@ def ask(question: str, *, index: Any = None, history: list[Any] | None = None, l
         raise
     except Exception as e:  # a bug must not surface as a traceback to the user; it is logged
         log.exception("ask failed for %r", q[:200])
-        msg = (
-            "Sorry, this question could not be answered (internal error; logged)."
-            if lang == "en"
-            else "抱歉，这个问题未能回答（内部错误，已记录）。"
-        )
-        ans = _none(q, msg, lang, "error")
+        ans = _none(q, tr("ask.error", lang), lang, "error")
         ans.meta["error"] = repr(e)
     from assistant.provenance import add_provenance
 
@@ -137,30 +133,16 @@ def _ask(q: str, idx: Any, history: list[Any] | None, llm: Any, lang: str) -> An
     vocab = build_vocab(idx)
     nq = normalize_text(q)
     if CODE_RE.search(q) or INJECTION_RE.search(q):
-        msg = (
-            "This looks like code, SQL or an instruction to the system; nothing in a question is executed. Ask about the reports, e.g. “how much was spent on reception in 2023”."
-            if lang == "en"
-            else "这看起来像代码、SQL 或对系统的指令；问题中的内容不会被执行。请询问报告内容，例如“2023年公务接待费是多少？”"
-        )
-        return _none(q, msg, lang, "rejected")
+        return _none(q, tr("ask.rejected", lang), lang, "rejected")
     from assistant.ask.scope import parsed_before
 
     pq = parsed_before(vocab, q, history, llm) or parse_question(q, vocab, history, llm)  # a large index parsed it once
     if OFF_TOPIC_RE.search(nq) and not (pq.plan.items and not re.search(r"局长|院长|检察长|厅长|部长|主任|书记", nq)):
-        msg = (
-            f"The ingested reports do not say; they cover budgets and final accounts only. Ingested: {ingested_summary(vocab, lang)}."
-            if lang == "en"
-            else f"已收录的报告中没有这方面的内容（报告只涉及部门预算、决算）。已收录：{ingested_summary(vocab, lang)}。"
-        )
-        return _none(q, msg, lang, "off_topic")
+        return _none(q, tr("ask.off_topic", lang, ingested=ingested_summary(vocab, lang)), lang, "off_topic")
     unknown = _unknown_department(nq, pq, vocab)
     route = route_question(q, vocab, pq, llm)
     if unknown and route in ("table", "both", "text"):
-        msg = (
-            f"The ingested reports do not say: no report of {unknown} is ingested. Ingested: {ingested_summary(vocab, lang)}."
-            if lang == "en"
-            else f"已收录的报告中没有相关内容：未收录{unknown}的报告。已收录：{ingested_summary(vocab, lang)}。"
-        )
+        msg = tr("ask.not_ingested_department", lang, unknown=unknown, ingested=ingested_summary(vocab, lang))
         a = Answer(
             question=q,
             route="table" if route != "text" else "text",
@@ -174,12 +156,7 @@ def _ask(q: str, idx: Any, history: list[Any] | None, llm: Any, lang: str) -> An
     if refusal is not None:
         return _finish(refusal, pq)
     if route == "none":
-        msg = (
-            f"The ingested reports do not say. Ask about an item (e.g. 公务接待费, three public expenses), a department and a year. Ingested: {ingested_summary(vocab, lang)}."
-            if lang == "en"
-            else f"已收录的报告中没有相关内容。请询问具体项目（如公务接待费、“三公”经费）、部门和年度。已收录：{ingested_summary(vocab, lang)}。"
-        )
-        return _finish(_none(q, msg, lang, "none"), pq)
+        return _finish(_none(q, tr("ask.no_route", lang, ingested=ingested_summary(vocab, lang)), lang, "none"), pq)
     if route == "table":
         res = execute(pq, vocab)
         if _operand_instead_of_operation(pq, res):
@@ -244,9 +221,7 @@ def _never_guess(q: str, nq: str, pq: ParsedQuestion, vocab: Vocab, lang: str, r
 
 def _not_printed_note(words: list[str], lang: str) -> str:
     """The items of a question that no printed item matches, said after the ones answered."""
-    if lang == "en":
-        return f" Not in these reports: {', '.join(words)} — no printed item matches these words."
-    return f"不在这些报告中：{'、'.join(words)}——报告没有列出与这些词对应的项目。"
+    return tr("ask.not_printed_beside", lang, words=tr("sep.enum", lang).join(words))
 
 
 def _operand_instead_of_operation(pq: ParsedQuestion, res: TableResult) -> bool:
@@ -262,28 +237,10 @@ def _refuse(q: str, pq: ParsedQuestion, vocab: Vocab, lang: str, why: str, words
     """'Not in these reports' with what the question asked that they do not hold, and the nearest printed items."""
     ids = set(_report_ids(pq, vocab) or [])
     near = suggest(vocab, words, ids) if words else []
-    en = lang == "en"
-    what = "、".join(words)
-    if en:
-        reason = {
-            "unknown_item": f"Not in these reports: {', '.join(words)} — no printed item matches these words.",
-            "per_person": "Not in these reports: the reports give a department's totals, not per-person figures.",
-            "whole_place": "Not in these reports: they are departments' own budgets and final accounts, not the whole place's revenue or spending.",
-            "place": "Not in these reports: the question names a place but no department; the reports are departments' own, not the place's.",
-            "operation": "Not in these reports: the computation asked for cannot be made from the printed figures, and one of its operands is not the answer.",
-        }[why]
-        tail = f" Nearest printed items: {', '.join(near)}." if near else ""
-        msg = f"{reason}{tail} Ingested: {ingested_summary(vocab, lang)}."
-    else:
-        reason = {
-            "unknown_item": f"已收录的报告中没有相关数据（不在这些报告中：{what}）——报告没有列出与这些词对应的项目。",
-            "per_person": "已收录的报告中没有相关数据：报告只列出部门的合计数，没有人均或个人的数字。",
-            "whole_place": "已收录的报告中没有相关数据：这些是部门自己的预算、决算，不含整个地区的财政收支。",
-            "place": "已收录的报告中没有相关数据：问题只提到地区、没有指明部门，而报告是部门自己的，不是整个地区的。",
-            "operation": "已收录的报告中没有相关数据：无法由报告列出的数字算出所问的运算结果（不以其中一个运算数代替）。",
-        }[why]
-        tail = f"相近的已列出项目：{'、'.join(near)}。" if near else ""
-        msg = f"{reason}{tail}已收录：{ingested_summary(vocab, lang)}。"
+    sep = tr("sep.enum", lang)
+    reason = tr(f"ask.refuse.{why}", lang, words=sep.join(words))
+    nearest = tr("answer.nearest", lang, items=sep.join(near)) if near else ""
+    msg = tr("ask.refusal", lang, reason=reason, nearest=nearest, ingested=ingested_summary(vocab, lang))
     a = Answer(question=q, route="table", answer=msg, language=lang, plan=pq.plan, meta={"status": "not_in_reports"})  # type: ignore[arg-type]
     a.meta["not_understood"] = words
     a.meta["suggestions"] = near
@@ -311,9 +268,7 @@ def _finish(a: Answer, pq: ParsedQuestion) -> Answer:
 
 def read_as_note(read_as: list[tuple[str, str]], lang: str) -> str:
     """'“招商经费”按“招商工作经费”理解。' — the words of the question and the printed item they were read as."""
-    if lang == "en":
-        return " ".join(f'Read "{w}" as the printed item "{lab}".' for w, lab in read_as) + " "
-    return "".join(f"“{w}”按“{lab}”理解。" for w, lab in read_as)
+    return "".join(tr("ask.read_as", lang, words=w, label=lab) for w, lab in read_as)
 
 
 def _cite_text(fig: Any) -> Citation | None:
@@ -606,36 +561,16 @@ def _text_figure(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, lang: str, 
         a.route = "table"  # a table question (the report has the table), completed from the narrative
     if choice.status == "one":
         f = choice.figures[0]
-        by_kind = bool(want.implied) and f.qualifiers.get("plan") == want.implied.get("plan")
-        if lang == "en":
-            pre = "The tables do not print this figure; the narrative states " if lead else "The narrative states "
-            why = (
-                (" (the actual figure: the report is a final account)" if want.implied.get("plan") == "actual" else " (the budgeted figure: the report is a budget)")
-                if by_kind
-                else ""
-            )
-            a.answer = f"{pre}{f.value} {f.unit}{why}. " + a.answer
-        else:
-            pre = "表格中未列出该数；报告说明中写明 " if lead else "报告说明中写明 "
-            a.answer = (f"{pre.rstrip()}：{f.clause}。" if by_kind else f"{pre}{f.value}{f.unit}。") + a.answer
+        plan = want.implied.get("plan") if want.implied and f.qualifiers.get("plan") == want.implied.get("plan") else None
+        key = ("ask.text_figure.lead" if lead else "ask.text_figure.one") + (f".{plan}" if plan else "")
+        a.answer = tr(key, lang, value=f.value, unit=f.unit, clause=f.clause) + a.answer
         a.value, a.unit = float(Decimal(f.value)), {"批次": "个", "人次": "人"}.get(f.unit, f.unit)
         a.meta["status"] = "text_figure"
         a.meta["clause"] = f.clause
         return a
     which = "; ".join(f"{f.clause}" for f in choice.figures)
-    if choice.status == "parts":
-        a.answer = (
-            f"The narrative does not state this figure as a whole, only its parts: {which}. " + a.answer
-            if lang == "en"
-            else f"报告说明中没有写明该项的总数，只写明其中各部分：{which}。" + a.answer
-        )
-    else:
-        a.answer = (
-            f"The narrative states several figures that fit the question; which is which: {which}. Please say which one you mean. "
-            + a.answer
-            if lang == "en"
-            else f"报告说明中有几个数都符合问题，分别是：{which}。请说明指哪一个。" + a.answer
-        )
+    key = "ask.text_figure.parts" if choice.status == "parts" else "ask.text_figure.several"
+    a.answer = tr(key, lang, clauses=which) + a.answer
     a.meta["status"] = "text_figures"
     a.meta["clauses"] = [f.clause for f in choice.figures]
     return a

@@ -16,6 +16,7 @@ from typing import Any
 
 from assistant.ask.planner import ParsedQuestion, Vocab, dept_key
 from assistant.ask.table_query import Figure, TableResult, fmt_decimal, to_float
+from assistant.i18n import tr
 from assistant.models import Answer, Citation, ReportMeta
 
 log = logging.getLogger(__name__)
@@ -46,14 +47,12 @@ def money(fig: Figure | None, lang: str, *, value: Decimal | None = None, unit: 
     """'50.00 万元（500,000 元）' / '50.00 万元 (500,000 yuan)'; counts and rates with their unit."""
     v = value if value is not None else fig.value  # type: ignore[union-attr]
     u = unit if unit is not None else fig.unit  # type: ignore[union-attr]
-    yuan = "yuan" if lang == "en" else "元"
-    lp, rp = (" (", ")") if lang == "en" else ("（", "）")
     if u == "万元":
-        return f"{fmt_decimal(v)} 万元{lp}{_yuan_str(v * 10000)} {yuan}{rp}"
+        return tr("answer.money.wan", lang, value=fmt_decimal(v), yuan=_yuan_str(v * 10000))
     if u == "元":
-        return f"{fmt_decimal(v)} {yuan}{lp}{_wan_str(v / 10000)} 万元{rp}"
+        return tr("answer.money.yuan", lang, value=fmt_decimal(v), wan=_wan_str(v / 10000))
     if u == "亿元":
-        return f"{fmt_decimal(v)} 亿元{lp}{_wan_str(v * 10000)} 万元{rp}"
+        return tr("answer.money.yi", lang, value=fmt_decimal(v), wan=_wan_str(v * 10000))
     if u == "%":
         return f"{fmt_decimal(v)}%"
     return f"{fmt_decimal(v)} {u}".strip()
@@ -100,10 +99,9 @@ def _cites(figs: list[Figure]) -> list[Citation]:
 
 def report_name(r: ReportMeta, lang: str) -> str:
     """司法局2026年度预算; a unit-level report says so (司法局2026年度单位预算), as 部门 and 单位 reports can share a year."""
-    unit = r.scope == "单位"
-    if lang == "en":
-        return f"{r.department} {r.year} {'unit-level ' if unit else ''}{KIND_EN.get(r.kind, r.kind)}"
-    return f"{r.department}{r.year}年度{'单位' if unit else ''}{r.kind}"
+    unit = tr("answer.unit_level", lang) if r.scope == "单位" else ""
+    kind = KIND_EN.get(r.kind, r.kind) if lang == "en" else r.kind
+    return tr("answer.report_name", lang, department=r.department, year=r.year, unit=unit, kind=kind)
 
 
 def _rep(r: ReportMeta | None, lang: str) -> str:
@@ -120,12 +118,15 @@ def _table_ref(fig: Figure, lang: str) -> str:
     num, title = str(f.get("table_number") or ""), str(f.get("table_title") or "")
     col = str(f.get("column") or "").split(" › ")[-1]
     code = f.get("code")
+    bits = [
+        num,
+        tr("answer.ref.title", lang, title=title) if title else "",
+        tr("answer.ref.code", lang, code=code) if code else "",
+        tr("answer.ref.column", lang, column=col) if col else "",
+    ]
+    bits = [x for x in bits if x]
     if lang == "en":
-        bits = [
-            x for x in (num, f"“{title}”" if title else "", f"code {code}" if code else "", f"column {col}" if col else "") if x
-        ]
         return ", ".join(bits)
-    bits = [x for x in (num, f"《{title}》" if title else "", f"科目{code}" if code else "", f"“{col}”栏" if col else "") if x]
     return "".join(bits[:2]) + ("，" + "，".join(bits[2:]) if bits[2:] else "")
 
 
@@ -168,9 +169,7 @@ def compose_table(question: str, pq: ParsedQuestion, res: TableResult, vocab: Vo
 
 def ingested_summary(vocab: Vocab, lang: str) -> str:
     rs = sorted(vocab.reports, key=lambda r: (r.department, r.year))
-    if lang == "en":
-        return "; ".join(report_name(r, "en") for r in rs) or "nothing"
-    return "；".join(report_name(r, "zh") for r in rs) or "无"
+    return tr("sep.list", lang).join(report_name(r, lang) for r in rs) or tr("answer.nothing", lang)
 
 
 def _table_text(pq: ParsedQuestion, res: TableResult, vocab: Vocab, lang: str) -> tuple[str, list[Figure]]:
@@ -178,85 +177,50 @@ def _table_text(pq: ParsedQuestion, res: TableResult, vocab: Vocab, lang: str) -
     name = _name(res, lang)
     st = res.status
     if st == "clarify":
-        opts = ("; " if en else "、").join(res.options)
+        opts = tr("sep.options", lang).join(res.options)
         if res.clarify_what == "year":
-            d = res.detail.get("department", "")
-            return (
-                f"Which year? {d} has reports for {opts}. Please name the year."
-                if en
-                else f"请指明年份：{d}有 {opts} 年度的报告。"
-            ), []
-        return (
-            f"Which department? Several match: {opts}. Please name one." if en else f"请指明部门，以下部门都符合：{opts}。"
-        ), []
+            return tr("answer.clarify.year", lang, department=res.detail.get("department", ""), options=opts), []
+        return tr("answer.clarify.department", lang, options=opts), []
     if st == "not_ingested":
         have = res.detail.get("have")
         y = res.detail.get("year")
         d = res.detail.get("department")
         if res.detail.get("need_two"):
-            return (
-                f"A year-over-year change needs two years of the same kind of report; for {d} the ingested years are {', '.join(map(str, have or []))}."
-                if en
-                else f"同比需要同一部门两个年度的同类报告；{d}已收录的年度：{'、'.join(map(str, have or []))}。"
-            ), []
+            years = tr("sep.enum", lang).join(map(str, have or []))
+            return tr("answer.need_two_years", lang, department=d, years=years), []
         what = " ".join(str(x) for x in (d, y) if x)
-        if en:
-            return (
-                f"The ingested reports do not say: no report for {what} is ingested. Ingested: {ingested_summary(vocab, lang)}.",
-                [],
-            )
-        return f"已收录的报告中没有这方面的内容：未收录 {what} 的报告。已收录：{ingested_summary(vocab, lang)}。", []
+        return tr("answer.not_ingested", lang, what=what, ingested=ingested_summary(vocab, lang)), []
     rep = res.reports[0] if res.reports else None
     if st == "not_published":
         if res.detail.get("why") == "only_budget":
             rs = res.reports
             which = ", ".join(f"{r.department} {r.year} {KIND_EN.get(r.kind, r.kind) if en else r.kind}" for r in rs)
-            return (
-                f"Only budgets are ingested for that ({which}); actual spending on {name} is not published there, and a budget is not an actual figure."
-                if en
-                else f"该部门该年度只收录了预算（{which}），其中没有{name}的实际支出（决算数）；预算数不能当作实际支出。"
-            ), []
+            return tr("answer.only_budget", lang, reports=which, name=name), []
         printed = [r for r in res.detail.get("row_facts", []) if r.get("fact") is not None]
         tab = f"{res.detail.get('table_number', '')}《{res.detail.get('table_title', '')}》"
         meas = pq.plan.measure or ("决算数" if rep and rep.kind == "决算" else "预算数")
         figs = [r["fact"] for r in printed]
-        if en:
-            s = f"Not published: {_rep(rep, lang)} does not print the {meas} of {name} in {tab}."
-            if printed:
-                s += (
-                    " The row prints only "
-                    + "; ".join(f"{str(r['column']).split(' › ')[-1]} {money(r['fact'], lang)}" for r in printed)
-                    + "."
-                )
-            return s, figs
-        s = f"未公开：{_rep(rep, lang)}的{tab}没有列出{name}的{meas}。"
+        s = tr("answer.not_published", lang, report=_rep(rep, lang), table=tab, name=name, measure=meas)
         if printed:
-            s += "该行只列出" + "；".join(f"{str(r['column']).split(' › ')[-1]} {money(r['fact'], lang)}" for r in printed) + "。"
+            cells = tr("sep.list", lang).join(f"{str(r['column']).split(' › ')[-1]} {money(r['fact'], lang)}" for r in printed)
+            s += tr("answer.not_published.row", lang, cells=cells)
         return s, figs
     if st == "empty_table":
         tab = f"{res.detail.get('table_number', '')}《{res.detail.get('table_title', '')}》"
         note = " ".join(n for n in res.notes if n) or ""
-        if en:
-            return (
-                f"{_rep(rep, lang)}: the table {tab} is empty — no such income or spending ({name}). Note printed under it: {note or '(none)'}",
-                [],
-            )
-        return f"{_rep(rep, lang)}的{tab}为空表，即没有{name}。{('表下注明：' + note) if note else ''}", []
+        note = tr("answer.empty_table.note", lang, note=note) if note else tr("answer.empty_table.no_note", lang)
+        return tr("answer.empty_table", lang, report=_rep(rep, lang), table=tab, name=name, note=note), []
     if st in ("not_found", "no_item"):
         extra = ""
         if res.notes and st == "not_found":
-            extra = (" Not available for: " if en else "无数据：") + ("; ".join(res.notes))
+            extra = tr("answer.not_available_for", lang, notes="; ".join(res.notes))
         near = _nearest_printed(vocab, res, name) if st == "not_found" and name else []
         if near:
-            extra += f" Nearest printed items: {', '.join(near)}." if en else f"相近的已列出项目：{'、'.join(near)}。"
-        if en:
-            return (
-                f"The ingested reports do not say{(' anything about ' + name) if name else ''}. Ingested: {ingested_summary(vocab, lang)}.{extra}"
-            ), []
-        return (
-            f"已收录的报告中没有{('“' + name + '”的') if name else '相关'}数据。已收录：{ingested_summary(vocab, lang)}。{extra}",
-            [],
-        )
+            extra += tr("answer.nearest", lang, items=tr("sep.enum", lang).join(near))
+        ingested = ingested_summary(vocab, lang)
+        if name:
+            return tr("answer.not_found.item", lang, name=name, ingested=ingested, extra=extra), []
+        return tr("answer.not_found", lang, ingested=ingested, extra=extra), []
     op = res.operation
     h = res.headline
     if op == "lookup" and h is not None and len(res.figures) <= 1:
@@ -266,67 +230,71 @@ def _table_text(pq: ParsedQuestion, res: TableResult, vocab: Vocab, lang: str) -
             f"{_fig_name(f, lang) if f.label != res.item_label else name} — {_rep(f.report, lang)}: {money(f, lang)}"
             for f in res.figures
         ]
-        return (("; " if en else "；").join(lines) + ("." if en else "。")), res.figures
+        return tr("sep.list", lang).join(lines) + tr("sep.end", lang), res.figures
     if op == "sum" and h is not None:
         parts = " + ".join(f"{_fig_name(f, lang)} {money(f, lang)}" for f in res.figures)
-        if en:
-            return f"{_rep(h.report, lang)}: {parts} = {money(h, lang)}.", res.figures
-        return f"{_rep(h.report, lang)}：{parts}，合计 {money(h, lang)}。", res.figures
+        return tr("answer.sum", lang, report=_rep(h.report, lang), parts=parts, total=money(h, lang)), res.figures
     if op == "difference" and h is not None:
         a, b = res.figures
-        da, db = _side(a, b, lang), _side(b, a, lang)
-        if en:
-            return f"{name}: {da} {money(a, lang)} vs {db} {money(b, lang)}; the difference is {money(h, lang)}.", res.figures
-        return f"{name}：{da} {money(a, lang)}，{db} {money(b, lang)}，相差 {money(h, lang)}。", res.figures
+        text = tr(
+            "answer.difference",
+            lang,
+            name=name,
+            side_a=_side(a, b, lang),
+            a=money(a, lang),
+            side_b=_side(b, a, lang),
+            b=money(b, lang),
+            difference=money(h, lang),
+        )
+        return text, res.figures
     if op in ("share", "ratio") and h is not None:
         a, b = res.figures
-        if en:
-            return (
-                f"{_fig_name(a, lang)} is {money(h, lang)} of {_fig_name(b, lang)} ({money(a, lang)} / {money(b, lang)}), {_rep(a.report, lang)}."
-            ), res.figures
-        return (
-            f"{_rep(a.report, lang)}：{a.label} {money(a, lang)} 占 {b.label} {money(b, lang)} 的 {money(h, lang)}。",
-            res.figures,
+        text = tr(
+            "answer.share",
+            lang,
+            report=_rep(a.report, lang),
+            name_a=_fig_name(a, lang),
+            a=money(a, lang),
+            name_b=_fig_name(b, lang),
+            b=money(b, lang),
+            share=money(h, lang),
         )
+        return text, res.figures
     if op == "yoy" and h is not None:
         a, b = res.figures
         pct = res.detail.get("pct")
         signed = res.detail.get("signed", h.value)
         sign = "+" if signed > 0 else ""
         amt = money(None, lang, value=signed, unit=a.unit if a.unit == b.unit else "万元")
-        d = f"{sign}{amt}" + (
-            f", {sign}{fmt_decimal(pct)}%"
-            if pct is not None and en
-            else (f"，{sign}{fmt_decimal(pct)}%" if pct is not None else "")
-        )
-        dept = b.report.department if b.report else ""
+        d = f"{sign}{amt}" + (tr("answer.yoy.pct", lang, sign=sign, pct=fmt_decimal(pct)) if pct is not None else "")
         kind = b.report.kind if b.report else ""
-        if en:
-            return (
-                f"{name} of {dept} ({KIND_EN.get(kind, kind)}, {kind}): {a.report.year if a.report else ''} {money(a, lang)} → {b.report.year if b.report else ''} {money(b, lang)}, change {d}.",
-                res.figures,
-            )
-        verb = "增加" if signed > 0 else ("减少" if signed < 0 else "持平")
-        return (
-            f"{dept}{name}（{kind}）：{a.report.year if a.report else ''}年 {money(a, lang)}，{b.report.year if b.report else ''}年 {money(b, lang)}，{verb}（{d}）。",
-            res.figures,
+        text = tr(
+            "answer.yoy",
+            lang,
+            name=name,
+            department=b.report.department if b.report else "",
+            kind=kind,
+            kind_en=KIND_EN.get(kind, kind),
+            year_a=a.report.year if a.report else "",
+            a=money(a, lang),
+            year_b=b.report.year if b.report else "",
+            b=money(b, lang),
+            verb=tr("answer.yoy.up" if signed > 0 else ("answer.yoy.down" if signed < 0 else "answer.yoy.flat"), lang),
+            change=d,
         )
+        return text, res.figures
     if op == "series":
         return _series_text(res, name, lang)
     if op == "rank" and h is not None:
         return _rank_text(pq, res, name, lang)
     if op == "breakdown" and h is not None:
         kids = res.figures
-        if en:
-            s = f"{name}, {_rep(h.report, lang)}: {money(h, lang)}"
-            if kids:
-                s += ", of which " + "; ".join(f"{_fig_name(k, lang)} {money(k, lang)}" for k in kids)
-            return s + ".", [h, *kids]
-        s = f"{_rep(h.report, lang)}{name} {money(h, lang)}"
+        s = tr("answer.breakdown", lang, name=name, report=_rep(h.report, lang), value=money(h, lang))
         if kids:
-            s += "，其中：" + "；".join(f"{k.label} {money(k, lang)}" for k in kids)
-        return s + "。", [h, *kids]
-    return ("The ingested reports do not say." if en else "已收录的报告中没有相关数据。"), []
+            parts = tr("sep.list", lang).join(f"{_fig_name(k, lang)} {money(k, lang)}" for k in kids)
+            s += tr("answer.breakdown.parts", lang, parts=parts)
+        return s + tr("sep.end", lang), [h, *kids]
+    return tr("answer.no_data", lang), []
 
 
 def _series_text(res: TableResult, name: str, lang: str) -> tuple[str, list[Figure]]:
@@ -335,20 +303,15 @@ def _series_text(res: TableResult, name: str, lang: str) -> tuple[str, list[Figu
     dept = figs[0].report.department if figs and figs[0].report else ""
     h = res.headline
     low = bool(res.detail.get("ascending"))
-    if lang == "en":
-        parts = "; ".join(f"{f.report.year if f.report else ''}: {money(f, lang)}" for f in figs)
-        s = f"{name} of {dept} by year — {parts}."
-        if h is not None and len(figs) > 1:
-            s += f" {'Lowest' if low else 'Highest'}: {h.report.year if h.report else ''} ({money(h, lang)})."
-        if res.notes:
-            s += f" Not printed for: {', '.join(res.notes)}."
-        return s, figs
-    parts = "；".join(f"{f.report.year if f.report else ''}年 {money(f, lang)}" for f in figs)
-    s = f"{dept}各年度{name}：{parts}。"
+    parts = tr("sep.list", lang).join(
+        tr("answer.series.year", lang, year=f.report.year if f.report else "", value=money(f, lang)) for f in figs
+    )
+    s = tr("answer.series", lang, department=dept, name=name, parts=parts)
     if h is not None and len(figs) > 1:
-        s += f"{'最低' if low else '最高'}的是{h.report.year if h.report else ''}年（{money(h, lang)}）。"
+        which = "answer.series.lowest" if low else "answer.series.highest"
+        s += tr(which, lang, year=h.report.year if h.report else "", value=money(h, lang))
     if res.notes:
-        s += f"未列出的年度：{'、'.join(res.notes)}。"
+        s += tr("answer.series.not_printed", lang, years=tr("sep.enum", lang).join(res.notes))
     return s, figs
 
 
@@ -367,12 +330,9 @@ def _side(a: Figure, b: Figure, lang: str) -> str:
         if a.report.department != b.report.department:
             return a.report.department
         if a.report.year == b.report.year:
-            return (
-                f"{a.report.scope}-level {KIND_EN.get(a.report.kind, a.report.kind)}"
-                if lang == "en"
-                else f"{a.report.scope}{a.report.kind}"
-            )
-        return str(a.report.year) + ("" if lang == "en" else "年")
+            kind = KIND_EN.get(a.report.kind, a.report.kind) if lang == "en" else a.report.kind
+            return tr("answer.side.scope", lang, scope=a.report.scope, kind=kind)
+        return tr("answer.side.year", lang, year=a.report.year)
     if a.label != b.label:
         return _fig_name(a, lang)
     return str(a.column or "").split(" › ")[-1]
@@ -385,11 +345,12 @@ def _lookup_text(pq: ParsedQuestion, res: TableResult, h: Figure, lang: str) -> 
     figs = [h]
     rep = h.report
     meas = pq.plan.measure
+    yr = ""
     if en:
         yr = f" in {rep.year}" if rep else ""
         low = (res.item_en or "").lower()
         if meas and meas not in ("决算数", "预算数") and meas not in name:
-            name = f"The {_measure_en(meas)} ({meas}) of {name}"
+            name = tr("answer.lookup.measure_of", lang, measure_en=_measure_en(meas), measure=meas, name=name)
         elif h.is_money and (meas == "预算数" or (rep and rep.kind == "预算")):
             name = f"{name} budget" if "budget" not in low else name
             yr = f" for {rep.year}" if rep else ""
@@ -397,42 +358,33 @@ def _lookup_text(pq: ParsedQuestion, res: TableResult, h: Figure, lang: str) -> 
             w in low for w in ("expend", "expense", "spending", "income", "asset", "balance", "fund", "appropriation", "cost")
         ):
             name = f"{name} spending"
-        s = f"{name}{yr} was {money(h, lang)} — {_rep(rep, lang)}"
-        if h.fact:
-            s += f", {_table_ref(h, lang)}"
-        s += "."
-    else:
-        if meas and meas not in ("决算数",) and meas not in name:
-            name = f"{name}的{meas}"
-        s = f"{_rep(rep, lang)}：{name}为 {money(h, lang)}"
-        if h.fact:
-            s += f"（{_table_ref(h, lang)}）"
-        s += "。"
+    elif meas and meas not in ("决算数",) and meas not in name:
+        name = tr("answer.lookup.measure_of", lang, measure=meas, name=name)
+    s = tr("answer.lookup", lang, name=name, when=yr, value=money(h, lang), report=_rep(rep, lang))
+    if h.fact:
+        s += tr("answer.lookup.ref", lang, ref=_table_ref(h, lang))
+    s += tr("sep.end", lang)
     if res.parts:
         figs += res.parts
         tot = sum((p.value_wan if p.value_wan is not None else p.value for p in res.parts), Decimal(0))
-        if en:
-            ps = " + ".join(
-                f"{money(p, lang)} {p.label_en or p.label} ({(p.fact or {}).get('table_number', '')} code {(p.fact or {}).get('code', '')})"
-                for p in res.parts
+        ps = tr("sep.parts", lang).join(
+            tr(
+                "answer.lookup.part",
+                lang,
+                value=money(p, lang),
+                label=(p.label_en or p.label) if en else p.label.split("（")[-1].rstrip("）"),
+                table=(p.fact or {}).get("table_number", "") if en else ((p.fact or {}).get("table_number") or ""),
+                code=(p.fact or {}).get("code", ""),
             )
-            s += f" Parts: {ps}."
-        else:
-            ps = "、".join(
-                f"{p.label.split('（')[-1].rstrip('）')} {money(p, lang)}（{((p.fact or {}).get('table_number') or '') + ' '}科目{(p.fact or {}).get('code', '')}）"
-                for p in res.parts
-            )
-            s += f"其中{ps}。"
+            for p in res.parts
+        )
+        s += tr("answer.lookup.parts", lang, parts=ps)
         hv = h.value_wan if h.value_wan is not None else h.value
         if h.role != "computed" and len(res.parts) >= 2 and tot != hv:
-            s += (
-                f" (The parts add up to {_wan_str(tot)} 万元, not {_wan_str(hv)}.)"
-                if en
-                else f"（分项合计 {_wan_str(tot)} 万元，与总数 {_wan_str(hv)} 万元不一致。）"
-            )
+            s += tr("answer.lookup.parts_mismatch", lang, parts=_wan_str(tot), total=_wan_str(hv))
     if res.alt:
         figs += res.alt
-        s += (" " if en else "") + ("; ".join(f"{a.label}: {money(a, lang)}" for a in res.alt) + ("." if en else "。"))
+        s += tr("answer.lookup.alt", lang, figures="; ".join(f"{a.label}: {money(a, lang)}" for a in res.alt))
     if col and h.fact and col not in s:
         pass
     return s, figs
@@ -449,7 +401,6 @@ def _measure_en(measure: str) -> str:
 
 
 def _rank_text(pq: ParsedQuestion, res: TableResult, name: str, lang: str) -> tuple[str, list[Figure]]:
-    en = lang == "en"
     out = []
     figs: list[Figure] = []
     main: str = res.detail.get("kind", "")  # the rank operation always sets it to a key of res.groups
@@ -461,19 +412,13 @@ def _rank_text(pq: ParsedQuestion, res: TableResult, name: str, lang: str) -> tu
             f"{i}. {dept_key(f.report.department) if f.report else ''} {f.report.year if f.report else ''}: {money(f, lang)}"
             for i, f in enumerate(ranked, 1)
         ]
-        if en:
-            out.append(
-                f"{name}, ranked ({KIND_EN.get(k, k)}, {k}; {'lowest' if pq.ascending else 'highest'} first): "
-                + "; ".join(lines)
-                + "."
-            )
-        else:
-            out.append(f"{name}排名（{k}，{'从低到高' if pq.ascending else '从高到低'}）：" + "；".join(lines) + "。")
+        key = "answer.rank.asc" if pq.ascending else "answer.rank.desc"
+        out.append(tr(key, lang, name=name, kind=k, kind_en=KIND_EN.get(k, k), lines=tr("sep.list", lang).join(lines)))
     if res.notes:
-        out.append(("Not available: " if en else "无数据：") + "; ".join(res.notes))
+        out.append(tr("answer.rank.not_available", lang, notes="; ".join(res.notes)))
     if len(kinds) > 1:
-        out.append("Budgets and final accounts are ranked separately." if en else "预算与决算分开排名，不混比。")
-    return " ".join(out) if en else "".join(out), figs
+        out.append(tr("answer.rank.apart", lang))
+    return tr("sep.sentences", lang).join(out), figs
 
 
 # --------------------------------------------------------------------------- text answers
@@ -483,17 +428,16 @@ def compose_text(
     question: str, passages: list[dict[str, Any]], vocab: Vocab, lang: str, pq: ParsedQuestion | None = None
 ) -> Answer:
     """Extractive answer: the best sentences with section and page."""
-    en = lang == "en"
     cites = []
     lines = []
     for p in passages:
         sec = p.get("section") or ""
         page = p.get("page")
-        where = (f"{sec}" + (f", p. {page}" if page else "")) if en else (f"“{sec}”" + (f"，第{page}页" if page else ""))
+        where = tr("answer.text.section", lang, section=sec) + (tr("answer.text.page", lang, page=page) if page else "")
         rep = vocab_report(vocab, p.get("report_id"))
-        who = report_name(rep, "en" if en else "zh") if rep else ""
+        who = report_name(rep, lang) if rep else ""
         text = p.get("sentences") or p.get("text") or ""
-        lines.append(f"{who}, {where}: {text}" if en else f"{who}{where}：{text}")
+        lines.append(tr("answer.text.line", lang, report=who, where=where, text=text))
         cites.append(
             Citation(
                 report=str(p.get("report_id")),
@@ -506,18 +450,12 @@ def compose_text(
             )
         )
     if not lines:
-        msg = (
-            f"The ingested reports do not say. Ingested: {ingested_summary(vocab, lang)}."
-            if en
-            else f"已收录的报告中没有相关内容。已收录：{ingested_summary(vocab, lang)}。"
-        )
+        msg = tr("answer.text.not_found", lang, ingested=ingested_summary(vocab, lang))
         return Answer(question=question, route="text", answer=msg, language=lang, meta={"status": "not_found"})  # type: ignore[arg-type]
-    head = "According to the reports (quoted in Chinese): " if en else "报告原文："
-    sep = " | " if en else "\n"
     return Answer(
         question=question,
         route="text",
-        answer=head + sep.join(lines),
+        answer=tr("answer.text.head", lang) + tr("answer.text.sep", lang).join(lines),
         citations=cites,
         language=lang,  # type: ignore[arg-type]
         plan=pq.plan if pq else None,
@@ -531,12 +469,16 @@ def vocab_report(vocab: Vocab, report_id: str | None) -> ReportMeta | None:
 
 def combine(question: str, table: Answer, text: Answer, lang: str) -> Answer:
     """Route 'both': the figure first, then the passages that explain it."""
-    joiner = " Why: " if lang == "en" else "\n原因/说明："
+    joiner = tr("answer.why", lang)
     body = table.answer
     if table.value is None and table.meta.get("status") in ("not_found", "no_item") and text.citations:
         body = text.answer  # no figure to show: the passages are the answer
     elif text.citations:
-        body += joiner + text.answer.split(": ", 1)[-1] if lang == "en" else joiner + text.answer.removeprefix("报告原文：")
+        body += (
+            joiner + text.answer.split(": ", 1)[-1]
+            if lang == "en"
+            else joiner + text.answer.removeprefix(tr("answer.text.head", lang))
+        )
     return Answer(
         question=question,
         route="both",
@@ -555,8 +497,10 @@ def reasons_text(res: TableResult, lang: str) -> str:
     if not res.texts:
         return ""
     if lang == "en":
-        return " The table gives the reason (in Chinese): " + " ".join(f"“{t.text}”" for t in res.texts)
-    return "表中说明：" + "".join(t.text or "" for t in res.texts)
+        texts = " ".join(f"“{t.text}”" for t in res.texts)  # each quoted: the reason is in Chinese
+    else:
+        texts = "".join(t.text or "" for t in res.texts)
+    return tr("answer.reasons", lang, texts=texts)
 
 
 def phrase(answer: Answer, llm: Any) -> Answer:
