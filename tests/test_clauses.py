@@ -136,3 +136,10 @@ def test_the_report_kind_decides_between_budget_and_actual(kind, plan, values):
     want = question_want("三公经费年初预算是多少", ["三公经费"], kind="money")
     want.implied["plan"] = "actual"
     assert [f.value for f in choose(clause_figures(text), want).figures] == ["0.95"]
+
+
+def test_what_a_noun_excludes_is_not_part_of_it():
+    text = "截至年末共有车辆7辆，其中：其他用车7辆；单价100万元（含）以上设备（不含车辆）0台（套）。"
+    assert _ask(text, "年末车辆有多少辆", VEHICLE, "count") == ("one", ["7"])
+    only = "单价100万元（含）以上设备（不含车辆）3台（套）。"
+    assert _ask(only, "车辆有多少辆", VEHICLE, "count")[0] == "none"

@@ -568,7 +568,7 @@ def _text_figure(q: str, pq: ParsedQuestion, vocab: Vocab, idx: Any, lang: str, 
         a.meta["status"] = "text_figure"
         a.meta["clause"] = f.clause
         return a
-    which = "; ".join(f"{f.clause}" for f in choice.figures)
+    which = "; ".join(f.clause.rstrip("。；;，, ") for f in choice.figures)  # the message ends the sentence
     key = "ask.text_figure.parts" if choice.status == "parts" else "ask.text_figure.several"
     a.answer = tr(key, lang, clauses=which) + a.answer
     a.meta["status"] = "text_figures"

@@ -330,9 +330,14 @@ def _without_neutral(text: str) -> str:
     return text
 
 
+_EXCLUDED = re.compile(r"[（(]?(?:不含|不包括|不包含|除)[^）)，,。]*[）)]?")
+
+
 def _noun_fit(noun: str, want: Want) -> tuple[int, int] | None:
-    """(unasked, asked) modifier characters of ``noun`` for the question's names; None when no name fits."""
-    noun = norm_label(noun)
+    """(unasked, asked) modifier characters of ``noun`` for the question's names; None when no name fits.
+
+    What the noun excludes is not part of it: 设备（不含车辆） is no count of 车辆."""
+    noun = norm_label(_EXCLUDED.sub("", noun))
     narrower = any(noun in n and _strip_ends(_without_neutral(n.replace(noun, "", 1))) for n in want.names)
     generic = not _without_neutral(noun)  # 支出, 经费: says nothing of what is counted
     if len(noun) >= 2 and noun in want.question and not narrower and not generic:
