@@ -621,8 +621,8 @@ def _operation(q: str, n_items: int, n_years: int, n_depts: int) -> tuple[str, b
         op = "difference"  # 决算数比年初预算数多了多少
     if op == "sum" and n_items < 2:
         op = None
-    if op == "breakdown" and n_items >= 2:
-        op = None  # 人员经费和公用经费分别是多少: each item's own figure, not the first one's parts
+    if op == "breakdown" and (n_items >= 2 or n_depts >= 2 or n_years >= 2):
+        op = None  # 人员经费和公用经费分别是多少 (two departments, two years): each one's own figure, not the first one's parts
     if op == "difference" and n_items < 2 and n_years < 2 and n_depts < 2:
         # budget-vs-actual difference of one item is still a difference; the executor checks measures
         pass
