@@ -301,7 +301,7 @@ def _segment_key(root: Path, name: str) -> str:
 def read_segment(root: Path, name: str, *, cache: bool = True) -> Segment:
     """One segment's entries (raises OSError/ValueError/KeyError when missing or of another format)."""
     key = _segment_key(root, name)
-    got = _SEGMENTS.get(key)
+    got = _SEGMENTS.get(key) if cache else None
     if got is not None:
         _SEGMENTS.move_to_end(key)
         return got
@@ -340,10 +340,11 @@ def replay(segments: list[Segment]) -> Segment:
 
 def read_manifest(version_dir: Path, *, cache: bool = False) -> dict[str, Any]:
     """A version's manifest ``{"reports", "parts", "counts"}``, assembled from its segments (or as written
-    before segments). ``cache``: keep what was read for this process's next commit."""
+    before segments). ``cache``: use and keep what this process read or wrote before (the writer's path);
+    without it the files are read."""
     v = Path(version_dir)
     key = str(v.resolve())
-    got = _ASSEMBLED.get(key)
+    got = _ASSEMBLED.get(key) if cache else None
     if got is not None:
         return got
     man = json.loads((v / MANIFEST).read_text(encoding="utf-8"))

@@ -577,7 +577,10 @@ def collect_garbage(index_dir: Path, *, keep_versions: int | None = None, settin
     index_dir = Path(index_dir)
     live = current_version(index_dir)
     keep = _keep_versions(keep_versions)
-    versions = sorted(p for p in index_dir.iterdir() if p.is_dir() and p.name.startswith("v-") and p != live)
+    versions = sorted(
+        (p for p in index_dir.iterdir() if p.is_dir() and p.name.startswith("v-") and p != live),
+        key=lambda p: (_mtime(p), p.name),  # written order (names tell only the second)
+    )
     doomed = versions[: max(0, len(versions) - keep)]
     stray = False
     for p in index_dir.iterdir():
@@ -629,6 +632,13 @@ def collect_garbage(index_dir: Path, *, keep_versions: int | None = None, settin
         _VERSION_PARTS.pop(str(p.resolve()), None)
         shutil.rmtree(p, ignore_errors=True)
     _collect_segments(index_dir)
+
+
+def _mtime(p: Path) -> int:
+    try:
+        return p.stat().st_mtime_ns
+    except OSError:
+        return 0
 
 
 _SCANNED: set[str] = set()
