@@ -961,8 +961,9 @@ def _publish(
     from assistant import catalog, vectors
 
     prev_dir, prev_parts = previous if previous is not None else (None, {})
+    base = prev_parts if previous is not None else None
     man, segments = catalog.stage_version(
-        index_dir, staged, rows, parts, counts, prev_dir, prev_parts if previous is not None else None, TABLE_SCHEMA, owner=_owner_tag()
+        index_dir, staged, rows, parts, counts, prev_dir, base, TABLE_SCHEMA, owner=_owner_tag()
     )  # only what changed is written (a delta segment, merged with the newest small ones)
     _write_json_atomic(vdir / MANIFEST, man)
     vectors.write_version_stats(index_dir, vdir, parts, prev_dir, prev_parts)
