@@ -4,8 +4,11 @@ Layout of an index folder::
 
     indexes/
       CURRENT                  name of the live version folder (replaced atomically)
-      v-<time>-<rand>/         one version: only a manifest (which part holds each report)
-        manifest.json          {"reports": [ReportMeta…], "parts": {report_id: part path}}
+      v-<time>-<rand>/         one version: a small manifest and the BM25 statistics
+        manifest.json          the catalog segments it is made of, in order (``assistant.catalog``);
+                               a version written before segments: {"reports": [ReportMeta…], "parts": {…}}
+      catalog/<segment>/       reports a commit added or removed (or several commits', merged): their
+                               records, parts, tables, summaries, department aliases (shared by versions)
       parts/place=<p>/year=<y>/report=<part>/   one report as ingested once (hive-partitioned)
         facts.parquet  tables.parquet  chunks.parquet (with vectors)  postings.parquet (BM25)
         summary.json   the report's normalized row labels and codes (the serve-time label index)
@@ -16,10 +19,11 @@ Layout of an index folder::
 
 An ingest stages only its own reports' parts, moves them under ``parts/``, upserts their chunks
 into Chroma (ids are ``<part>/<chunk_id>``, so a replaced report's vectors never overwrite the
-live one's), then writes a new manifest and swaps CURRENT with ``os.replace``. Readers see the
-old version or the new one, never half of one; a killed ingest leaves the previous manifest
-answering. Garbage collection keeps the newest ``keep_versions`` old manifests and removes parts
-no kept manifest names, and staging folders only when the process that made them is dead.
+live one's), then writes a delta catalog segment and a new manifest and swaps CURRENT with
+``os.replace``. Readers see the old version or the new one, never half of one; a killed ingest
+leaves the previous manifest answering. Garbage collection keeps the newest ``keep_versions`` old
+manifests and removes parts and segments no kept manifest names, and staging folders only when the
+process that made them is dead.
 
 Indexes written by the earlier whole-index layout (``facts.parquet`` in the version folder) still
 load; the next write converts them to parts, reusing their stored vectors.
