@@ -507,18 +507,19 @@ def _write_segment(root: Path, staged: Path, seg: Segment, sources: list[Path], 
     summaries = {p: (sums[p] if p in sums else _read_summary(root, p)) for p in order}
     (d / SUMMARIES).write_text(json.dumps({"parts": summaries}, ensure_ascii=False), encoding="utf-8")
     pairs = [(str(r.get("department") or ""), str(r.get("place") or "")) for r in seg.reports]
+    out_places: dict[str, Any] = {}
+    for dp, pl in pairs:
+        k = _place_key(dp, pl)
+        if k not in out_places:
+            out_places[k] = places[k] if k in places else [list(x) for x in department_place_words(dp, pl)]
     dep_out = {
         "rules": rules,
         "aliases": {
             dp: (list(aliases[dp]) if dp in aliases else sorted(department_aliases_zh(dp)))
             for dp in dict.fromkeys(x for x, _ in pairs)
         },
-        "places": {},
+        "places": out_places,
     }
-    for dp, pl in pairs:
-        k = _place_key(dp, pl)
-        if k not in dep_out["places"]:
-            dep_out["places"][k] = places[k] if k in places else [list(x) for x in department_place_words(dp, pl)]
     (d / DEPARTMENTS).write_text(json.dumps(dep_out, ensure_ascii=False), encoding="utf-8")
     (d / MANIFEST).write_text(json.dumps(seg.to_json(), ensure_ascii=False), encoding="utf-8")
     if owner:

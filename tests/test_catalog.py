@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 
 from assistant import catalog
-from assistant.models import TableInfo
+from assistant.models import ParsedReport, TableInfo
 from assistant.store import TABLE_SCHEMA, _read_parts, current_version, load_index, remove_reports, write_index
 from tests.test_store import CountingEmbedder, report
 
 
-def _with_tables(rid: str, sha: str, n: int, title: str = "收入支出决算总表") -> object:
+def _with_tables(rid: str, sha: str, n: int, title: str = "收入支出决算总表") -> ParsedReport:
     rep = report(rid, sha, [f"{rid}的说明。"])
     rep.tables = [
         TableInfo(

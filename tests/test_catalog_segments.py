@@ -169,7 +169,8 @@ def test_removing_every_report_and_adding_again(tmp_path: Path, small_fanout: No
     write_index(tmp_path, [_rep("a", "ha", 2), _rep("b", "hb", 1, 1)], embedder=emb)
     write_index(tmp_path, [_rep("c", "hc", 1, 2)], embedder=emb)
     remove_reports(tmp_path, ["a", "b", "c"])
-    assert load_index(tmp_path).reports == [] and catalog.read_manifest(current_version(tmp_path))["parts"] == {}
+    v = current_version(tmp_path)
+    assert v is not None and load_index(tmp_path).reports == [] and catalog.read_manifest(v)["parts"] == {}
     write_index(tmp_path, [_rep("b", "hb", 3, 3)], embedder=emb)
     got = _read(tmp_path)
     assert [r["report_id"] for r in got["reports"]] == ["b"] and len(got["tables"]) == 3
