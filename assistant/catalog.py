@@ -338,10 +338,10 @@ def replay(segments: list[Segment]) -> Segment:
     return Segment(list(rows.values()), parts, counts, list(removed))
 
 
-def read_manifest(version_dir: Path, *, cache: bool = False) -> dict[str, Any]:
+def read_manifest(version_dir: Path, *, cache: bool = False, keep: bool = True) -> dict[str, Any]:
     """A version's manifest ``{"reports", "parts", "counts"}``, assembled from its segments (or as written
     before segments). ``cache``: use and keep what this process read or wrote before (the writer's path);
-    without it the files are read."""
+    without it the files are read. ``keep``: with ``cache``, keep the assembled manifest as the one to commit on."""
     v = Path(version_dir)
     key = str(v.resolve())
     got = _ASSEMBLED.get(key) if cache else None
@@ -352,7 +352,7 @@ def read_manifest(version_dir: Path, *, cache: bool = False) -> dict[str, Any]:
         return man  # type: ignore[no-any-return]
     live = replay([read_segment(v.parent, str(s["name"]), cache=cache) for s in man["segments"]])
     out = {"format": FORMAT, "reports": live.reports, "parts": live.parts, "counts": live.counts, "segments": man["segments"]}
-    if cache:
+    if cache and keep:
         _ASSEMBLED.clear()
         _ASSEMBLED[key] = out
     return out

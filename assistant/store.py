@@ -575,9 +575,12 @@ def collect_garbage(index_dir: Path, *, keep_versions: int | None = None, settin
     catalog segments no kept manifest lists, and staging folders of writers that are no longer running.
     Another live writer's files are never touched.
 
-    The parts looked at are those of the versions removed now; every part folder is listed only the first
-    time in a process, or when a killed writer's staging folder shows parts may have been left behind.
+    The parts looked at are those of the versions removed now; every part folder is listed only when a
+    killed writer's staging folder shows parts may have been left behind, or the index was never listed
+    by this code (``catalog/.parts-listed`` absent).
     """
+    from assistant import catalog
+
     index_dir = Path(index_dir)
     live = current_version(index_dir)
     keep = _keep_versions(keep_versions)
@@ -601,9 +604,9 @@ def collect_garbage(index_dir: Path, *, keep_versions: int | None = None, settin
                 named |= _version_parts(v)
             except (OSError, ValueError, KeyError):
                 continue
-    key = str(index_dir.resolve())
+    listed_mark = index_dir / catalog.SEGMENT_DIR / PARTS_LISTED
     candidates: set[str] | None = None
-    if not stray and key in _SCANNED:
+    if not stray and listed_mark.exists():
         candidates = set()
         for v in doomed:
             try:
@@ -611,9 +614,9 @@ def collect_garbage(index_dir: Path, *, keep_versions: int | None = None, settin
             except (OSError, ValueError, KeyError):
                 candidates = None
                 break
+    full = candidates is None
     if candidates is None:  # every part folder, listed
         candidates = set(_all_part_rels(index_dir))
-        _SCANNED.add(key)
     dead: list[str] = []
     for rel in sorted(candidates - named):
         part = index_dir / rel
@@ -636,6 +639,8 @@ def collect_garbage(index_dir: Path, *, keep_versions: int | None = None, settin
         _VERSION_PARTS.pop(str(p.resolve()), None)
         shutil.rmtree(p, ignore_errors=True)
     _collect_segments(index_dir)
+    if full and listed_mark.parent.is_dir():
+        listed_mark.write_text(_owner_tag(), encoding="utf-8")
 
 
 def _mtime(p: Path) -> int:
@@ -645,8 +650,8 @@ def _mtime(p: Path) -> int:
         return 0
 
 
-_SCANNED: set[str] = set()
-"""Indexes whose part folders this process has listed once (later collections look at removed versions' parts)."""
+PARTS_LISTED = ".parts-listed"
+"""In ``catalog/``: every part folder was listed once by this code (later collections look at removed versions' parts)."""
 
 
 def _collect_segments(index_dir: Path) -> None:
@@ -664,7 +669,7 @@ def _collect_segments(index_dir: Path) -> None:
                 return  # a version whose manifest cannot be read: keep every segment
             listed.update(names)
     for e in os.scandir(seg_dir):
-        if e.name in listed or not e.is_dir():
+        if e.name in listed or e.name.startswith(".") or not e.is_dir():
             continue
         f = Path(e.path) / "OWNER"
         owner = f.read_text(encoding="utf-8").strip() if f.exists() else ""
@@ -681,7 +686,9 @@ def _version_parts(v: Path) -> frozenset[str]:
     key = str(v.resolve())
     got = _VERSION_PARTS.get(key)
     if got is None:
-        got = frozenset(_read_manifest(v)["parts"].values())
+        from assistant import catalog
+
+        got = frozenset(catalog.read_manifest(v, cache=True, keep=False)["parts"].values())  # segments shared, read once
         if len(_VERSION_PARTS) > 32:
             _VERSION_PARTS.clear()
         _VERSION_PARTS[key] = got

@@ -117,7 +117,7 @@ def test_the_catalog_folder_holds_only_the_segments_kept_versions_list(history: 
     listed = set()
     for v in history.glob("v-*"):
         listed |= set(catalog.segment_names(v) or [])
-    assert {p.name for p in (history / catalog.SEGMENT_DIR).iterdir()} == listed
+    assert {p.name for p in (history / catalog.SEGMENT_DIR).iterdir() if p.is_dir()} == listed
     assert len(list(history.glob("v-*"))) == 3, "the live version and two old ones"
 
 
@@ -274,7 +274,36 @@ def test_kill_9_during_a_commit_with_segments_leaves_the_previous_version(tmp_pa
     listed = set()
     for v in tmp_path.glob("v-*"):
         listed |= set(catalog.segment_names(v) or [])
-    assert {p.name for p in (tmp_path / catalog.SEGMENT_DIR).iterdir()} == listed, "the killed commit's segments are gone"
+    assert {p.name for p in (tmp_path / catalog.SEGMENT_DIR).iterdir() if p.is_dir()} == listed, (
+        "the killed commit's segments are gone"
+    )
     got = _read(tmp_path)
     assert [r["report_id"] for r in got["reports"]] == ["r0", "r1", "r2", "r3", "y"]
     _assert_same(got, _rebuilt(tmp_path, tmp_path.parent / (tmp_path.name + "-rebuilt")))
+
+
+def test_gc_lists_every_part_folder_only_when_a_killed_writer_may_have_left_some(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant import store
+
+    emb = CountingEmbedder()
+    write_index(tmp_path, [_rep("a", "ha", 1), _rep("b", "hb", 1, 1)], embedder=emb)  # lists once (never listed)
+    real = store._all_part_rels
+    calls: list[Path] = []
+    monkeypatch.setattr(store, "_all_part_rels", lambda d: calls.append(d) or real(d))
+    for i in range(4):
+        write_index(tmp_path, [_rep("a", f"ha{i}", 1)], embedder=emb, keep_versions=1)
+    assert calls == [], "the parts of removed versions are looked at, not every part folder"
+    named = set()
+    for v in tmp_path.glob("v-*"):
+        named |= set(catalog.read_manifest(v)["parts"].values())
+    assert set(real(tmp_path)) == named, "every part no kept version names is gone"
+    orphan = tmp_path / "parts" / "place=_" / "year=2024" / "report=left-behind"
+    orphan.mkdir(parents=True)
+    (orphan / "OWNER").write_text("999999-1")
+    dead = tmp_path / ".tmp-999999-1-abcdef"
+    dead.mkdir()
+    (dead / "OWNER").write_text("999999-1")
+    write_index(tmp_path, [_rep("c", "hc", 1)], embedder=emb, keep_versions=1)
+    assert calls and not orphan.exists() and not dead.exists()
