@@ -4,8 +4,11 @@ Layout of an index folder::
 
     indexes/
       CURRENT                  name of the live version folder (replaced atomically)
-      v-<time>-<rand>/         one version: only a manifest (which part holds each report)
-        manifest.json          {"reports": [ReportMeta…], "parts": {report_id: part path}}
+      v-<time>-<rand>/         one version: a small manifest and the BM25 statistics
+        manifest.json          the catalog segments it is made of, in order (``assistant.catalog``);
+                               a version written before segments: {"reports": [ReportMeta…], "parts": {…}}
+      catalog/<segment>/       reports a commit added or removed (or several commits', merged): their
+                               records, parts, tables, summaries, department aliases (shared by versions)
       parts/place=<p>/year=<y>/report=<part>/   one report as ingested once (hive-partitioned)
         facts.parquet  tables.parquet  chunks.parquet (with vectors)  postings.parquet (BM25)
         summary.json   the report's normalized row labels and codes (the serve-time label index)
@@ -16,10 +19,11 @@ Layout of an index folder::
 
 An ingest stages only its own reports' parts, moves them under ``parts/``, upserts their chunks
 into Chroma (ids are ``<part>/<chunk_id>``, so a replaced report's vectors never overwrite the
-live one's), then writes a new manifest and swaps CURRENT with ``os.replace``. Readers see the
-old version or the new one, never half of one; a killed ingest leaves the previous manifest
-answering. Garbage collection keeps the newest ``keep_versions`` old manifests and removes parts
-no kept manifest names, and staging folders only when the process that made them is dead.
+live one's), then writes a delta catalog segment and a new manifest and swaps CURRENT with
+``os.replace``. Readers see the old version or the new one, never half of one; a killed ingest
+leaves the previous manifest answering. Garbage collection keeps the newest ``keep_versions`` old
+manifests and removes parts and segments no kept manifest names, and staging folders only when the
+process that made them is dead.
 
 Indexes written by the earlier whole-index layout (``facts.parquet`` in the version folder) still
 load; the next write converts them to parts, reusing their stored vectors.
@@ -542,8 +546,11 @@ def _keep_versions(keep_versions: int | None) -> int:
     return max(0, int(env)) if env and env.isdigit() else KEEP_OLD_VERSIONS
 
 
-def _read_manifest(version: Path) -> dict[str, Any]:
-    return json.loads((version / MANIFEST).read_text(encoding="utf-8"))
+def _read_manifest(version: Path, *, cache: bool = False) -> dict[str, Any]:
+    """A version's manifest (assembled from its catalog segments, ``assistant.catalog``)."""
+    from assistant import catalog
+
+    return catalog.read_manifest(version, cache=cache)
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:
@@ -565,29 +572,55 @@ def _swap(index_dir: Path, version: Path) -> None:
 
 def collect_garbage(index_dir: Path, *, keep_versions: int | None = None, settings: Any = None) -> None:
     """Remove old manifests beyond ``keep_versions``, parts no kept manifest names (and their vectors),
-    and staging folders of writers that are no longer running. Another live writer's files are never touched."""
+    catalog segments no kept manifest lists, and staging folders of writers that are no longer running.
+    Another live writer's files are never touched.
+
+    The parts looked at are those of the versions removed now; every part folder is listed only when a
+    killed writer's staging folder shows parts may have been left behind, or the index was never listed
+    by this code (``catalog/.parts-listed`` absent).
+    """
+    from assistant import catalog
+
     index_dir = Path(index_dir)
     live = current_version(index_dir)
     keep = _keep_versions(keep_versions)
-    versions = sorted(p for p in index_dir.iterdir() if p.is_dir() and p.name.startswith("v-") and p != live)
-    for p in versions[: max(0, len(versions) - keep)]:
-        shutil.rmtree(p, ignore_errors=True)
+    versions = sorted(
+        (p for p in index_dir.iterdir() if p.is_dir() and p.name.startswith("v-") and p != live),
+        key=lambda p: (_mtime(p), p.name),  # written order (names tell only the second)
+    )
+    doomed = versions[: max(0, len(versions) - keep)]
+    stray = False
     for p in index_dir.iterdir():
         if p.is_dir() and p.name.startswith(".tmp-"):
             owner = (p / "OWNER").read_text(encoding="utf-8").strip() if (p / "OWNER").exists() else p.name[5:]
             if not _owner_alive(owner):
                 shutil.rmtree(p, ignore_errors=True)
+                stray = True
+    kept = [v for v in index_dir.iterdir() if v.is_dir() and v.name.startswith("v-") and v not in doomed]
     named: set[str] = set()
-    for v in index_dir.iterdir():
-        if v.is_dir() and v.name.startswith("v-") and (v / MANIFEST).exists():
+    for v in kept:
+        if (v / MANIFEST).exists():
             try:
                 named |= _version_parts(v)
             except (OSError, ValueError, KeyError):
                 continue
+    listed_mark = index_dir / catalog.SEGMENT_DIR / PARTS_LISTED
+    candidates: set[str] | None = None
+    if not stray and listed_mark.exists():
+        candidates = set()
+        for v in doomed:
+            try:
+                candidates |= _version_parts(v) if (v / MANIFEST).exists() else set()
+            except (OSError, ValueError, KeyError):
+                candidates = None
+                break
+    full = candidates is None
+    if candidates is None:  # every part folder, listed
+        candidates = set(_all_part_rels(index_dir))
     dead: list[str] = []
-    for part in _all_parts(index_dir):
-        rel = str(part.relative_to(index_dir))
-        if rel in named:
+    for rel in sorted(candidates - named):
+        part = index_dir / rel
+        if not part.is_dir():
             continue
         owner = (part / "OWNER").read_text(encoding="utf-8").strip() if (part / "OWNER").exists() else ""
         if owner and _owner_alive(owner) and owner != _owner_tag():
@@ -602,6 +635,47 @@ def collect_garbage(index_dir: Path, *, keep_versions: int | None = None, settin
             log.warning("could not delete the vectors of %d removed parts: %s", len(dead), e)
         for rel in dead:
             shutil.rmtree(index_dir / rel, ignore_errors=True)
+    for p in doomed:  # after their parts: a killed collection finds them again
+        _VERSION_PARTS.pop(str(p.resolve()), None)
+        shutil.rmtree(p, ignore_errors=True)
+    _collect_segments(index_dir)
+    if full and listed_mark.parent.is_dir():
+        listed_mark.write_text(_owner_tag(), encoding="utf-8")
+
+
+def _mtime(p: Path) -> int:
+    try:
+        return p.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+PARTS_LISTED = ".parts-listed"
+"""In ``catalog/``: every part folder was listed once by this code (later collections look at removed versions' parts)."""
+
+
+def _collect_segments(index_dir: Path) -> None:
+    """Remove the catalog segments no version lists (a killed commit's, or those merged into others)."""
+    from assistant import catalog
+
+    seg_dir = index_dir / catalog.SEGMENT_DIR
+    if not seg_dir.is_dir():
+        return
+    listed: set[str] = set()
+    for v in index_dir.iterdir():
+        if v.is_dir() and v.name.startswith("v-"):
+            names = catalog.segment_names(v)
+            if names is None:
+                return  # a version whose manifest cannot be read: keep every segment
+            listed.update(names)
+    for e in os.scandir(seg_dir):
+        if e.name in listed or e.name.startswith(".") or not e.is_dir():
+            continue
+        f = Path(e.path) / "OWNER"
+        owner = f.read_text(encoding="utf-8").strip() if f.exists() else ""
+        if owner and _owner_alive(owner) and owner != _owner_tag():
+            continue  # another writer's, about to be listed
+        shutil.rmtree(e.path, ignore_errors=True)
 
 
 _VERSION_PARTS: dict[str, frozenset[str]] = {}
@@ -612,24 +686,28 @@ def _version_parts(v: Path) -> frozenset[str]:
     key = str(v.resolve())
     got = _VERSION_PARTS.get(key)
     if got is None:
-        got = frozenset(_read_manifest(v)["parts"].values())
+        from assistant import catalog
+
+        got = frozenset(catalog.read_manifest(v, cache=True, keep=False)["parts"].values())  # segments shared, read once
         if len(_VERSION_PARTS) > 32:
             _VERSION_PARTS.clear()
         _VERSION_PARTS[key] = got
     return got
 
 
-def _all_parts(index_dir: Path) -> list[Path]:
+def _all_part_rels(index_dir: Path) -> list[str]:
+    """Every part folder under ``parts/``, as paths relative to the index."""
     base = Path(index_dir) / PARTS
     if not base.is_dir():
         return []
-    out: list[Path] = []
+    out: list[str] = []
     for place in os.scandir(base):
         if place.is_dir() and place.name.startswith("place="):
             for year in os.scandir(place.path):
                 if year.is_dir() and year.name.startswith("year="):
-                    out.extend(Path(r.path) for r in os.scandir(year.path) if r.is_dir() and r.name.startswith("report="))
-    return sorted(out)
+                    pre = f"{PARTS}/{place.name}/{year.name}/"
+                    out.extend(pre + r.name for r in os.scandir(year.path) if r.name.startswith("report=") and r.is_dir())
+    return out
 
 
 def _part_name(rel: str) -> str:
@@ -656,7 +734,7 @@ def _live_manifest(index_dir: Path, settings: Any = None) -> dict[str, Any]:
         return {"reports": [], "parts": {}}
     if not (v / MANIFEST).exists():
         return _convert_legacy(index_dir, v, settings=settings)
-    man = _read_manifest(v)
+    man = _read_manifest(v, cache=True)
     _VERSION_PARTS.setdefault(str(v.resolve()), frozenset(man["parts"].values()))  # for garbage collection
     return man
 
@@ -891,17 +969,22 @@ def _publish(
     vdir.mkdir()
     counts = _part_counts(index_dir, parts, known)
     rows = [r if isinstance(r, dict) else r.to_dict() for r in reports]
-    _write_json_atomic(vdir / MANIFEST, {"reports": rows, "parts": parts, "counts": counts})
-    from assistant import vectors
+    from assistant import catalog, vectors
 
     prev_dir, prev_parts = previous if previous is not None else (None, {})
+    base = prev_parts if previous is not None else None
+    man, segments = catalog.stage_version(
+        index_dir, staged, rows, parts, counts, prev_dir, base, TABLE_SCHEMA, owner=_owner_tag()
+    )  # only what changed is written (a delta segment, merged with the newest small ones)
+    _write_json_atomic(vdir / MANIFEST, man)
     vectors.write_version_stats(index_dir, vdir, parts, prev_dir, prev_parts)
-    from assistant import catalog
-
-    catalog.write_version_catalog(index_dir, vdir, parts, TABLE_SCHEMA, prev_dir, prev_parts)
-    catalog.write_department_aliases(vdir, [(str(r.get("department") or ""), str(r.get("place") or "")) for r in rows], prev_dir)
+    if segments:
+        (index_dir / catalog.SEGMENT_DIR).mkdir(exist_ok=True)
+    for seg in segments:  # unseen until the version naming them is live (garbage collection removes strays)
+        (staged / seg).rename(index_dir / catalog.SEGMENT_DIR / seg)
     final = index_dir / name
     vdir.rename(final)
+    catalog.remember_version(final, man, rows, parts, counts)
     _VERSION_PARTS[str(final.resolve())] = frozenset(parts.values())
     _swap(index_dir, final)
     shutil.rmtree(staged, ignore_errors=True)

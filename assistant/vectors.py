@@ -593,7 +593,9 @@ class HybridIndex:
         version_dir = Path(version_dir)
         root = version_dir.parent
         if parts is None:
-            parts = dict(json.loads((version_dir / "manifest.json").read_text(encoding="utf-8"))["parts"])
+            from assistant.catalog import read_manifest
+
+            parts = dict(read_manifest(version_dir)["parts"])
         stats = BM25Stats.read(version_dir)
         if stats is None:  # an index written before the statistics were kept: every part read once (not written back)
             log.info("BM25 statistics of %s computed from its %d parts (kept by the next write)", version_dir.name, len(parts))

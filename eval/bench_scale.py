@@ -56,7 +56,9 @@ def load_templates(index_dir: Path) -> list[dict[str, Any]]:
 
     v = current_version(index_dir)
     assert v is not None and (v / MANIFEST).exists(), f"{index_dir} is not an index of the per-report layout"
-    man = json.loads((v / MANIFEST).read_text(encoding="utf-8"))
+    from assistant.catalog import read_manifest
+
+    man = read_manifest(v)
     out = []
     for r in man["reports"]:
         d = index_dir / man["parts"][r["report_id"]]

@@ -188,6 +188,9 @@ def index_cases(work: Path, idx: Path, v2: Path) -> list[Row]:
     v = old / (old / "CURRENT").read_text().strip()
     man = v / "manifest.json"  # the partitioned store's manifest (reports.json in the earlier layout)
     data = json.loads(man.read_text(encoding="utf-8"))
+    if "segments" in data:  # the reports are kept in the version's catalog segments
+        man = old / "catalog" / data["segments"][0]["name"] / "manifest.json"
+        data = json.loads(man.read_text(encoding="utf-8"))
     data["reports"][0]["field_of_another_version"] = 1
     man.write_text(json.dumps(data), encoding="utf-8")
     rows.append(_expect("index written by another version", lambda: load_index(old), "another version of fiscal-qa"))

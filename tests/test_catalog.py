@@ -1,4 +1,4 @@
-"""The version catalog (all parts' tables and summaries kept per version) reads as the parts themselves.
+"""The version catalog (all parts' tables and summaries kept per version, in segments) reads as the parts themselves.
 
 Kept incrementally over writes that add, replace and remove reports, it must equal a part-by-part read
 in rows and order; a version without it (written before) or whose catalog does not cover its parts
@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 
 from assistant import catalog
-from assistant.models import TableInfo
+from assistant.models import ParsedReport, TableInfo
 from assistant.store import TABLE_SCHEMA, _read_parts, current_version, load_index, remove_reports, write_index
 from tests.test_store import CountingEmbedder, report
 
 
-def _with_tables(rid: str, sha: str, n: int, title: str = "收入支出决算总表") -> object:
+def _with_tables(rid: str, sha: str, n: int, title: str = "收入支出决算总表") -> ParsedReport:
     rep = report(rid, sha, [f"{rid}的说明。"])
     rep.tables = [
         TableInfo(
@@ -55,9 +55,31 @@ def _part_by_part(d: Path) -> tuple[pd.DataFrame, dict]:
     return tables, {rid: catalog._read_summary(idx.root, p) for rid, p in idx.parts.items()}
 
 
+def as_written_before_segments(d: Path, *, with_catalog: bool) -> Path:
+    """The live version rewritten as a version of before segments: its whole manifest in ``manifest.json``,
+    and its catalog beside it (the same files as a segment's) or none."""
+    import json
+
+    v = current_version(d)
+    assert v is not None
+    man = catalog.read_manifest(v)
+    if with_catalog:
+        seg = catalog.Segment(list(man["reports"]), dict(man["parts"]), dict(man["counts"]))
+        name = catalog._write_segment(d, d, seg, [], TABLE_SCHEMA, catalog.rules_fingerprint(), "")
+        for f in (catalog.TABLES, catalog.SUMMARIES, catalog.DEPARTMENTS):
+            (d / name / f).rename(v / f)
+        shutil.rmtree(d / name)
+    (v / "manifest.json").write_text(json.dumps({k: man[k] for k in ("reports", "parts", "counts")}), encoding="utf-8")
+    catalog._ASSEMBLED.clear()
+    catalog._SOURCES.clear()
+    return v
+
+
 def test_catalog_kept_incrementally_equals_the_live_parts(grown: Path) -> None:
     v = current_version(grown)
-    assert v is not None and (v / catalog.TABLES).exists() and (v / catalog.SUMMARIES).exists()
+    assert v is not None
+    srcs = catalog._sources(v)
+    assert srcs and all((s / catalog.TABLES).exists() and (s / catalog.SUMMARIES).exists() for s in srcs)
     tables, summaries = _part_by_part(grown)
     idx = load_index(grown)
     pd.testing.assert_frame_equal(idx.tables, tables)
@@ -68,10 +90,7 @@ def test_catalog_kept_incrementally_equals_the_live_parts(grown: Path) -> None:
 def test_a_version_without_catalog_is_read_part_by_part_and_not_written(grown: Path, tmp_path: Path) -> None:
     d = tmp_path / "old"
     shutil.copytree(grown, d)
-    v = current_version(d)
-    assert v is not None
-    (v / catalog.TABLES).unlink()
-    (v / catalog.SUMMARIES).unlink()
+    v = as_written_before_segments(d, with_catalog=False)
     tables, summaries = _part_by_part(d)
     idx = load_index(d)
     pd.testing.assert_frame_equal(idx.tables, tables)
@@ -79,7 +98,7 @@ def test_a_version_without_catalog_is_read_part_by_part_and_not_written(grown: P
     assert not (v / catalog.TABLES).exists() and not (v / catalog.SUMMARIES).exists()
     write_index(d, [_with_tables("e", "he", 2)], embedder=CountingEmbedder())  # the next write keeps one
     new = current_version(d)
-    assert new is not None and (new / catalog.TABLES).exists()
+    assert new is not None and all((s / catalog.TABLES).exists() for s in catalog._sources(new))
     tables, summaries = _part_by_part(d)
     pd.testing.assert_frame_equal(load_index(d).tables, tables)
     assert load_index(d).summaries() == summaries
@@ -110,7 +129,8 @@ def test_department_aliases_kept_per_version_equal_those_computed(tmp_path: Path
     assert kept is not None and {d: set(a) for d, a in kept.items()} == {d: _dept_aliases(d) for d in names}
     idx = load_index(tmp_path)
     with_catalog = build_vocab(idx).dept_aliases
-    (v / catalog.DEPARTMENTS).unlink()
+    for s in catalog._sources(v):
+        (s / catalog.DEPARTMENTS).unlink()
     assert sorted(build_vocab(load_index(tmp_path)).dept_aliases) == sorted(with_catalog)
     assert catalog.read_department_aliases(v, set(names)) is None
 

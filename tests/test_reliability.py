@@ -163,6 +163,9 @@ def test_index_from_another_version_is_a_message(index: Path) -> None:
     assert v is not None
     man = v / "manifest.json"  # the partitioned store's manifest (reports.json in the earlier layout)
     data = json.loads(man.read_text(encoding="utf-8"))
+    if "segments" in data:  # the reports are kept in the version's catalog segments
+        man = index / "catalog" / data["segments"][0]["name"] / "manifest.json"
+        data = json.loads(man.read_text(encoding="utf-8"))
     data["reports"][0]["format_of_the_future"] = 3
     man.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(IndexCorruptError, match="another version of fiscal-qa"):
