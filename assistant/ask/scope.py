@@ -104,6 +104,28 @@ class ScopedIndex(IndexData):
     def facts(self, value: pd.DataFrame) -> None:
         self._facts = value
 
+    def fact_rows(self, fact_ids: list[str], report_ids: list[str], columns: list[str]) -> dict[str, dict[str, Any]]:
+        """fact_id → those columns of its fact, for facts of any report (a ranked figure's report need not be
+        one the question named): from reports already read, else one DuckDB read of just those facts."""
+        wanted = set(fact_ids)
+        out: dict[str, dict[str, Any]] = {}
+        fc = frame_cache(self.parent)
+        unread = []
+        for rid in report_ids:
+            f = fc.peek(rid)
+            if f is None:
+                unread.append(rid)
+                continue
+            cols = [c for c in columns if c in f.columns]
+            out.update({r["fact_id"]: r for r in f.loc[f["fact_id"].isin(wanted), cols].to_dict("records")})
+        rest = wanted - set(out)
+        if unread and rest:
+            read = getattr(self.fact_store, "facts_by_id", None)
+            got = read(unread, sorted(rest), columns) if read is not None else self.parent.facts_for(unread)
+            got = got.loc[got["fact_id"].isin(rest), [c for c in columns if c in got.columns]]
+            out.update({r["fact_id"]: r for r in got.to_dict("records")})
+        return out
+
     @property
     def chunks(self) -> pd.DataFrame:  # type: ignore[override]
         return self.parent.chunks
@@ -133,14 +155,12 @@ class FrameCache:
 
     def get_many(self, report_ids: Iterable[str]) -> dict[str, pd.DataFrame]:
         """Prepared facts of those reports that have facts, in the order asked."""
-        from assistant.ask.planner import prepare_facts
-
         ids = list(dict.fromkeys(report_ids))
         missing = [r for r in ids if r not in self._frames]
         if missing:
             self.reads += 1
-            got = prepare_facts(self._index.facts_for(missing))
-            fresh = {str(rid): g for rid, g in got.groupby("report_id", sort=False)} if len(got) else {}
+            got = _prepared_facts(self._index, missing)
+            fresh = _by_report(got)
             for rid in missing:
                 self._frames[rid] = fresh.get(rid, got.iloc[0:0])
                 self._held += len(self._frames[rid])
@@ -156,6 +176,30 @@ class FrameCache:
 
     def get(self, report_id: str) -> pd.DataFrame | None:
         return self.get_many([report_id]).get(report_id)
+
+    def peek(self, report_id: str) -> pd.DataFrame | None:
+        """The report's prepared facts when already held (nothing read; an empty frame: it has none)."""
+        return self._frames.get(report_id)
+
+
+def _prepared_facts(idx: IndexData, report_ids: list[str]) -> pd.DataFrame:
+    """The planner's frame of these reports: built from the DuckDB read when the store can, else prepared here."""
+    from assistant.ask.planner import prepare_facts
+
+    read = getattr(idx.fact_store, "planner_facts_for", None) if idx.lazy_facts else None
+    got = read(report_ids) if read is not None else None
+    return got if got is not None else prepare_facts(idx.facts_for(report_ids))
+
+
+def _by_report(facts: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Facts split by report (file order kept); one report's frame is itself (no group-by)."""
+    if not len(facts):
+        return {}
+    rids = facts["report_id"]
+    first = rids.iloc[0]
+    if (rids == first).all():
+        return {str(first): facts}
+    return {str(rid): g for rid, g in facts.groupby("report_id", sort=False)}
 
 
 def frame_cache(idx: IndexData) -> FrameCache:
@@ -439,17 +483,15 @@ class LazyReports(dict):  # type: ignore[type-arg]
         """A vocabulary for one question over many reports (a ranking across departments): only the tables
         that can hold the item (``kinds``, ``codes``, normalized row ``labels``, labels ``containing`` a word),
         filtered in DuckDB, in a frame of their own; reports already read keep their whole facts."""
-        from assistant.ask.planner import prepare_facts
-
         have = {rid: dict.__getitem__(self, rid) for rid in report_ids if dict.__contains__(self, rid)}
         rest = [rid for rid in report_ids if rid not in have]
         frames = dict(have)
         candidates = getattr(self._index.fact_store, "candidate_facts", None)
         if rest and candidates is not None:
             raw = _label_map(self._index).raw_for(labels, containing)
-            got = prepare_facts(candidates(rest, kinds=kinds, codes=codes, labels=raw))
-            if len(got):
-                frames.update({str(rid): g for rid, g in got.groupby("report_id", sort=False)})
+            got = candidates(rest, kinds=kinds, codes=codes, labels=raw, prepared=True)
+            if got is not None:
+                frames.update(_by_report(got))
         elif rest:
             frames.update(frame_cache(self._index).get_many(rest))
         view = copy.copy(self._vocab)  # same class, matchers and metadata; its own facts and row cache
