@@ -336,6 +336,7 @@ class _DeptIndex:
         for r in idx.reports:
             self._by_dept.setdefault(r.department, []).append(r.report_id)
         self._names = NameSearch(list(self._by_dept))
+        self.position = {r.report_id: i for i, r in enumerate(idx.reports)}
         self._inside: OrderedDict[str, set[str]] = OrderedDict()
 
     def containing(self, name: str) -> set[str]:
@@ -393,7 +394,7 @@ def _reports_named(idx: IndexData, pq: Any, history: list[Any] | None) -> list[s
         wanted |= di.containing(d)
     if not wanted or len(wanted) > MAX_NAMED_REPORTS:
         return None  # a name shared by many departments: the planner asks which; facts are read as needed
-    return [r.report_id for r in idx.reports if r.report_id in wanted]
+    return sorted(wanted, key=di.position.__getitem__)  # in index order
 
 
 _NUMBERISH = re.compile(r"[\d.,%\s]+")
