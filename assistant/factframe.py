@@ -44,7 +44,11 @@ def col_index(fact_id: str) -> int:
 
 def col_indexes(fact_ids: Iterable[Any]) -> np.ndarray:
     """``col_index`` of each fact id (a missing id counts as the text ``"nan"``), as int64."""
-    ids = pa.array([str(x) for x in fact_ids], type=pa.string()) if not isinstance(fact_ids, (pa.Array, pa.ChunkedArray)) else fact_ids
+    ids = (
+        pa.array([str(x) for x in fact_ids], type=pa.string())
+        if not isinstance(fact_ids, (pa.Array, pa.ChunkedArray))
+        else fact_ids
+    )
     return _col_indexes_arrow(ids)
 
 
@@ -95,7 +99,11 @@ def _boxes(col: pa.ChunkedArray) -> np.ndarray:
     out = np.empty(len(col), dtype=object)
     arr = col.combine_chunks() if len(col) else None
     if isinstance(arr, pa.FixedSizeListArray) and arr.values.null_count == 0:
-        flat = arr.flatten() if arr.null_count == 0 else arr.values.slice(arr.offset * arr.type.list_size, len(arr) * arr.type.list_size)
+        flat = (
+            arr.flatten()
+            if arr.null_count == 0
+            else arr.values.slice(arr.offset * arr.type.list_size, len(arr) * arr.type.list_size)
+        )
         rows = np.asarray(flat.to_numpy(zero_copy_only=False), dtype=np.float64).reshape(len(arr), arr.type.list_size)
         out[:] = list(map(tuple, rows.tolist()))
         if arr.null_count:
