@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from assistant.models import FACT_COLUMNS
@@ -80,13 +81,15 @@ class ScopedIndex(IndexData):
 
         super().__init__(
             path=parent.path,
-            reports=parent.reports,
+            reports=[],  # the parent's (and its report lookup): not rebuilt per question
             tables=parent.tables,
             parts=parent.parts,
             root=parent.root,
             extra=_SharedExtra(parent.extra, own=[VOCAB_KEY]),
             fact_store=parent.fact_store,
         )
+        self.reports = list(parent.reports)
+        self._by_id = parent._by_id if len(parent._by_id) == len(parent.reports) else {r.report_id: r for r in self.reports}
         self.parent = parent
         self.report_ids = report_ids
 
@@ -116,14 +119,12 @@ class ScopedIndex(IndexData):
             if f is None:
                 unread.append(rid)
                 continue
-            cols = [c for c in columns if c in f.columns]
-            out.update({r["fact_id"]: r for r in f.loc[f["fact_id"].isin(wanted), cols].to_dict("records")})
+            out.update(_rows_with_ids(f, wanted, columns))
         rest = wanted - set(out)
         if unread and rest:
             read = getattr(self.fact_store, "facts_by_id", None)
             got = read(unread, sorted(rest), columns) if read is not None else self.parent.facts_for(unread)
-            got = got.loc[got["fact_id"].isin(rest), [c for c in columns if c in got.columns]]
-            out.update({r["fact_id"]: r for r in got.to_dict("records")})
+            out.update(_rows_with_ids(got, rest, columns))
         return out
 
     @property
@@ -133,6 +134,15 @@ class ScopedIndex(IndexData):
     @chunks.setter
     def chunks(self, value: pd.DataFrame) -> None:
         self.parent.chunks = value
+
+
+def _rows_with_ids(facts: pd.DataFrame, ids: set[str], columns: list[str]) -> dict[str, dict[str, Any]]:
+    """fact_id → {column: value} of the facts with those ids (no frame built for a few rows)."""
+    if not len(facts):
+        return {}
+    at = np.flatnonzero(facts["fact_id"].isin(ids).to_numpy())
+    cols = {c: facts[c].to_numpy() for c in columns if c in facts.columns}
+    return {str(cols["fact_id"][i]): {c: v[i] for c, v in cols.items()} for i in at}
 
 
 def _empty_facts() -> pd.DataFrame:
