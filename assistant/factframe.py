@@ -98,17 +98,16 @@ def _boxes(col: pa.ChunkedArray) -> np.ndarray:
     """Boxes as tuples of floats (None where missing), as ``facts_frame_from_arrow`` gives them."""
     out = np.empty(len(col), dtype=object)
     arr = col.combine_chunks() if len(col) else None
-    if isinstance(arr, pa.FixedSizeListArray) and arr.values.null_count == 0:
-        flat = (
-            arr.flatten()
-            if arr.null_count == 0
-            else arr.values.slice(arr.offset * arr.type.list_size, len(arr) * arr.type.list_size)
-        )
-        rows = np.asarray(flat.to_numpy(zero_copy_only=False), dtype=np.float64).reshape(len(arr), arr.type.list_size)
-        out[:] = list(map(tuple, rows.tolist()))
-        if arr.null_count:
-            out[np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)] = None
-        return out
+    if isinstance(arr, pa.FixedSizeListArray):
+        size = arr.type.list_size
+        vals = arr.values.slice(arr.offset * size, len(arr) * size)  # a missing box keeps its slots
+        missing = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        inner = np.asarray(vals.is_null().to_numpy(zero_copy_only=False), dtype=bool).reshape(len(arr), size)
+        if not (inner.any(axis=1) & ~missing).any():  # no box with a missing coordinate
+            rows = np.asarray(pc.fill_null(vals, 0.0).to_numpy(zero_copy_only=False), dtype=np.float64)
+            out[:] = list(map(tuple, rows.reshape(len(arr), size).tolist()))
+            out[missing] = None
+            return out
     out[:] = [None if v is None else tuple(float(x) for x in v) for v in col.to_pylist()]
     return out
 
@@ -126,26 +125,28 @@ def planner_frame(t: pa.Table, columns: list[str]) -> pd.DataFrame | None:
     the fact columns in frame order). None for an empty table (the caller takes the general path)."""
     if t.num_rows == 0:
         return None
-    present = [c for c in columns if c in t.column_names]
-    kept = [(i, c) for i, c in enumerate(present) if c in _KEEP_DTYPE]
-    objs = [c for c in present if c not in _KEEP_DTYPE]
-    block = np.empty((t.num_rows, len(objs) + 1), dtype=object)  # one object block: no per-column casts
-    for j, name in enumerate(objs):
-        col = t.column(name)
-        block[:, j] = _decimals(col) if name in _DECIMALS else _boxes(col) if name in _BOXES else _objects(col)
-    stored_label = t.column(LABEL_COLUMN) if LABEL_COLUMN in t.column_names else None
+    names = set(t.column_names)
+    present = [c for c in columns if c in names]
+    order = [*present, "_label", "_col"]
+    block = np.empty((t.num_rows, len(order)), dtype=object)  # one object block: no per-column casts
+    for j, name in enumerate(present):
+        if name not in _KEEP_DTYPE:
+            col = t.column(name)
+            block[:, j] = _decimals(col) if name in _DECIMALS else _boxes(col) if name in _BOXES else _objects(col)
+    stored_label = t.column(LABEL_COLUMN) if LABEL_COLUMN in names else None
     if stored_label is not None and stored_label.null_count == 0:
-        block[:, -1] = stored_label.to_numpy(zero_copy_only=False)
+        block[:, -2] = stored_label.to_numpy(zero_copy_only=False)
     else:
-        block[:, -1] = label_norms(t.column("row_label").to_pylist())
-    df = pd.DataFrame(block, columns=[*objs, "_label"], dtype=object, copy=False)
-    for i, name in kept:  # year, row_index in their own dtype, at their place
-        df.insert(i, name, t.column(name).to_pandas())
-    stored_col = t.column(COL_COLUMN) if COL_COLUMN in t.column_names else None
+        block[:, -2] = label_norms(t.column("row_label").to_pylist())
+    df = pd.DataFrame(block, columns=order, dtype=object, copy=False)
+    for i, name in enumerate(present):  # year, row_index in their own dtype, in place
+        if name in _KEEP_DTYPE:
+            df.isetitem(i, t.column(name).to_pandas())
+    stored_col = t.column(COL_COLUMN) if COL_COLUMN in names else None
     if stored_col is not None and stored_col.null_count == 0:
-        df["_col"] = np.asarray(stored_col.to_numpy(), dtype=np.int64)
+        df.isetitem(len(order) - 1, np.asarray(stored_col.to_numpy(), dtype=np.int64))
     else:
-        df["_col"] = _col_indexes_arrow(t.column("fact_id"))
+        df.isetitem(len(order) - 1, _col_indexes_arrow(t.column("fact_id")))
     return df
 
 
