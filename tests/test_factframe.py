@@ -122,7 +122,7 @@ def test_parts_store_helper_columns_and_older_parts_still_read(tmp_path: Path) -
         reps.append(r)
     write_index(tmp_path, reps, embedder=CountingEmbedder())
     idx = load_index(tmp_path, facts_backend="duckdb")
-    store = idx.fact_store
+    store: Any = idx.fact_store
     f_a = tmp_path / idx.parts["a"] / "facts.parquet"
     stored = pq.read_table(f_a)
     assert stored.column(LABEL_COLUMN).to_pylist() == ["基本支出", "项目支出", "会议费"]
