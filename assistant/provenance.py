@@ -42,15 +42,33 @@ def provenance_text(fact: dict[str, Any], lang: str = "zh") -> str:
     return ("; " if lang == "en" else "；").join(out)
 
 
+PROVENANCE_COLUMNS = ["fact_id", "page", "ocr", "confidence", "ref", "warning"]
+"""The fact columns ``provenance_text`` reads."""
+
+
+def _fact_rows(index: Any, ids: list[str], reports: list[str]) -> dict[str, dict[str, Any]]:
+    """fact_id → its row (the provenance columns), from an index that reads facts per report (``fact_rows``:
+    also the facts of reports it has not read, e.g. a ranked figure's) or from the index's facts."""
+    find = getattr(index, "fact_rows", None)
+    if find is not None:
+        return find(ids, reports, PROVENANCE_COLUMNS)  # type: ignore[no-any-return]
+    facts = getattr(index, "facts", None)
+    if facts is None or not len(facts) or not any(c in facts for c in ("ocr", "ref")):
+        return {}
+    cols = [c for c in PROVENANCE_COLUMNS if c in facts.columns]
+    return {r["fact_id"]: r for r in facts.loc[facts.fact_id.isin(ids), cols].to_dict("records")}
+
+
 def add_provenance(answer: Answer, index: Any) -> Answer:
     """Citations get their figure's provenance; OCR readings and their warnings are said in the answer."""
-    facts = getattr(index, "facts", None)
-    if facts is None or not len(facts) or not answer.citations or not any(c in facts for c in ("ocr", "ref")):
+    if not answer.citations:
         return answer
     ids = [c.fact_id for c in answer.citations if c.fact_id]
     if not ids:
         return answer
-    rows = {r["fact_id"]: r for r in facts[facts.fact_id.isin(ids)].to_dict("records")}
+    rows = _fact_rows(index, ids, list(dict.fromkeys(c.report for c in answer.citations if c.fact_id)))
+    if not rows:
+        return answer
     said: list[str] = []
     for c in answer.citations:
         r = rows.get(c.fact_id or "")

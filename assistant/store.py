@@ -174,9 +174,11 @@ def facts_frame_from_arrow(t: pa.Table) -> pd.DataFrame:
     t = t.select([c for c in FACT_SCHEMA.names if c in t.column_names])
     df = t.to_pandas(types_mapper=None)
     for c in ("value", "value_wan"):
-        df[c] = [None if v is None else Decimal(v) for v in df[c].tolist()]
+        if c in df:
+            df[c] = [None if v is None else Decimal(v) for v in df[c].tolist()]
     for c in ("bbox", "row_bbox", "header_bbox"):
-        df[c] = [None if v is None else tuple(float(x) for x in v) for v in df[c].tolist()]
+        if c in df:
+            df[c] = [None if v is None else tuple(float(x) for x in v) for v in df[c].tolist()]
     return df
 
 
@@ -237,6 +239,36 @@ class DuckDBFactStore:
         t = self._query(f"SELECT {cols} FROM read_parquet($files, hive_partitioning = false)", {"files": files})
         return facts_frame_from_arrow(t.cast(FACT_SCHEMA))
 
+    def planner_facts_for(self, report_ids: Iterable[str]) -> pd.DataFrame | None:
+        """The facts of these reports as the planner reads them (``planner.prepare_facts`` of ``facts_for``),
+        built from the Arrow read with the part's stored ``_label`` / ``_col``; None when there are none."""
+        files = self._files(report_ids)
+        if not files:
+            return None
+        # whole parts, in the order named: a plain Parquet read (a DuckDB query costs more to plan than to run)
+        tables = []
+        for f in files:
+            with pq.ParquetFile(f) as pf:
+                tables.append(pf.read(use_threads=False))  # a small file: threads cost more CPU than they save
+        t = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
+        return _planner_frame(t)
+
+    def facts_by_id(self, report_ids: Iterable[str], fact_ids: list[str], columns: list[str]) -> pd.DataFrame:
+        """Some columns of the facts with these ids in these reports' parts (one filtered read), as
+        ``facts_for`` gives them."""
+        files = self._files(report_ids)
+        cols = [c for c in FACT_SCHEMA.names if c in columns]
+        schema = pa.schema([FACT_SCHEMA.field(c) for c in cols])
+        if not files or not fact_ids:
+            return facts_frame_from_arrow(schema.empty_table())
+        names = ", ".join(f'"{c}"' for c in cols)
+        t = self._query(
+            f"SELECT {names} FROM read_parquet($files, hive_partitioning = false) "
+            "WHERE list_contains($ids, fact_id)",
+            {"files": files, "ids": list(fact_ids)},
+        )
+        return facts_frame_from_arrow(t.cast(schema))
+
     def count(self) -> int:
         return sum(self._counts.values())
 
@@ -291,14 +323,16 @@ class DuckDBFactStore:
         return {str(r["code"]): str(r["label"]) for r in t}
 
     def candidate_facts(
-        self, report_ids: Iterable[str], *, kinds: Iterable[str], codes: Iterable[str], labels: Iterable[str]
-    ) -> pd.DataFrame:
+        self, report_ids: Iterable[str], *, kinds: Iterable[str], codes: Iterable[str], labels: Iterable[str],
+        prepared: bool = False,
+    ) -> pd.DataFrame | None:  # fmt: skip
         """The cells that can hold a wanted item in these reports, filtered in DuckDB: whole tables of one of
         ``kinds``, and whole printed rows that have one of ``codes`` or one of the row ``labels``; cells keep
-        their file order within each report."""
+        their file order within each report. ``prepared``: as the planner reads them (``planner_facts_for``;
+        None when there are none)."""
         files = self._files(report_ids)
         if not files:
-            return facts_frame_from_arrow(FACT_SCHEMA.empty_table())
+            return None if prepared else facts_frame_from_arrow(FACT_SCHEMA.empty_table())
         params = {
             "files": files,
             "kinds": sorted(set(kinds)) or [_NOTHING],
@@ -311,7 +345,9 @@ class DuckDBFactStore:
             "WHERE list_contains($codes, code) OR list_contains($labels, row_label)",
             {k: params[k] for k in ("files", "codes", "labels")},
         )
-        cols = ", ".join(f'f."{c}"' for c in FACT_SCHEMA.names)
+        cols = "f.* EXCLUDE (filename, file_row_number)" if prepared else ", ".join(f'f."{c}"' for c in FACT_SCHEMA.names)
+        if prepared:
+            src = src.replace("file_row_number = true", "file_row_number = true, union_by_name = true")
         t = self._query(
             f"SELECT {cols} FROM {src} f WHERE list_contains($kinds, f.table_kind) OR EXISTS (SELECT 1 FROM hit_rows h "
             "WHERE h.report_id = f.report_id AND h.table_id = f.table_id AND h.row_index = f.row_index) "
@@ -319,7 +355,16 @@ class DuckDBFactStore:
             {"files": files, "kinds": params["kinds"]},
             register={"hit_rows": rows},
         )
-        return facts_frame_from_arrow(t.cast(FACT_SCHEMA))
+        return _planner_frame(t) if prepared else facts_frame_from_arrow(t.cast(FACT_SCHEMA))
+
+
+def _planner_frame(t: pa.Table) -> pd.DataFrame | None:
+    """A facts read (any part layout: helper columns stored or not) → the planner's frame; None when empty."""
+    from assistant.factframe import HELPER_FIELDS, planner_frame
+
+    helpers = [f.name for f in HELPER_FIELDS if f.name in t.column_names]
+    t = t.select([*FACT_SCHEMA.names, *helpers]).cast(pa.schema([*FACT_SCHEMA, *(f for f in HELPER_FIELDS if f.name in helpers)]))
+    return planner_frame(t, FACT_SCHEMA.names)
 
 
 # --------------------------------------------------------------------------- the loaded index
@@ -993,10 +1038,14 @@ def _publish(
 
 def write_part(d: Path, rep: ParsedReport, chunks: pd.DataFrame) -> None:
     """One report's files: facts, tables, chunks (with vectors), BM25 postings, label summary."""
+    from assistant.factframe import helper_columns
     from assistant.glossary import norm_label
 
     facts = facts_to_frame(rep.facts)
-    pq.write_table(_facts_table(facts), d / "facts.parquet")
+    table = _facts_table(facts)
+    for name, col in helper_columns(table.column("fact_id").to_pylist(), table.column("row_label").to_pylist()).items():
+        table = table.append_column(name, col)
+    pq.write_table(table, d / "facts.parquet")
     tables = pd.DataFrame([asdict(x) for x in rep.tables], columns=list(TableInfo.__dataclass_fields__))
     _to_parquet(tables, TABLE_SCHEMA, d / "tables.parquet")
     _to_parquet(chunks, CHUNK_SCHEMA, d / "chunks.parquet")

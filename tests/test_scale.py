@@ -173,6 +173,33 @@ def three_reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
+@pytest.fixture(scope="module")
+def three_reports_read(three_reports: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The three reports with some cells read by OCR (confidence, a failing-identity warning in one report)
+    and others from sheet cells, written into their facts parts: citations then carry provenance."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    d = tmp_path_factory.mktemp("three_read") / "index"
+    shutil.copytree(three_reports, d)
+    for n, f in enumerate(sorted((d / "parts").rglob("facts.parquet"))):
+        t = pq.read_table(f)
+        rows = t.column("row_index").to_pylist()
+        ocr = [r % 3 == n % 3 for r in rows]
+        cols = {
+            "ocr": pa.array(ocr, pa.bool_()),
+            "confidence": pa.array([0.9 + (r % 10) / 100 if o else None for r, o in zip(rows, ocr, strict=True)], pa.float64()),
+            "ref": pa.array([f"公开{n + 1:02d}表!D{r + 2}" if r % 3 == (n + 1) % 3 else "" for r in rows], pa.string()),
+            "warning": pa.array(["勾稽关系校验未通过" if o and n == 1 else "" for o in ocr], pa.string()),
+        }
+        for name, col in cols.items():
+            t = t.set_column(t.schema.get_field_index(name), name, col)
+        pq.write_table(t, f)
+    return d
+
+
 def _gold_questions() -> list[tuple[str, list[str]]]:
     from assistant.evaluate import GOLD_FILE, load_gold
 
@@ -209,7 +236,7 @@ def _answers(index: object, qs: list[tuple[str, list[str]]]) -> list[tuple[str, 
         for h in history:
             hist.append(ask(h, index=index, history=list(hist) or None))
         a = ask(q, index=index, history=hist or None)
-        out.append((a.route, a.answer, a.value, [c.fact_id or c.chunk_id or "" for c in a.citations]))
+        out.append((a.route, a.answer, a.value, [(c.fact_id or c.chunk_id or "", c.provenance) for c in a.citations]))
     return out
 
 
@@ -224,6 +251,27 @@ def test_duckdb_and_in_memory_facts_give_identical_answers(three_reports):
     for q, a, b in zip(qs, got_mem, got_duck, strict=True):
         assert a == b, q[0]
     assert len({a[1] for a in got_mem}) > len(qs) // 2, "the questions get real, different answers"
+
+
+RANKINGS = [
+    "2023年哪个部门的公务接待费最多？",
+    "2023年各部门“三公”经费决算数排名",
+    "哪个部门的会议费最少？",
+    "Which department spent the most on official receptions in 2023?",
+    "玉溪市农业农村局2023年公务接待费是多少？",
+]
+
+
+def test_ranked_figures_carry_the_same_provenance_in_memory_and_duckdb(three_reports_read):
+    """A ranked figure from a report the question did not name cites how it was read (OCR page and
+    confidence, sheet cell, warning) on a DuckDB index as in memory."""
+    qs = [(q, []) for q in RANKINGS]
+    got_mem = _answers(load_index(three_reports_read, facts_backend="memory"), qs)
+    got_duck = _answers(load_index(three_reports_read, facts_backend="duckdb"), qs)
+    for q, a, b in zip(RANKINGS, got_mem, got_duck, strict=True):
+        assert a == b, q
+    ranked = [c for a in got_mem[:4] for c in a[3]]
+    assert any(p and "OCR" in p for _, p in ranked) and any(p and "单元格" in p for _, p in ranked), ranked
 
 
 def _figure_key(f: object) -> object:
@@ -288,20 +336,25 @@ def _plan_strategy(printed: list[str], codes: list[str]) -> Any:
     return st.tuples(plans, st.booleans(), st.sampled_from([None, "部门", "both"]), st.booleans())
 
 
-def test_generated_plans_give_identical_results_in_memory_and_duckdb(three_reports):
+def test_generated_plans_give_identical_results_in_memory_and_duckdb(three_reports_read):
     """Any typed plan (operation, items by label or code, department, year, kind, measure) executes to the
-    same result over the in-memory frame and over DuckDB (facts read per report, rankings filtered in DuckDB)."""
+    same result over the in-memory frame and over DuckDB (facts read per report, rankings filtered in DuckDB),
+    and its answer cites the same figures with the same provenance (OCR, sheet cell, warning), also for
+    figures of reports the question did not name."""
     import copy
 
     from hypothesis import HealthCheck, given, settings
 
+    from assistant.ask.answer import compose_table
     from assistant.ask.planner import ParsedQuestion, build_vocab
     from assistant.ask.scope import question_index
     from assistant.ask.table_query import execute
+    from assistant.provenance import add_provenance
 
-    mem = load_index(three_reports, facts_backend="memory")
-    duck = load_index(three_reports, facts_backend="duckdb")
+    mem = load_index(three_reports_read, facts_backend="memory")
+    duck = load_index(three_reports_read, facts_backend="duckdb")
     vmem = build_vocab(mem)
+    unnamed_with_provenance: list[str] = []
 
     @settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(_plan_strategy(sorted(vmem.labels), sorted(vmem.codes)))
@@ -319,10 +372,19 @@ def test_generated_plans_give_identical_results_in_memory_and_duckdb(three_repor
         # the DuckDB vocabulary of a question naming the department (its reports read at once) or naming none
         sub = question_index(duck, f"{dept}的支出" if (dept and named) else "支出")
         a = execute(copy.deepcopy(pq), vmem)
-        b = execute(copy.deepcopy(pq), build_vocab(sub))
+        vduck = build_vocab(sub)
+        b = execute(copy.deepcopy(pq), vduck)
         assert _result_key(a) == _result_key(b), plan
+        ans_a = add_provenance(compose_table("q", copy.deepcopy(pq), a, vmem, "zh"), mem)
+        ans_b = add_provenance(compose_table("q", copy.deepcopy(pq), b, vduck, "zh"), sub)
+        cites_a = [(c.report, c.fact_id, c.page, c.provenance) for c in ans_a.citations]
+        assert cites_a == [(c.report, c.fact_id, c.page, c.provenance) for c in ans_b.citations], plan
+        assert ans_a.answer == ans_b.answer, plan
+        read = set(getattr(sub, "report_ids", []))
+        unnamed_with_provenance.extend([c.fact_id or "" for c in ans_b.citations if c.provenance and c.report not in read])
 
     check()
+    assert unnamed_with_provenance, "some answers cite OCR / sheet-cell figures of reports the question did not name"
     assert duck._facts is None, "DuckDB never loaded every fact at once"
 
 

@@ -27,6 +27,7 @@ from assistant.ask.labelsim import only_similarity, partial_matches, similar_lab
 from assistant.ask.matcher import SpanMatcher
 from assistant.catalog import department_aliases_zh, department_place_words, read_department_aliases, read_place_words
 from assistant.catalog import dept_key as catalog_dept_key
+from assistant.factframe import col_index, col_indexes, label_norms
 from assistant.glossary import (
     classification,
     classification_name,
@@ -231,9 +232,8 @@ def prepare_facts(raw: pd.DataFrame) -> pd.DataFrame:
     facts = raw.copy() if len(raw) else pd.DataFrame(columns=[*raw.columns])
     # plain object columns: boolean masks on Arrow-backed strings cost ~10x more per query
     facts = facts.astype({c: object for c in facts.columns if c not in ("year", "row_index")})
-    norm = {x: norm_label(x) for x in set(str(x) for x in facts["row_label"].fillna(""))}
-    facts["_label"] = pd.Series([norm[str(x)] for x in facts["row_label"].fillna("")], index=facts.index, dtype=object)
-    facts["_col"] = [_col_index(x) for x in facts["fact_id"].astype(str)] if len(facts) else []
+    facts["_label"] = pd.Series(label_norms(facts["row_label"].tolist()), index=facts.index, dtype=object)
+    facts["_col"] = col_indexes(facts["fact_id"].tolist()) if len(facts) else []
     return facts
 
 
@@ -323,9 +323,7 @@ def _classification_needles(v: Vocab) -> tuple[list[tuple[str, str]], list[tuple
     return zh, en
 
 
-def _col_index(fact_id: str) -> int:
-    m = re.search(r":c(\d+)", fact_id)
-    return int(m.group(1)) if m else 0
+_col_index = col_index
 
 
 # --------------------------------------------------------------------------- parsing

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from assistant.models import FACT_COLUMNS
@@ -80,13 +81,15 @@ class ScopedIndex(IndexData):
 
         super().__init__(
             path=parent.path,
-            reports=parent.reports,
+            reports=[],  # the parent's (and its report lookup): not rebuilt per question
             tables=parent.tables,
             parts=parent.parts,
             root=parent.root,
             extra=_SharedExtra(parent.extra, own=[VOCAB_KEY]),
             fact_store=parent.fact_store,
         )
+        self.reports = list(parent.reports)
+        self._by_id = parent._by_id if len(parent._by_id) == len(parent.reports) else {r.report_id: r for r in self.reports}
         self.parent = parent
         self.report_ids = report_ids
 
@@ -104,6 +107,26 @@ class ScopedIndex(IndexData):
     def facts(self, value: pd.DataFrame) -> None:
         self._facts = value
 
+    def fact_rows(self, fact_ids: list[str], report_ids: list[str], columns: list[str]) -> dict[str, dict[str, Any]]:
+        """fact_id → those columns of its fact, for facts of any report (a ranked figure's report need not be
+        one the question named): from reports already read, else one DuckDB read of just those facts."""
+        wanted = set(fact_ids)
+        out: dict[str, dict[str, Any]] = {}
+        fc = frame_cache(self.parent)
+        unread = []
+        for rid in report_ids:
+            f = fc.peek(rid)
+            if f is None:
+                unread.append(rid)
+                continue
+            out.update(_rows_with_ids(f, wanted, columns))
+        rest = wanted - set(out)
+        if unread and rest:
+            read = getattr(self.fact_store, "facts_by_id", None)
+            got = read(unread, sorted(rest), columns) if read is not None else self.parent.facts_for(unread)
+            out.update(_rows_with_ids(got, rest, columns))
+        return out
+
     @property
     def chunks(self) -> pd.DataFrame:  # type: ignore[override]
         return self.parent.chunks
@@ -111,6 +134,15 @@ class ScopedIndex(IndexData):
     @chunks.setter
     def chunks(self, value: pd.DataFrame) -> None:
         self.parent.chunks = value
+
+
+def _rows_with_ids(facts: pd.DataFrame, ids: set[str], columns: list[str]) -> dict[str, dict[str, Any]]:
+    """fact_id → {column: value} of the facts with those ids (no frame built for a few rows)."""
+    if not len(facts):
+        return {}
+    at = np.flatnonzero(facts["fact_id"].isin(ids).to_numpy())
+    cols = {c: facts[c].to_numpy() for c in columns if c in facts.columns}
+    return {str(cols["fact_id"][i]): {c: v[i] for c, v in cols.items()} for i in at}
 
 
 def _empty_facts() -> pd.DataFrame:
@@ -133,14 +165,12 @@ class FrameCache:
 
     def get_many(self, report_ids: Iterable[str]) -> dict[str, pd.DataFrame]:
         """Prepared facts of those reports that have facts, in the order asked."""
-        from assistant.ask.planner import prepare_facts
-
         ids = list(dict.fromkeys(report_ids))
         missing = [r for r in ids if r not in self._frames]
         if missing:
             self.reads += 1
-            got = prepare_facts(self._index.facts_for(missing))
-            fresh = {str(rid): g for rid, g in got.groupby("report_id", sort=False)} if len(got) else {}
+            got = _prepared_facts(self._index, missing)
+            fresh = _by_report(got)
             for rid in missing:
                 self._frames[rid] = fresh.get(rid, got.iloc[0:0])
                 self._held += len(self._frames[rid])
@@ -156,6 +186,30 @@ class FrameCache:
 
     def get(self, report_id: str) -> pd.DataFrame | None:
         return self.get_many([report_id]).get(report_id)
+
+    def peek(self, report_id: str) -> pd.DataFrame | None:
+        """The report's prepared facts when already held (nothing read; an empty frame: it has none)."""
+        return self._frames.get(report_id)
+
+
+def _prepared_facts(idx: IndexData, report_ids: list[str]) -> pd.DataFrame:
+    """The planner's frame of these reports: built from the DuckDB read when the store can, else prepared here."""
+    from assistant.ask.planner import prepare_facts
+
+    read = getattr(idx.fact_store, "planner_facts_for", None) if idx.lazy_facts else None
+    got = read(report_ids) if read is not None else None
+    return got if got is not None else prepare_facts(idx.facts_for(report_ids))
+
+
+def _by_report(facts: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Facts split by report (file order kept); one report's frame is itself (no group-by)."""
+    if not len(facts):
+        return {}
+    rids = facts["report_id"]
+    first = rids.iloc[0]
+    if (rids == first).all():
+        return {str(first): facts}
+    return {str(rid): g for rid, g in facts.groupby("report_id", sort=False)}
 
 
 def frame_cache(idx: IndexData) -> FrameCache:
@@ -292,6 +346,7 @@ class _DeptIndex:
         for r in idx.reports:
             self._by_dept.setdefault(r.department, []).append(r.report_id)
         self._names = NameSearch(list(self._by_dept))
+        self.position = {r.report_id: i for i, r in enumerate(idx.reports)}
         self._inside: OrderedDict[str, set[str]] = OrderedDict()
 
     def containing(self, name: str) -> set[str]:
@@ -349,7 +404,7 @@ def _reports_named(idx: IndexData, pq: Any, history: list[Any] | None) -> list[s
         wanted |= di.containing(d)
     if not wanted or len(wanted) > MAX_NAMED_REPORTS:
         return None  # a name shared by many departments: the planner asks which; facts are read as needed
-    return [r.report_id for r in idx.reports if r.report_id in wanted]
+    return sorted(wanted, key=di.position.__getitem__)  # in index order
 
 
 _NUMBERISH = re.compile(r"[\d.,%\s]+")
@@ -439,17 +494,15 @@ class LazyReports(dict):  # type: ignore[type-arg]
         """A vocabulary for one question over many reports (a ranking across departments): only the tables
         that can hold the item (``kinds``, ``codes``, normalized row ``labels``, labels ``containing`` a word),
         filtered in DuckDB, in a frame of their own; reports already read keep their whole facts."""
-        from assistant.ask.planner import prepare_facts
-
         have = {rid: dict.__getitem__(self, rid) for rid in report_ids if dict.__contains__(self, rid)}
         rest = [rid for rid in report_ids if rid not in have]
         frames = dict(have)
         candidates = getattr(self._index.fact_store, "candidate_facts", None)
         if rest and candidates is not None:
             raw = _label_map(self._index).raw_for(labels, containing)
-            got = prepare_facts(candidates(rest, kinds=kinds, codes=codes, labels=raw))
-            if len(got):
-                frames.update({str(rid): g for rid, g in got.groupby("report_id", sort=False)})
+            got = candidates(rest, kinds=kinds, codes=codes, labels=raw, prepared=True)
+            if got is not None:
+                frames.update(_by_report(got))
         elif rest:
             frames.update(frame_cache(self._index).get_many(rest))
         view = copy.copy(self._vocab)  # same class, matchers and metadata; its own facts and row cache
