@@ -125,6 +125,11 @@ def _names() -> dict[str, list[Division]]:
     return idx
 
 
+def divisions_called(name: str) -> list[Division]:
+    """The divisions a full or short name may name (鼓楼区: 南京, 福州, 徐州 and 开封 each have one)."""
+    return list(_names().get(name, ()))
+
+
 @cache
 def _name_re() -> re.Pattern[str]:
     names = sorted(_names(), key=len, reverse=True)

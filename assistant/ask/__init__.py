@@ -32,7 +32,7 @@ from assistant.glossary import normalize_text
 from assistant.i18n import tr
 from assistant.models import Answer, Citation
 from assistant.orgnames import clean_name, department_places, normalize_body, own_place_words
-from assistant.places import TOWNSHIP_RE, find_places, strip_place_prefix
+from assistant.places import TOWNSHIP_RE, divisions_called, find_places, parents, short_name, strip_place_prefix
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -335,11 +335,15 @@ def _division_named(p: str) -> str | None:
 
 
 def _ingested_places(vocab: Vocab) -> frozenset[str]:
-    """Words of every division an ingested department is in or under (普陀区, 普陀, 上海市, 上海 …)."""
+    """Words of every division an ingested department is in or under (普陀区, 普陀, 上海市, 上海 …): the
+    vocabulary's place words with the parents of the divisions they name in full (dictionary lookups only)."""
     got = vocab.extra.get("ask.ingested_places")
     if got is None or got[0] is not vocab.reports:
-        words = {w for d in {r.department for r in vocab.reports} for w, _lv in department_places(d)}
-        words |= {w for pl in {r.place for r in vocab.reports if r.place} for w, _lv in department_places(pl)}
+        words = set(vocab.place_words)
+        for w in list(words):
+            for d in divisions_called(w):
+                if d.name == w:
+                    words.update(x for p in parents(d) for x in (p.name, p.short))
         got = vocab.extra["ask.ingested_places"] = (vocab.reports, frozenset(words))
     return got[1]
 
@@ -355,16 +359,13 @@ def _has_own_department(division: str, org: str, pq: ParsedQuestion, vocab: Voca
     """An ingested department whose own division is ``division`` and whose name fits ``org``."""
     if any(division in own_place_words(d) for d in pq.departments):
         return True
-    got = vocab.extra.get("ask.own_departments")
-    if got is None or got[0] is not vocab.reports:
-        own: dict[str, list[str]] = {}
-        for d, pl in {(r.department, r.place or "") for r in vocab.reports}:
-            body = normalize_body(strip_place_prefix(clean_name(d))[1])
-            for w in own_place_words(d, pl):
-                own.setdefault(w, []).append(body)
-        got = vocab.extra["ask.own_departments"] = (vocab.reports, own)
+    short = short_name(division)
     want = normalize_body(org)
-    return any(want in body or body in want for body in got[1].get(division, ()))
+    for d, pl in {(r.department, r.place or "") for r in vocab.reports if short in r.department or short in (r.place or "")}:
+        body = normalize_body(strip_place_prefix(clean_name(d))[1])
+        if division in own_place_words(d, pl) and (want in body or body in want):
+            return True
+    return False
 
 
 def _has_narrative(idx: Any) -> bool:
