@@ -7,9 +7,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -272,3 +274,16 @@ def cli_process_fast(*args: str) -> subprocess.Popen[str]:
     """``fiscal-qa ARGS`` (this worktree's CLI) in another process, embedding with ``FastEmbedder``."""
     code = CLI_FAST.format(repo=str(REPO), args=list(args))
     return subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def kill_when_it_says(proc: subprocess.Popen[str], line: str, then: Callable[[], None] | None = None) -> None:
+    """kill -9 ``proc`` once its first output line is ``line`` (``then`` runs first, e.g. to look at its staging)."""
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == line
+        if then is not None:
+            then()
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
@@ -22,6 +20,7 @@ from assistant.ask.planner import _dept_aliases, _place_words
 from assistant.models import TableInfo
 from assistant.store import CURRENT, TABLE_SCHEMA, _read_parts, current_version, load_index, remove_reports, write_index
 from tests.conftest import REPO
+from tests.reliability_kit import kill_when_it_says
 from tests.test_catalog import _with_tables, as_written_before_segments
 from tests.test_store import CountingEmbedder
 
@@ -259,13 +258,7 @@ def test_kill_9_during_a_commit_with_segments_leaves_the_previous_version(tmp_pa
         text=True,
         cwd=REPO,
     )
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "stalled"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_when_it_says(proc, "stalled")
     assert (tmp_path / CURRENT).read_text().strip() == v1.name
     assert _digest(tmp_path, v1) == before, "the previous version and its segments are byte-identical"
     _assert_same(_read(tmp_path), want)

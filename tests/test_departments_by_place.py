@@ -7,16 +7,13 @@ national division list (no corpus names); one test ingests the bundled sample re
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from assistant.ask.planner import build_vocab, parse_question
-from assistant.models import ReportMeta
+from assistant.ask.planner import parse_question
 from assistant.orgnames import division_names_en, pinyin
 from assistant.places import Division, divisions, parents
-from assistant.store import IndexData
+from tests.vocab_kit import vocab_of_departments
 
 # provinces including a pinyin clash (山西 shanxi / 陕西 Shaanxi) and English names not in pinyin (内蒙古, 西藏)
 PROVINCE_CODES = ("140000", "610000", "150000", "540000", "330000", "320000", "510000", "450000")
@@ -45,15 +42,7 @@ def _full(d: Division) -> str:
 
 
 def _vocab(departments: list[str]):
-    reps = [ReportMeta(f"r{i:02d}", d, 2024, "预算") for i, d in enumerate(departments)]
-    idx = IndexData(
-        path=Path("/nonexistent"),
-        reports=reps,
-        tables=pd.DataFrame(),
-        facts=pd.DataFrame(columns=["fact_id", "report_id", "row_label", "code"]),
-        chunks=pd.DataFrame(),
-    )
-    return build_vocab(idx)
+    return vocab_of_departments(departments)
 
 
 COURTS = [p.name + "高级人民法院" for p in _provinces()]

@@ -5,18 +5,14 @@ Departments and places are generated from the national division list (no corpus 
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pandas as pd
 import pytest
 
 from assistant.ask import _unknown_department
-from assistant.ask.planner import build_vocab, parse_question
+from assistant.ask.planner import parse_question
 from assistant.ask.table_query import resolve_reports
 from assistant.glossary import normalize_text
-from assistant.models import ReportMeta
 from assistant.places import Division, divisions, parents
-from assistant.store import IndexData
+from tests.vocab_kit import vocab_of_departments
 
 
 def _full(d: Division) -> str:
@@ -53,15 +49,7 @@ def _same_ending_pair() -> tuple[Division, Division]:
 
 
 def _vocab(departments: list[str], year: int = 2024):
-    reps = [ReportMeta(f"r{i:02d}", d, year, "预算") for i, d in enumerate(departments)]
-    idx = IndexData(
-        path=Path("/nonexistent"),
-        reports=reps,
-        tables=pd.DataFrame(),
-        facts=pd.DataFrame(columns=["fact_id", "report_id", "row_label", "code"]),
-        chunks=pd.DataFrame(),
-    )
-    return build_vocab(idx)
+    return vocab_of_departments(departments, year)
 
 
 def _unknown(q: str, vocab) -> str | None:

@@ -4,15 +4,13 @@ printed row labels and codes, traditional characters, operations and follow-ups.
 from __future__ import annotations
 
 import datetime
-from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from assistant.ask.planner import _dept_aliases, build_vocab, detect_language, parse_question, plan_question
 from assistant.glossary import norm_label, to_simplified
 from assistant.models import Answer, ReportMeta
-from assistant.store import IndexData
+from tests.vocab_kit import vocab_of
 
 
 @pytest.fixture(scope="module")
@@ -29,15 +27,7 @@ def corpus_vocab():
         ("10", "江苏省高级人民法院", 2019, "预算"), ("11", "江苏省人民检察院", 2018, "预算"), ("00", "曲靖市投资促进局", 2023, "决算"),
         ("07", "上海市普陀区人民政府办公室", 2025, "预算"), ("13", "江苏省人大常委会办公厅", 2019, "预算"), ("14", "江苏省政协办公厅", 2017, "预算"),
     ]  # fmt: skip
-    reps = [ReportMeta(rid, d, y, k) for rid, d, y, k in names]
-    idx = IndexData(
-        path=Path("/nonexistent"),
-        reports=reps,
-        tables=pd.DataFrame(),
-        facts=pd.DataFrame(columns=["fact_id", "report_id", "row_label", "code"]),
-        chunks=pd.DataFrame(),
-    )
-    return build_vocab(idx)
+    return vocab_of([ReportMeta(rid, d, y, k) for rid, d, y, k in names])
 
 
 @pytest.mark.parametrize(

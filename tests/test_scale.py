@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -15,6 +13,7 @@ import pytest
 
 from assistant.store import CURRENT, collect_garbage, load_index, write_index
 from tests.conftest import REPO, SAMPLE
+from tests.reliability_kit import kill_when_it_says
 from tests.test_store import CountingEmbedder, report
 
 
@@ -123,14 +122,7 @@ def test_kill_9_during_an_incremental_ingest_leaves_the_previous_manifest_answer
         text=True,
         cwd=REPO,
     )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "upserted"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_when_it_says(proc, "upserted")
     assert (tmp_path / CURRENT).read_text().strip() == v1.name
     idx = load_index(tmp_path)
     assert [r.report_id for r in idx.reports] == ["a"]

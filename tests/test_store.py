@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -16,6 +14,7 @@ import pytest
 from assistant.models import Chunk, ParsedReport, ReportMeta
 from assistant.store import CURRENT, chunk_vectors, current_version, load_index, write_index
 from tests.conftest import REPO
+from tests.reliability_kit import kill_when_it_says
 
 
 class CountingEmbedder:
@@ -124,16 +123,10 @@ def test_killed_write_leaves_the_previous_version_and_the_next_write_cleans_up(t
         text=True,
         cwd=REPO,
     )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "embedding"
-        staged = [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
-        assert staged, "the writer builds its version aside"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    def staged() -> None:
+        assert [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")], "the writer builds its version aside"
+
+    kill_when_it_says(proc, "embedding", staged)
     assert (tmp_path / CURRENT).read_text().strip() == v1.name
     assert list(load_index(tmp_path).chunks.text) == ["旧文本。"]
     write_index(tmp_path, [report("b", "h2", ["另一份。"])], embedder=CountingEmbedder())
