@@ -69,6 +69,13 @@ def test_a_city_department_is_not_its_districts(city: Division, districts: list[
         assert _unknown(f"{d.name}财政局2024年“三公”经费是多少？", vocab) is None
 
 
+@pytest.mark.parametrize("org", ["公安局", "教育局", "人民政府办公室"])
+def test_a_department_word_that_starts_like_a_place_is_still_the_citys_own(org):
+    city, districts = CITIES[0]
+    vocab = _vocab([_full(d) + org for d in districts])
+    assert _unknown(f"{city.name}{org}2024年“三公”经费是多少？", vocab) == city.name + org
+
+
 @pytest.mark.parametrize(("city", "districts"), CITIES[:2], ids=[c.name for c, _ in CITIES[:2]])
 def test_a_subdistrict_is_named_with_any_of_its_parents(city: Division, districts: list[Division]) -> None:
     street = _full(districts[0]) + "人民政府长青街道办事处"

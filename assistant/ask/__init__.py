@@ -352,7 +352,9 @@ def _is_own_department_word(org: str) -> bool:
     """Words after a division that name a department of that division itself (财政局, 人民政府办公室), not
     a further place (普陀区财政局), a subdistrict or town (万里街道: below the county, named with any parent)
     or something else (社区…中心)."""
-    return not find_places(org[:4]) and not TOWNSHIP_RE.search(org) and not any(w in org for w in NOT_ORG)
+    lead = find_places(org)
+    further = bool(lead) and lead[0].start == 0 and lead[0].text == lead[0].division.name  # 普陀区…, not 公安 of 公安局
+    return not further and not TOWNSHIP_RE.search(org) and not any(w in org for w in NOT_ORG)
 
 
 def _has_own_department(division: str, org: str, pq: ParsedQuestion, vocab: Vocab) -> bool:
