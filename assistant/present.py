@@ -252,6 +252,8 @@ def fact_row_markdown(idx: IndexData, fact_id: str) -> str:
         return ""
     h = hit.iloc[0]
     row = f[(f.report_id == h.report_id) & (f.table_id == h.table_id) & (f.row_index == h.row_index)]
+    own = row[row.row_label == h.row_label]  # a side-by-side table prints other items on the same line
+    row = own if len(own) else row
     code = h.code if isinstance(h.code, str) and h.code else ""
     lines = [f"**{html.escape(str(h.row_label))}**" + (f"（{code}）" if code else ""), "", "| 列 | 值 |", "|---|---|"]
     for r in row.itertuples():

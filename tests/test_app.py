@@ -225,6 +225,21 @@ def test_sources_frame_and_fact_row(fake_state: AppState) -> None:
     assert present.cite_caption(a.citations[0]) == "曲靖市投资促进局 · 2023 · 公开10表 · 公务接待费 · 决算统计数"
 
 
+def test_the_fact_row_of_a_side_by_side_table_holds_only_its_own_item(sample_index) -> None:
+    """A table printing two items on one line (对个人和家庭的补助 and 会议费): the row shown is the cited item's only."""
+    idx = sample_index
+    f = idx.facts
+    lines = [g for _k, g in f.groupby(["report_id", "table_id", "row_index"]) if g.row_label.nunique() > 1]
+    assert lines, "the sample prints side-by-side tables"
+    line = lines[0]
+    cited = line.iloc[-1]
+    row = present.fact_row_markdown(idx, cited.fact_id)
+    assert f"**{cited.row_label}**" in row
+    for other in line[line.row_label != cited.row_label].itertuples():
+        if other.raw:
+            assert f"| {other.raw}" not in row.replace("**", ""), (other.row_label, row)
+
+
 def test_ingest_summary_hides_server_paths() -> None:
     from types import SimpleNamespace
 
