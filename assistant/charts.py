@@ -156,8 +156,8 @@ AXIS_NAME_CHARS = 10
 
 
 def short_department_names(departments: list[str], limit: int = AXIS_NAME_CHARS) -> dict[str, str]:
-    """Department → a short axis label: without its place (江苏省高级人民法院 → 高级人民法院), and a long name
-    by its distinguishing end (…万里街道办事处); the name as printed where short forms would collide."""
+    """Department → a short axis label: without its place (浙江省高级人民法院 → 高级人民法院), and a long name
+    by its distinguishing end (…长青街道办事处); the name as printed where short forms would collide."""
     from assistant.places import strip_place_prefix
 
     def short(d: str) -> str:

@@ -108,7 +108,7 @@ class ReportMeta:
     report_id: str
     """Stable id: the stem of the first source file, e.g. 00_yunnan_qujing_touzicujinju_2023_juesuan."""
     department: str
-    """Department as printed (曲靖市投资促进局)."""
+    """Department as printed (杭州市商务局)."""
     year: int
     """The fiscal year the report is about (not the publication year)."""
     kind: Literal["决算", "预算"]
@@ -116,7 +116,7 @@ class ReportMeta:
     scope: Literal["部门", "单位"] = "部门"
     """Department-wide (部门) or unit-level (单位) report."""
     place: str = ""
-    """Province / city / district where stated (云南省曲靖市, 上海市普陀区, 江苏省)."""
+    """Province / city / district where stated (四川省成都市, 北京市海淀区, 浙江省)."""
     sources: list[str] = field(default_factory=list)
     """Source file names."""
     sha256: list[str] = field(default_factory=list)

@@ -184,10 +184,10 @@ def department_places(name: str) -> tuple[tuple[str, int], ...]:
 @cache
 def own_place_words(name: str, place: str = "") -> frozenset[str]:
     """Words naming the department's own division, the most specific one its name (or else ``place``)
-    prints: 上海市普陀区财政局 → {普陀区, 普陀, putuo}; 江苏省高级人民法院 → {江苏省, 江苏, jiangsu}.
+    prints: 杭州市西湖区财政局 → {西湖区, 西湖, xihu}; 浙江省高级人民法院 → {浙江省, 浙江, zhejiang}.
 
     A subdistrict or town is below the national list, so its division is the county it belongs to
-    (上海市普陀区人民政府万里街道办事处 → 普陀区). "江苏省各部门" are those whose own division is 江苏省;
+    (杭州市西湖区人民政府长青街道办事处 → 西湖区). "浙江省各部门" are those whose own division is 浙江省;
     "北京市财政局" is the city's bureau, not a district's.
     """
     ps = department_places(name) or (department_places(place) if place else ())

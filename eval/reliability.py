@@ -168,7 +168,7 @@ def index_cases(work: Path, idx: Path, v2: Path) -> list[Row]:
     from assistant.ask import ask
     from assistant.ingest import ingest_paths
     from assistant.store import load_index
-    from tests.reliability_kit import cli
+    from tests.reliability_kit import cli, mark_as_another_version
 
     def ingest(paths: list[Path], where: Path, **kw: object) -> str:
         res = ingest_paths(paths, where, show_progress=False, embedder=FastEmbedder(), **kw)  # type: ignore[arg-type]
@@ -185,14 +185,7 @@ def index_cases(work: Path, idx: Path, v2: Path) -> list[Row]:
     rows.append(_expect("--index pointing at a folder of other files", lambda: ingest([SAMPLE], home), "not an index folder"))
     old = work / "old-format"
     shutil.copytree(idx, old)
-    v = old / (old / "CURRENT").read_text().strip()
-    man = v / "manifest.json"  # the partitioned store's manifest (reports.json in the earlier layout)
-    data = json.loads(man.read_text(encoding="utf-8"))
-    if "segments" in data:  # the reports are kept in the version's catalog segments
-        man = old / "catalog" / data["segments"][0]["name"] / "manifest.json"
-        data = json.loads(man.read_text(encoding="utf-8"))
-    data["reports"][0]["field_of_another_version"] = 1
-    man.write_text(json.dumps(data), encoding="utf-8")
+    mark_as_another_version(old, "field_of_another_version")
     rows.append(_expect("index written by another version", lambda: load_index(old), "another version of fiscal-qa"))
     holder = subprocess.Popen(
         [sys.executable, "-c", f"import sys,time; sys.path.insert(0,{str(REPO)!r}); from assistant.writelock import writer_lock\n"

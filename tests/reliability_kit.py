@@ -287,3 +287,18 @@ def kill_when_it_says(proc: subprocess.Popen[str], line: str, then: Callable[[],
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def mark_as_another_version(index_dir: Path, field: str) -> None:
+    """Give the current version's first report record a field this version does not know (as a later
+    fiscal-qa would write it): in the version's manifest, or in its first catalog segment."""
+    import json
+
+    v = index_dir / (index_dir / "CURRENT").read_text().strip()
+    man = v / "manifest.json"
+    data = json.loads(man.read_text(encoding="utf-8"))
+    if "segments" in data:  # the reports are kept in the version's catalog segments
+        man = index_dir / "catalog" / data["segments"][0]["name"] / "manifest.json"
+        data = json.loads(man.read_text(encoding="utf-8"))
+    data["reports"][0][field] = 1
+    man.write_text(json.dumps(data), encoding="utf-8")

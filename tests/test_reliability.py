@@ -20,8 +20,18 @@ import pytest
 from assistant.errors import IndexCorruptError
 from assistant.ingest import ingest_paths
 from assistant.ioerrors import IndexWriteError, NotAnIndexFolderError
-from assistant.store import current_version, load_index
-from tests.reliability_kit import SAMPLE, SAMPLE_DEPT, FastEmbedder, bad_inputs, cli, index_digest, renamed_sample, sample_text
+from assistant.store import load_index
+from tests.reliability_kit import (
+    SAMPLE,
+    SAMPLE_DEPT,
+    FastEmbedder,
+    bad_inputs,
+    cli,
+    index_digest,
+    mark_as_another_version,
+    renamed_sample,
+    sample_text,
+)
 
 RESULTS: list[tuple[str, str, bool]] = []
 
@@ -159,15 +169,7 @@ def test_foreign_folder_is_refused(tmp_path: Path) -> None:
 
 
 def test_index_from_another_version_is_a_message(index: Path) -> None:
-    v = current_version(index)
-    assert v is not None
-    man = v / "manifest.json"  # the partitioned store's manifest (reports.json in the earlier layout)
-    data = json.loads(man.read_text(encoding="utf-8"))
-    if "segments" in data:  # the reports are kept in the version's catalog segments
-        man = index / "catalog" / data["segments"][0]["name"] / "manifest.json"
-        data = json.loads(man.read_text(encoding="utf-8"))
-    data["reports"][0]["format_of_the_future"] = 3
-    man.write_text(json.dumps(data), encoding="utf-8")
+    mark_as_another_version(index, "format_of_the_future")
     with pytest.raises(IndexCorruptError, match="another version of fiscal-qa"):
         load_index(index)
     r = cli("reports", "--index", str(index))

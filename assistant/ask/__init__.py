@@ -289,7 +289,7 @@ def _unknown_department(nq: str, pq: ParsedQuestion, vocab: Vocab) -> str | None
     A division of the national list counts as ingested when a report's department is in it or under it;
     a department said right after the division is that division's own (北京市财政局 is the city's bureau,
     not a district's), and a department the question names with a place it is not in is not that one
-    (江苏省…办公室 is not 普陀区's office).
+    (浙江省…办公室 is not 西湖区's office).
     """
     got = vocab.extra.get("ask.known_names")
     if got is None or got[0] is not vocab.reports:  # built once per report list, not per question
@@ -315,7 +315,7 @@ def _unknown_department(nq: str, pq: ParsedQuestion, vocab: Vocab) -> str | None
     if pq.departments and divisions_named and not pq.dept_ambiguous:
         named = {w for d in pq.departments for w, _lv in department_places(d)}
         if named and not any(d in named for d in divisions_named):
-            return divisions_named[0] + (pq.dept_text or "")  # 江苏省…办公室: 办公室 matched 普陀区's
+            return divisions_named[0] + (pq.dept_text or "")  # 浙江省…办公室: 办公室 matched 西湖区's
     if pq.departments or pq.dept_ambiguous:
         return None
     for m in ORG_RE.finditer(nq):
@@ -335,7 +335,7 @@ def _division_named(p: str) -> str | None:
 
 
 def _ingested_places(vocab: Vocab) -> frozenset[str]:
-    """Words of every division an ingested department is in or under (普陀区, 普陀, 上海市, 上海 …): the
+    """Words of every division an ingested department is in or under (西湖区, 西湖, 杭州市, 杭州, 浙江省 …): the
     vocabulary's place words with the parents of the divisions they name in full (dictionary lookups only)."""
     got = vocab.extra.get("ask.ingested_places")
     if got is None or got[0] is not vocab.reports:
@@ -350,10 +350,10 @@ def _ingested_places(vocab: Vocab) -> frozenset[str]:
 
 def _is_own_department_word(org: str) -> bool:
     """Words after a division that name a department of that division itself (财政局, 人民政府办公室), not
-    a further place (普陀区财政局), a subdistrict or town (万里街道: below the county, named with any parent)
+    a further place (西湖区财政局), a subdistrict or town (长青街道: below the county, named with any parent)
     or something else (社区…中心)."""
     lead = find_places(org)
-    further = bool(lead) and lead[0].start == 0 and lead[0].text == lead[0].division.name  # 普陀区…, not 公安 of 公安局
+    further = bool(lead) and lead[0].start == 0 and lead[0].text == lead[0].division.name  # 西湖区…, not 公安 of 公安局
     return not further and not TOWNSHIP_RE.search(org) and not any(w in org for w in NOT_ORG)
 
 

@@ -27,7 +27,7 @@ from assistant.ask.labelsim import only_similarity, partial_matches, similar_lab
 from assistant.ask.matcher import SpanMatcher
 from assistant.catalog import department_aliases_zh, department_place_words, read_department_aliases, read_place_words
 from assistant.catalog import dept_key as catalog_dept_key
-from assistant.factframe import col_index, col_indexes, label_norms
+from assistant.factframe import col_indexes, label_norms
 from assistant.glossary import (
     classification,
     classification_name,
@@ -323,7 +323,6 @@ def _classification_needles(v: Vocab) -> tuple[list[tuple[str, str]], list[tuple
     return zh, en
 
 
-_col_index = col_index
 
 
 # --------------------------------------------------------------------------- parsing

@@ -229,7 +229,7 @@ def resolve_reports(pq: ParsedQuestion, vocab: Vocab) -> tuple[list[ReportMeta],
     if op == "rank":
         if pq.places and not depts:
             reps = [r for r in reps if all(p in f"{r.place}{r.department}" for p in pq.places)] or reps
-            # 江苏省各部门: the province's own departments, not its cities' and counties' (when it has any)
+            # 浙江省各部门: the province's own departments, not its cities' and counties' (when it has any)
             reps = [r for r in reps if set(pq.places) & own_place_words(r.department, r.place or "")] or reps
         return reps, None
     if op == "yoy":

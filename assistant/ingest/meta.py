@@ -3,7 +3,7 @@
 Evidence, in order of trust:
 
 1. labelled lines (部门：…, 单位名称：…, 预算单位：…, 预算主管部门：…, 编制部门：…) on the cover and in the
-   tables' preambles, a name broken over two lines rejoined (部门名称：江苏省高级人民法 / 院);
+   tables' preambles, a name broken over two lines rejoined (部门名称：浙江省高级人民法 / 院);
 2. the cover: its first lines joined (a title may be broken anywhere, in any order: department first
    or year first), with the year, level and kind words taken out — what is left is the department;
 3. table titles that name the department (湖南省高级人民法院2021年收支预算总表);
@@ -137,7 +137,7 @@ def _labelled_names(lines: Iterable[str], *, department_labels_only: bool = Fals
         if not v:
             continue
         nxt = seq[i + 1] if i + 1 < len(seq) else ""
-        # 部门名称：江苏省高级人民法 / 院 — a short continuation that completes an organisation name
+        # 部门名称：浙江省高级人民法 / 院 — a short continuation that completes an organisation name
         if nxt and not _has_org_suffix(v) and len(nxt) <= 8 and not _LABEL_RE.match(nxt) and _has_org_suffix(v + nxt):
             v = v + nxt
         if is_valid_name(v):
@@ -166,7 +166,7 @@ def _cover_name(cover: str) -> str:
 
 
 def _named_before_year(lines: Iterable[str]) -> list[str]:
-    """Names printed right before a year in titles and sentences (江苏省政协办公厅2017年度…)."""
+    """Names printed right before a year in titles and sentences (浙江省政协办公厅2017年度…)."""
     out: list[str] = []
     for s in lines:
         for m in _NAMED_BEFORE_YEAR_RE.finditer(_clean(s)):
@@ -217,7 +217,7 @@ def _year(cover: str, titles: list[str], text: list[str]) -> int | None:
     m = _YEAR_NEAR_KIND_RE.search(cover) or _ANY_YEAR_RE.search(cover)
     if m:
         return int(m.group("y"))
-    if m2 := re.match(rf"({_YEAR})(?!\d)", cover):  # a cover that prints the year alone: 2024 / 上海市…
+    if m2 := re.match(rf"({_YEAR})(?!\d)", cover):  # a cover that prints the year alone: 2024 / 北京市…
         return int(m2.group(1))
     for pool, rx in ((titles, _YEAR_NEAR_KIND_RE), (text, _YEAR_NEAR_KIND_RE), (titles, _ANY_YEAR_RE), (text, _ANY_YEAR_RE)):
         c = Counter(int(mm.group("y")) for s in pool for mm in rx.finditer(s))
