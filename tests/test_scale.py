@@ -348,7 +348,8 @@ def test_generated_plans_give_identical_results_in_memory_and_duckdb(three_repor
     vmem = build_vocab(mem)
     unnamed_with_provenance: list[str] = []
 
-    @settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    # derandomized: the same 120 plans every run, so the coverage asserted below never depends on luck
+    @settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True)
     @given(_plan_strategy(sorted(vmem.labels), sorted(vmem.codes)))
     def check(case: Any) -> None:
         plan, ascending, scope, named = case
